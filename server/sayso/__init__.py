@@ -1,0 +1,56 @@
+"""Sayso, a consent broker."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Sayso application; ``test_config`` overrides everything else."""
+    from sayso import config, database, errors, models, security  # noqa: F401  (models: tables)
+    from sayso.extensions import csrf, db, limiter, login_manager, migrate
+
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "SAYSO_INSTANCE_PATH"
+    )
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    config.load_config(app, test_config)
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s: %(message)s")
+
+    url = database.normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **database.engine_options(url),
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+    }
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    with app.app_context():
+        database.configure_engine(db.engine)
+
+    from sayso import auth, cli
+    from sayso.api import bp as api_bp
+    from sayso.health import bp as health_bp
+    from sayso.web import bp as web_bp
+
+    auth.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(web_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)
+    cli.init_app(app)
+    return app

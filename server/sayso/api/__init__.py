@@ -1,0 +1,7 @@
+"""The REST API under ``/api/v1``, for consumers' own clients (and, later, brands)."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from sayso.api import disclosures, me  # noqa: E402,F401  (views register on bp)

@@ -1,0 +1,145 @@
+"""Configuration: defaults in code, every override a ``SAYSO_*`` environment variable.
+
+Nothing here runs at import time; :func:`load_config` is called by ``create_app``.
+Every variable is documented in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import secrets
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Secrets that must be given explicitly in production and are generated into the
+#: instance folder for the embedded default. name -> (env var, bytes of entropy)
+SECRETS = {
+    "SECRET_KEY": ("SAYSO_SECRET_KEY", 32),
+    "MASTER_KEY": ("SAYSO_MASTER_KEY", 32),
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot run Sayso safely."""
+
+
+def _env_bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# name -> (env var, parser). Defaults live in ``defaults()``.
+ENV_OVERRIDES = {
+    "ENV": ("SAYSO_ENV", str),
+    "SQLALCHEMY_DATABASE_URI": ("SAYSO_DATABASE_URL", str),
+    "REDIS_URL": ("SAYSO_REDIS_URL", str),
+    "SESSION_COOKIE_SECURE": ("SAYSO_COOKIE_SECURE", _env_bool),
+    "LOGIN_MAX_FAILURES": ("SAYSO_LOGIN_MAX_FAILURES", int),
+    "LOGIN_LOCKOUT_SECONDS": ("SAYSO_LOGIN_LOCKOUT_SECONDS", int),
+    "LOGIN_RATE_LIMIT": ("SAYSO_LOGIN_RATE_LIMIT", str),
+    "ARGON2_TIME_COST": ("SAYSO_ARGON2_TIME_COST", int),
+    "ARGON2_MEMORY_COST": ("SAYSO_ARGON2_MEMORY_COST", int),
+    "LOG_LEVEL": ("SAYSO_LOG_LEVEL", str),
+}
+
+
+def defaults(instance_path: str) -> dict:
+    """The built-in configuration: an embedded SQLite database in the instance folder."""
+    return {
+        "ENV": "development",
+        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / "sayso.sqlite3"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "REDIS_URL": "",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": False,
+        "SESSION_COOKIE_NAME": "sayso_session",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "MAX_CONTENT_LENGTH": 256 * 1024,
+        "WTF_CSRF_TIME_LIMIT": 3600 * 8,
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCKOUT_SECONDS": 15 * 60,
+        "LOGIN_RATE_LIMIT": "20 per minute",
+        "ARGON2_TIME_COST": 3,
+        "ARGON2_MEMORY_COST": 64 * 1024,
+        "LOG_LEVEL": "INFO",
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+
+
+def load_config(app, test_config: dict | None) -> None:
+    """Fill ``app.config`` from defaults, then ``SAYSO_*`` variables, then ``test_config``."""
+    app.config.from_mapping(defaults(app.instance_path))
+    for name, (var, parse) in ENV_OVERRIDES.items():
+        if var in os.environ:
+            try:
+                app.config[name] = parse(os.environ[var])
+            except ValueError as exc:
+                raise ConfigError(f"{var} is not valid: {exc}") from None
+    for name, (var, _) in SECRETS.items():
+        if var in os.environ:
+            app.config[name] = os.environ[var]
+    if test_config:
+        app.config.update(test_config)
+
+    if app.config["ENV"] not in {"development", "production", "testing"}:
+        raise ConfigError("SAYSO_ENV must be development, production or testing")
+    if app.config["ENV"] == "production":
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    _provide_secrets(app)
+    app.config["MASTER_KEY_BYTES"] = decode_key(app.config["MASTER_KEY"], "SAYSO_MASTER_KEY")
+
+
+def decode_key(value: str | bytes, var: str) -> bytes:
+    """Decode a url-safe base64 32-byte key, failing with a message that names ``var``."""
+    if isinstance(value, bytes):
+        raw = value
+    else:
+        try:
+            raw = base64.urlsafe_b64decode(value.encode() + b"=" * (-len(value) % 4))
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{var} must be url-safe base64") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{var} must decode to 32 bytes, got {len(raw)}")
+    return raw
+
+
+def new_key() -> str:
+    """A fresh 32-byte key as url-safe base64, the format every ``SAYSO_*_KEY`` takes."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def _provide_secrets(app) -> None:
+    """Production demands every secret; development generates missing ones once, on disk."""
+    missing = [name for name in SECRETS if not app.config.get(name)]
+    if not missing:
+        return
+    if app.config["ENV"] == "production":
+        names = ", ".join(SECRETS[name][0] for name in missing)
+        raise ConfigError(f"production mode needs these secrets set: {names}")
+    secrets_dir = Path(app.instance_path) / "secrets"
+    secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in missing:
+        path = secrets_dir / name.lower()
+        if not path.exists():
+            # O_EXCL: two workers starting together must not write two different keys.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(new_key())
+                log.warning(
+                    "generated %s into %s (set %s to manage it yourself)",
+                    name,
+                    path,
+                    SECRETS[name][0],
+                )
+        app.config[name] = path.read_text().strip()

@@ -1,0 +1,166 @@
+"""The registry of disclosure fields.
+
+A field is what a consumer may volunteer and a brand may be granted: its name, the
+OAuth scope that reads it (``<field>:read``), a marshmallow schema for its value and
+a description people read on consent pages. Adding a field is one entry in ``FIELDS``.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from sayso.taxonomy import is_topic
+
+CHANNELS = ("email", "sms", "push", "post", "phone", "in_app")
+_HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+
+
+class StrictInteger(fields.Integer):
+    """An integer that refuses strings, floats and booleans instead of coercing them."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class StrictFloat(fields.Float):
+    """A finite number given as a JSON number, never as a string or boolean."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def _topic(value: int) -> None:
+    if not is_topic(value):
+        raise ValidationError("Not a topic of the Topics taxonomy v2.")
+
+
+def _time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("Not a known IANA time zone, e.g. Europe/Paris.") from None
+
+
+def _unique(key):
+    def check(items: list) -> None:
+        seen = [key(item) for item in items]
+        if len(seen) != len(set(seen)):
+            raise ValidationError("Entries must not repeat.")
+
+    return check
+
+
+class InterestSchema(Schema):
+    """One interest: a taxonomy topic id, or free text of at most 64 characters."""
+
+    topic_id = StrictInteger(validate=_topic)
+    text = fields.String(validate=validate.Length(min=1, max=64))
+
+    @validates_schema
+    def _exactly_one(self, data, **kwargs):
+        if ("topic_id" in data) == ("text" in data):
+            raise ValidationError("Give exactly one of topic_id or text.")
+        if "text" in data and not data["text"].strip():
+            raise ValidationError("Text must not be blank.", "text")
+
+
+class BrowsingCategorySchema(Schema):
+    """One browsing category: a taxonomy topic id with a weight in [0, 1]."""
+
+    topic_id = StrictInteger(required=True, validate=_topic)
+    weight = StrictFloat(required=True, validate=validate.Range(min=0, max=1))
+
+
+class QuietHoursSchema(Schema):
+    """A daily window, in the consumer's time zone, when they want no contact."""
+
+    start = fields.String(required=True, validate=validate.Regexp(_HHMM, error="Use HH:MM."))
+    end = fields.String(required=True, validate=validate.Regexp(_HHMM, error="Use HH:MM."))
+    tz = fields.String(required=True, validate=[validate.Length(max=64), _time_zone])
+
+    @validates_schema
+    def _not_empty(self, data, **kwargs):
+        if data.get("start") is not None and data.get("start") == data.get("end"):
+            raise ValidationError("Start and end must differ.", "end")
+
+
+class ChannelSchema(Schema):
+    """A channel the consumer accepts, how often at most, and when not to."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    max_per_week = StrictInteger(required=True, validate=validate.Range(min=0, max=50))
+    quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True)
+
+
+@dataclass(frozen=True)
+class DisclosureField:
+    """One entry of the registry."""
+
+    name: str
+    label: str
+    description: str
+    item_schema: type[Schema]
+    max_items: int
+    unique_key: object  # item -> hashable, for "no repeats"
+
+    @property
+    def scope(self) -> str:
+        return f"{self.name}:read"
+
+    def value_field(self) -> fields.Field:
+        """The marshmallow field that validates this disclosure's whole value."""
+        return fields.List(
+            fields.Nested(self.item_schema),
+            required=True,
+            validate=[
+                validate.Length(max=self.max_items, error=f"At most {self.max_items} entries."),
+                _unique(self.unique_key),
+            ],
+        )
+
+
+FIELDS: dict[str, DisclosureField] = {
+    f.name: f
+    for f in (
+        DisclosureField(
+            name="interests",
+            label="Interests",
+            description="Topics you are interested in, from the taxonomy or in your own words.",
+            item_schema=InterestSchema,
+            max_items=50,
+            unique_key=lambda i: (i.get("topic_id"), (i.get("text") or "").strip().casefold()),
+        ),
+        DisclosureField(
+            name="browsing_categories",
+            label="Browsing categories",
+            description="Categories of the sites you visit, weighted by how much you visit them.",
+            item_schema=BrowsingCategorySchema,
+            max_items=20,
+            unique_key=lambda i: i["topic_id"],
+        ),
+        DisclosureField(
+            name="channels",
+            label="Channels",
+            description="How you want to hear from brands, how often at most, and when not to.",
+            item_schema=ChannelSchema,
+            max_items=6,
+            unique_key=lambda i: i["channel"],
+        ),
+    )
+}
+
+
+def scopes() -> list[str]:
+    """Every read scope the registry defines."""
+    return [f.scope for f in FIELDS.values()]

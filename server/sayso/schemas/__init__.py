@@ -1,0 +1,1 @@
+"""Marshmallow schemas for everything that comes in, and what goes out."""

@@ -1,0 +1,35 @@
+"""Input schemas for account pages and endpoints."""
+
+from marshmallow import Schema, fields, pre_load, validate
+
+PASSWORD_RULE = validate.Length(min=10, max=256, error="Use 10 to 256 characters.")
+
+
+class _TrimsEmail(Schema):
+    @pre_load
+    def _trim(self, data, **kwargs):
+        if isinstance(data.get("email"), str):
+            data = {**data, "email": data["email"].strip()}
+        return data
+
+
+class SignUpSchema(_TrimsEmail):
+    """A new consumer: email and password."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, validate=PASSWORD_RULE)
+
+
+class LoginSchema(_TrimsEmail):
+    """Sign-in credentials; no rules beyond presence, so failures all look alike."""
+
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    next = fields.String(load_default=None, validate=validate.Length(max=2048))
+
+
+class PasswordChangeSchema(Schema):
+    """The current password and the new one."""
+
+    current_password = fields.String(required=True, validate=validate.Length(max=1024))
+    new_password = fields.String(required=True, validate=PASSWORD_RULE)

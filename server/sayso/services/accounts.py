@@ -1,0 +1,180 @@
+"""Accounts: sign-up, sign-in with lockout, password changes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from sayso.models import Account
+from sayso.models._types import utcnow
+from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.vault import Vault
+
+
+class EmailTaken(Exception):
+    """Sign-up with an email that already has an account."""
+
+
+class WrongPassword(Exception):
+    """A password change whose current password is not right."""
+
+
+@cache
+def _hasher(time_cost: int, memory_cost: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)
+
+
+@cache
+def _dummy_hash(time_cost: int, memory_cost: int) -> str:
+    # Verified against when the email is unknown, so a miss costs as long as a hit.
+    return _hasher(time_cost, memory_cost).hash(secrets.token_hex(16))
+
+
+def actor_for(account: Account) -> str:
+    """How an account appears as the actor of a ledger event."""
+    return f"{account.role}:{account.pseudonym}"
+
+
+class AccountService:
+    """Owns the ``accounts`` table. Each public method is one committed unit of work."""
+
+    def __init__(
+        self,
+        session,
+        vault: Vault,
+        ledger: Ledger,
+        *,
+        max_failures: int,
+        lockout_seconds: int,
+        argon2_time_cost: int,
+        argon2_memory_cost: int,
+    ):
+        self.session = session
+        self.vault = vault
+        self.ledger = ledger
+        self.max_failures = max_failures
+        self.lockout = timedelta(seconds=lockout_seconds)
+        self._cost = (argon2_time_cost, argon2_memory_cost)
+        self.hasher = _hasher(*self._cost)
+
+    def sign_up(self, email: str, password: str, role: str = "consumer") -> Account:
+        """Create an account with its data key; raise :class:`EmailTaken` if the email is used."""
+        index = self.vault.email_index(email)
+        if self.session.scalar(select(Account.id).where(Account.email_index == index)):
+            raise EmailTaken
+        account = Account(
+            role=role,
+            email_index=index,
+            password_hash=self.hasher.hash(password),
+            pseudonym=secrets.token_hex(16),
+        )
+        try:
+            self.session.add(account)
+            self.session.flush()
+            self.vault.create_key(account.id)
+            account.email_encrypted = self.vault.encrypt_for(
+                account.id, "email", email.strip().encode()
+            )
+            self.ledger.append(
+                Event(EventType.ACCOUNT_CREATED, actor=actor_for(account), subject=account.pseudonym)
+            )
+            self.session.commit()
+        except IntegrityError:
+            # Lost a race with another sign-up for the same email.
+            self.session.rollback()
+            raise EmailTaken from None
+        except Exception:
+            self.session.rollback()
+            raise
+        return account
+
+    def find_by_email(self, email: str) -> Account | None:
+        """The account behind an email address, if any."""
+        return self.session.scalar(
+            select(Account).where(Account.email_index == self.vault.email_index(email))
+        )
+
+    def email_of(self, account: Account) -> str:
+        """Decrypt the account's email address."""
+        return self.vault.decrypt_for(account.id, "email", account.email_encrypted).decode()
+
+    def load_session(self, session_id: str) -> Account | None:
+        """The account a login session names, if the session is still valid."""
+        account_id, _, epoch = session_id.partition(".")
+        if not (account_id.isdigit() and epoch.isdigit()):
+            return None
+        account = self.session.get(Account, int(account_id))
+        if account is None or not account.is_active or account.session_epoch != int(epoch):
+            return None
+        return account
+
+    def authenticate(self, email: str, password: str) -> Account | None:
+        """The account if the credentials are right and it is not locked; records the attempt."""
+        account = self.find_by_email(email)
+        now = utcnow()
+        if account is None or account.password_hash is None or not account.is_active:
+            self._verify(_dummy_hash(*self._cost), password)
+            self._record_failure(None, "unknown_account")
+            return None
+        if account.locked_until and account.locked_until > now:
+            self._verify(_dummy_hash(*self._cost), password)
+            self._record_failure(account, "locked")
+            return None
+        if not self._verify(account.password_hash, password):
+            account.failed_logins += 1
+            if account.failed_logins >= self.max_failures:
+                account.locked_until = now + self.lockout
+                account.failed_logins = 0
+                self.ledger.append(
+                    Event(
+                        EventType.LOGIN_LOCKED,
+                        actor="system",
+                        subject=account.pseudonym,
+                        details={"seconds": int(self.lockout.total_seconds())},
+                    )
+                )
+            self._record_failure(account, "bad_password")
+            return None
+        account.failed_logins = 0
+        account.locked_until = None
+        if self.hasher.check_needs_rehash(account.password_hash):
+            account.password_hash = self.hasher.hash(password)
+        self.ledger.append(
+            Event(EventType.LOGIN_SUCCEEDED, actor=actor_for(account), subject=account.pseudonym)
+        )
+        self.session.commit()
+        return account
+
+    def change_password(self, account: Account, current: str, new: str) -> None:
+        """Set a new password and end every other session; raise :class:`WrongPassword`."""
+        if not self._verify(account.password_hash, current):
+            raise WrongPassword
+        account.password_hash = self.hasher.hash(new)
+        account.session_epoch += 1
+        self.ledger.append(
+            Event(EventType.PASSWORD_CHANGED, actor=actor_for(account), subject=account.pseudonym)
+        )
+        self.session.commit()
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _record_failure(self, account: Account | None, reason: str) -> None:
+        self.ledger.append(
+            Event(
+                EventType.LOGIN_FAILED,
+                actor="anonymous",
+                subject=account.pseudonym if account else None,
+                details={"reason": reason},
+            )
+        )
+        self.session.commit()

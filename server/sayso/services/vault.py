@@ -1,0 +1,107 @@
+"""The vault: per-account data keys wrapped by the master key, and the values they seal.
+
+Every account gets its own AES-256-GCM data key; the database stores it only wrapped
+(encrypted with the master key). Values are sealed with the account's key and a label
+naming the row they belong to (associated data), so a ciphertext moved to another row
+or account fails to open. Deleting the wrapped key — ``shred`` — makes every value and
+backup of that account unreadable for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from sayso.models import DataKey
+
+_VERSION = b"\x01"
+_NONCE = 12
+
+
+class VaultError(Exception):
+    """A value cannot be sealed or opened."""
+
+
+class KeyShredded(VaultError):
+    """The account's data key is gone: its values are unreadable for good."""
+
+
+def derive_key(master_key: bytes, purpose: str) -> bytes:
+    """A 32-byte subkey of the master key for one purpose (HKDF-SHA256)."""
+    return HKDF(hashes.SHA256(), 32, salt=None, info=f"sayso/{purpose}".encode()).derive(
+        master_key
+    )
+
+
+def normalize_email(email: str) -> str:
+    """The form of an email address that identifies an account."""
+    return email.strip().casefold()
+
+
+class Vault:
+    """Seals and opens values for one account at a time."""
+
+    def __init__(self, session, master_key: bytes):
+        self.session = session
+        self._master = AESGCM(master_key)
+        self._email_index_key = derive_key(master_key, "email-index/v1")
+
+    def create_key(self, account_id: int) -> None:
+        """Give a new account its data key (stored wrapped, in the caller's transaction)."""
+        key = AESGCM.generate_key(bit_length=256)
+        wrapped = self._seal(self._master, key, self._wrap_label(account_id))
+        self.session.add(DataKey(account_id=account_id, wrapped_key=wrapped))
+
+    def encrypt_for(self, account_id: int, label: str, plaintext: bytes) -> bytes:
+        """Seal ``plaintext`` for the account; ``label`` names the row it will live in."""
+        return self._seal(AESGCM(self._data_key(account_id)), plaintext, self._label(account_id, label))
+
+    def decrypt_for(self, account_id: int, label: str, blob: bytes) -> bytes:
+        """Open a value sealed by :meth:`encrypt_for` with the same account and label."""
+        return self._open(AESGCM(self._data_key(account_id)), blob, self._label(account_id, label))
+
+    def shred(self, account_id: int) -> None:
+        """Delete the account's data key: everything sealed with it is unreadable from now on."""
+        key = self.session.get(DataKey, account_id)
+        if key is not None:
+            self.session.delete(key)
+
+    def email_index(self, email: str) -> bytes:
+        """The keyed hash under which an account's email is looked up."""
+        return hmac.new(
+            self._email_index_key, normalize_email(email).encode(), hashlib.sha256
+        ).digest()
+
+    def _data_key(self, account_id: int) -> bytes:
+        row = self.session.get(DataKey, account_id)
+        if row is None:
+            raise KeyShredded(f"account {account_id} has no data key")
+        return self._open(self._master, row.wrapped_key, self._wrap_label(account_id))
+
+    @staticmethod
+    def _label(account_id: int, label: str) -> bytes:
+        return f"sayso/value/v1/{account_id}/{label}".encode()
+
+    @staticmethod
+    def _wrap_label(account_id: int) -> bytes:
+        return f"sayso/data-key/v1/{account_id}".encode()
+
+    @staticmethod
+    def _seal(aead: AESGCM, plaintext: bytes, label: bytes) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return _VERSION + nonce + aead.encrypt(nonce, plaintext, label)
+
+    @staticmethod
+    def _open(aead: AESGCM, blob: bytes, label: bytes) -> bytes:
+        if len(blob) < 1 + _NONCE + 16 or blob[:1] != _VERSION:
+            raise VaultError("not a sealed value of a known version")
+        try:
+            return aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], label)
+        except InvalidTag:
+            raise VaultError("value does not open with this key and label") from None

@@ -1,0 +1,7 @@
+"""Pages for consumers: sign-up, sign-in, password, disclosures."""
+
+from flask import Blueprint
+
+bp = Blueprint("web", __name__)
+
+from sayso.web import accounts, disclosures, home  # noqa: E402,F401  (views register on bp)

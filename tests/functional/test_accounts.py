@@ -1,0 +1,181 @@
+"""Sign-up, sign-in, lockout, sign-out and password change, through HTTP."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from sayso.extensions import db
+from sayso.models import Account, AuditEvent
+from sayso.web.accounts import BAD_CREDENTIALS
+from tests.helpers import PASSWORD, csrf_token, log_in, sign_up
+
+
+def _events(app, type_):
+    with app.app_context():
+        return db.session.scalars(select(AuditEvent).where(AuditEvent.type == type_)).all()
+
+
+def test_landing_page_explains_and_offers_the_way_in(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "Tell brands what you want" in html
+    assert 'href="/signup"' in html and 'href="/login"' in html
+
+
+def test_sign_up_signs_in_and_is_a_ledger_event(app, client):
+    response = sign_up(client, "Ada@Example.org")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/disclosures"
+    assert client.get("/disclosures").status_code == 200
+    assert client.get("/api/v1/me").get_json()["email"] == "Ada@Example.org"
+    (event,) = _events(app, "account:consumer:created")
+    assert event.actor.startswith("consumer:") and event.subject
+
+
+def test_sign_up_twice_with_the_same_email_differing_in_case_is_refused(client):
+    sign_up(client, "ada@example.org")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/disclosures")})
+    response = sign_up(client, "  ADA@example.org ")
+    assert response.status_code == 409
+    assert "cannot be used to sign up" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("not-an-email", PASSWORD, "Not a valid email address."),
+        ("ada@example.org", "short", "Use 10 to 256 characters."),
+        ("ada@example.org", "x" * 257, "Use 10 to 256 characters."),
+        ("", PASSWORD, "email"),
+    ],
+)
+def test_sign_up_rejects_bad_input_with_a_readable_page(client, email, password, message):
+    response = sign_up(client, email, password)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+
+
+def test_sign_in_and_out(client):
+    sign_up(client, "ada@example.org")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/disclosures")})
+    assert client.get("/api/v1/me").status_code == 401
+    response = log_in(client, "ada@example.org")
+    assert response.status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
+
+
+def test_bad_credentials_get_one_generic_message_and_are_ledger_events(app, client):
+    sign_up(client, "ada@example.org")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/disclosures")})
+    wrong_password = log_in(client, "ada@example.org", "not the password")
+    unknown = log_in(client, "nobody@example.org", PASSWORD)
+    for response in (wrong_password, unknown):
+        assert response.status_code == 401
+        assert BAD_CREDENTIALS in response.get_data(as_text=True)
+    reasons = sorted(e.details for e in _events(app, "account:login:failed"))
+    assert reasons == ['{"reason":"bad_password"}', '{"reason":"unknown_account"}']
+    for event in _events(app, "account:login:failed"):
+        assert "example.org" not in event.canonical.decode()
+
+
+def test_repeated_failures_lock_the_account_even_for_the_right_password(app_factory):
+    app = app_factory(LOGIN_MAX_FAILURES=3, LOGIN_LOCKOUT_SECONDS=600)
+    client = app.test_client()
+    sign_up(client, "ada@example.org")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/disclosures")})
+    for _ in range(3):
+        assert log_in(client, "ada@example.org", "wrong password!").status_code == 401
+    locked = log_in(client, "ada@example.org")
+    assert locked.status_code == 401
+    assert BAD_CREDENTIALS in locked.get_data(as_text=True)
+    assert len(_events(app, "account:login:locked")) == 1
+
+    # When the lockout has run out, the right password works again.
+    with app.app_context():
+        account = db.session.scalars(select(Account)).one()
+        account.locked_until = datetime.now(UTC) - timedelta(seconds=1)
+        db.session.commit()
+    assert log_in(client, "ada@example.org").status_code == 302
+
+
+def test_sign_in_is_rate_limited_per_client(app_factory):
+    app = app_factory(LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    statuses = [log_in(client, "nobody@example.org").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_forms_without_the_csrf_token_are_rejected(client):
+    response = client.post("/signup", data={"email": "ada@example.org", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": "forged"},
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("next_", "expected"),
+    [
+        ("/disclosures/channels", "/disclosures/channels"),
+        ("https://evil.example/", "/disclosures"),
+        ("//evil.example/", "/disclosures"),
+        ("/\\evil.example", "/disclosures"),
+        ("javascript:alert(1)", "/disclosures"),
+        ("", "/disclosures"),
+    ],
+)
+def test_next_redirects_only_within_sayso(client, next_, expected):
+    sign_up(client, "ada@example.org")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/disclosures")})
+    response = log_in(client, "ada@example.org", next=next_)
+    assert response.headers["Location"] == expected
+
+
+def test_pages_need_sign_in_and_come_back_after_it(client):
+    response = client.get("/disclosures/interests")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_password_change_ends_other_sessions(app):
+    first, second = app.test_client(), app.test_client()
+    sign_up(first, "ada@example.org")
+    log_in(second, "ada@example.org")
+    assert second.get("/api/v1/me").status_code == 200
+    token = csrf_token(first, "/account/password")
+    response = first.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": "a new long password", "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert first.get("/api/v1/me").status_code == 200
+    assert second.get("/api/v1/me").status_code == 401
+    assert log_in(second, "ada@example.org").status_code == 401
+    assert log_in(second, "ada@example.org", "a new long password").status_code == 302
+    assert len(_events(app, "account:password:changed")) == 1
+
+
+def test_password_change_needs_the_current_password(client):
+    sign_up(client, "ada@example.org")
+    token = csrf_token(client, "/account/password")
+    response = client.post(
+        "/account/password",
+        data={"current_password": "wrong", "new_password": "a new long password", "csrf_token": token},
+    )
+    assert response.status_code == 403
+
+
+def test_session_cookie_is_httponly_and_samesite(client):
+    response = sign_up(client, "ada@example.org")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_session_cookie_is_secure_when_configured(app_factory):
+    client = app_factory(SESSION_COOKIE_SECURE=True).test_client()
+    response = sign_up(client, "ada@example.org")
+    assert "Secure" in response.headers["Set-Cookie"]
