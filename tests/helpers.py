@@ -19,9 +19,7 @@ def csrf_token(client, path: str = "/login") -> str:
 def sign_up(client, email: str, password: str = PASSWORD):
     """Sign up through the page, as a person would."""
     token = csrf_token(client, "/signup")
-    return client.post(
-        "/signup", data={"email": email, "password": password, "csrf_token": token}
-    )
+    return client.post("/signup", data={"email": email, "password": password, "csrf_token": token})
 
 
 def log_in(client, email: str, password: str = PASSWORD, next: str = ""):

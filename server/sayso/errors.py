@@ -41,7 +41,11 @@ def wants_json() -> bool:
 
 def error_response(status: int, message: str, code: str | None = None, fields=None):
     """The JSON error every API endpoint answers with."""
-    body = {"error": code or _CODES.get(status, "error"), "message": message, "fields": fields or {}}
+    body = {
+        "error": code or _CODES.get(status, "error"),
+        "message": message,
+        "fields": fields or {},
+    }
     return jsonify(body), status
 
 
@@ -63,7 +67,9 @@ def init_app(app) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError):
-        return _respond(400, "The form expired or its CSRF token is missing; reload and retry.", "csrf_failed")
+        return _respond(
+            400, "The form expired or its CSRF token is missing; reload and retry.", "csrf_failed"
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

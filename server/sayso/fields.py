@@ -45,6 +45,16 @@ def _topic(value: int) -> None:
         raise ValidationError("Not a topic of the Topics taxonomy v2.")
 
 
+def _plain_text(value: str) -> None:
+    # Lone surrogates can't be stored as UTF-8; control characters have no place in a label.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Not valid Unicode text.") from None
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise ValidationError("Control characters are not allowed.")
+
+
 def _time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
@@ -65,7 +75,7 @@ class InterestSchema(Schema):
     """One interest: a taxonomy topic id, or free text of at most 64 characters."""
 
     topic_id = StrictInteger(validate=_topic)
-    text = fields.String(validate=validate.Length(min=1, max=64))
+    text = fields.String(validate=[validate.Length(min=1, max=64), _plain_text])
 
     @validates_schema
     def _exactly_one(self, data, **kwargs):

@@ -1,5 +1,7 @@
 """Sign-up, sign-in, lockout, sign-out and password change, through HTTP."""
 
+import os
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -98,8 +100,16 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(app_fact
     assert log_in(client, "ada@example.org").status_code == 302
 
 
-def test_sign_in_is_rate_limited_per_client(app_factory):
-    app = app_factory(LOGIN_RATE_LIMIT="3 per minute")
+RATE_LIMIT_STORAGES = ["memory"] + (["redis"] if os.environ.get("SAYSO_TEST_REDIS_URL") else [])
+
+
+@pytest.mark.parametrize("storage", RATE_LIMIT_STORAGES)
+def test_sign_in_is_rate_limited_per_client(app_factory, storage):
+    redis = {"REDIS_URL": os.environ.get("SAYSO_TEST_REDIS_URL")} if storage == "redis" else {}
+    app = app_factory(
+        LOGIN_RATE_LIMIT="3 per minute", RATELIMIT_KEY_PREFIX=secrets.token_hex(8), **redis
+    )
+    assert app.config["RATELIMIT_STORAGE_URI"].startswith(storage)
     client = app.test_client()
     statuses = [log_in(client, "nobody@example.org").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
@@ -148,7 +158,11 @@ def test_password_change_ends_other_sessions(app):
     token = csrf_token(first, "/account/password")
     response = first.post(
         "/account/password",
-        data={"current_password": PASSWORD, "new_password": "a new long password", "csrf_token": token},
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a new long password",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 302
     assert first.get("/api/v1/me").status_code == 200
@@ -163,7 +177,11 @@ def test_password_change_needs_the_current_password(client):
     token = csrf_token(client, "/account/password")
     response = client.post(
         "/account/password",
-        data={"current_password": "wrong", "new_password": "a new long password", "csrf_token": token},
+        data={
+            "current_password": "wrong",
+            "new_password": "a new long password",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 403
 

@@ -82,7 +82,9 @@ class AccountService:
                 account.id, "email", email.strip().encode()
             )
             self.ledger.append(
-                Event(EventType.ACCOUNT_CREATED, actor=actor_for(account), subject=account.pseudonym)
+                Event(
+                    EventType.ACCOUNT_CREATED, actor=actor_for(account), subject=account.pseudonym
+                )
             )
             self.session.commit()
         except IntegrityError:

@@ -60,18 +60,30 @@ class DisclosureService:
                 sealed = self.vault.encrypt_for(account.id, name, _encode(value))
                 row = self.session.get(Disclosure, (account.id, name))
                 if row is None:
-                    self.session.add(Disclosure(account_id=account.id, field=name, ciphertext=sealed))
+                    self.session.add(
+                        Disclosure(account_id=account.id, field=name, ciphertext=sealed)
+                    )
                 else:
                     row.ciphertext = sealed
                 updated.append(name)
             actor = actor_for(account)
             if updated:
                 self.ledger.append(
-                    Event(EventType.DISCLOSURE_UPDATED, actor, account.pseudonym, fields=tuple(updated))
+                    Event(
+                        EventType.DISCLOSURE_UPDATED,
+                        actor,
+                        account.pseudonym,
+                        fields=tuple(updated),
+                    )
                 )
             if deleted:
                 self.ledger.append(
-                    Event(EventType.DISCLOSURE_DELETED, actor, account.pseudonym, fields=tuple(deleted))
+                    Event(
+                        EventType.DISCLOSURE_DELETED,
+                        actor,
+                        account.pseudonym,
+                        fields=tuple(deleted),
+                    )
                 )
             self.session.commit()
         except Exception:

@@ -34,7 +34,7 @@ class EventType(StrEnum):
     LOGIN_SUCCEEDED = "account:login:succeeded"
     LOGIN_FAILED = "account:login:failed"
     LOGIN_LOCKED = "account:login:locked"
-    PASSWORD_CHANGED = "account:password:changed"
+    PASSWORD_CHANGED = "account:password:changed"  # noqa: S105  (an event name)
     DISCLOSURE_UPDATED = "disclosure:field:updated"
     DISCLOSURE_DELETED = "disclosure:field:deleted"
 

@@ -34,9 +34,7 @@ class KeyShredded(VaultError):
 
 def derive_key(master_key: bytes, purpose: str) -> bytes:
     """A 32-byte subkey of the master key for one purpose (HKDF-SHA256)."""
-    return HKDF(hashes.SHA256(), 32, salt=None, info=f"sayso/{purpose}".encode()).derive(
-        master_key
-    )
+    return HKDF(hashes.SHA256(), 32, salt=None, info=f"sayso/{purpose}".encode()).derive(master_key)
 
 
 def normalize_email(email: str) -> str:
@@ -60,7 +58,9 @@ class Vault:
 
     def encrypt_for(self, account_id: int, label: str, plaintext: bytes) -> bytes:
         """Seal ``plaintext`` for the account; ``label`` names the row it will live in."""
-        return self._seal(AESGCM(self._data_key(account_id)), plaintext, self._label(account_id, label))
+        return self._seal(
+            AESGCM(self._data_key(account_id)), plaintext, self._label(account_id, label)
+        )
 
     def decrypt_for(self, account_id: int, label: str, blob: bytes) -> bytes:
         """Open a value sealed by :meth:`encrypt_for` with the same account and label."""

@@ -86,7 +86,7 @@ def channels_from(form, channel_names) -> list[dict]:
 
 
 def flatten_errors(messages, prefix: str = "") -> list[str]:
-    """Marshmallow's nested error dict as readable lines ("Row 2 › weight: …")."""
+    """Marshmallow's nested error dict as readable lines ("Row 2 / weight: …")."""
     lines = []
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -96,7 +96,7 @@ def flatten_errors(messages, prefix: str = "") -> list[str]:
                 label = ""
             else:
                 label = key.replace("_", " ")
-            joined = " › ".join(p for p in (prefix, label) if p)
+            joined = " / ".join(p for p in (prefix, label) if p)
             lines.extend(flatten_errors(value, joined))
     elif isinstance(messages, list):
         for message in messages:

@@ -1,0 +1,62 @@
+"""The ``sayso`` command's own commands."""
+
+import json
+
+from sqlalchemy import update
+
+from sayso.extensions import db
+from sayso.models import AuditEvent
+from tests.helpers import log_in
+
+
+def test_consumers_create_reads_the_password_from_stdin(app, runner):
+    result = runner.invoke(
+        args=["consumers", "create", "ada@example.org", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert log_in(app.test_client(), "ada@example.org", "a long enough password").status_code == 302
+
+
+def test_consumers_create_refuses_a_short_password_and_a_taken_email(runner):
+    args = ["consumers", "create", "ada@example.org", "--password-stdin"]
+    assert runner.invoke(args=args, input="short\n").exit_code == 1
+    assert runner.invoke(args=args, input="a long enough password\n").exit_code == 0
+    result = runner.invoke(args=args, input="a long enough password\n")
+    assert result.exit_code == 1
+    assert "exists" in result.output
+
+
+def test_demo_is_idempotent_and_its_login_works(app, runner):
+    first = runner.invoke(args=["demo", "--json"])
+    second = runner.invoke(args=["demo", "--json"])
+    assert first.exit_code == second.exit_code == 0
+    login = json.loads(first.output)
+    assert login == json.loads(second.output)
+    client = app.test_client()
+    assert log_in(client, login["email"], login["password"]).status_code == 302
+    assert set(client.get("/api/v1/me/disclosures").get_json()) == {
+        "interests",
+        "browsing_categories",
+        "channels",
+    }
+
+
+def test_demo_is_refused_in_production(app_factory):
+    app = app_factory(ENV="production")
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 1
+    assert "production" in result.output
+
+
+def test_audit_verify_exits_0_when_intact_and_1_naming_the_bad_seq(app, runner):
+    runner.invoke(args=["demo"])
+    intact = runner.invoke(args=["audit", "verify"])
+    assert intact.exit_code == 0
+    assert "ledger intact" in intact.output
+    with app.app_context():
+        db.session.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(actor="system"))
+        db.session.commit()
+    broken = runner.invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "seq 2" in broken.output

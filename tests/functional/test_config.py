@@ -1,0 +1,55 @@
+"""Configuration: environment overrides, generated development secrets, production demands."""
+
+import logging
+
+import pytest
+
+from sayso import create_app
+from sayso.config import ConfigError
+
+
+def test_production_without_secrets_refuses_to_start(tmp_path, monkeypatch):
+    monkeypatch.delenv("SAYSO_SECRET_KEY", raising=False)
+    monkeypatch.delenv("SAYSO_MASTER_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SAYSO_SECRET_KEY, SAYSO_MASTER_KEY"):
+        create_app({"ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_development_generates_secrets_once_and_says_so(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("SAYSO_SECRET_KEY", raising=False)
+    monkeypatch.delenv("SAYSO_MASTER_KEY", raising=False)
+    with caplog.at_level(logging.WARNING, logger="sayso.config"):
+        first = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert "generated MASTER_KEY" in caplog.text
+    assert (tmp_path / "secrets" / "master_key").stat().st_mode & 0o077 == 0
+    second = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert first.config["MASTER_KEY"] == second.config["MASTER_KEY"]
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert first.config["SQLALCHEMY_DATABASE_URI"].endswith("sayso.sqlite3")
+
+
+def test_environment_variables_override_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAYSO_LOGIN_MAX_FAILURES", "7")
+    monkeypatch.setenv("SAYSO_DATABASE_URL", "postgresql://u@db.internal/sayso")
+    monkeypatch.setenv("SAYSO_COOKIE_SECURE", "true")
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config["LOGIN_MAX_FAILURES"] == 7
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.internal/sayso"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("SAYSO_MASTER_KEY", "c2hvcnQ", "32 bytes"),
+        ("SAYSO_MASTER_KEY", "!!!not base64!!!", "SAYSO_MASTER_KEY"),
+        ("SAYSO_LOGIN_MAX_FAILURES", "many", "SAYSO_LOGIN_MAX_FAILURES"),
+        ("SAYSO_ENV", "staging", "SAYSO_ENV"),
+    ],
+)
+def test_bad_settings_fail_at_startup_naming_the_variable(
+    tmp_path, monkeypatch, var, value, message
+):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app({"INSTANCE_PATH": str(tmp_path)})

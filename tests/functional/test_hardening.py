@@ -1,0 +1,102 @@
+"""Security headers, the error shape, health, and inputs that must never cause a 500."""
+
+import pytest
+
+from tests.helpers import sign_up
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/api/v1/fields", "/healthz", "/nope"])
+def test_security_headers_on_every_response(client, path):
+    headers = client.get(path).headers
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_pages_have_no_inline_script_or_style(client):
+    sign_up(client, "ada@example.org")
+    for path in ("/", "/disclosures", "/disclosures/channels", "/account/password"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script" not in html and "<style" not in html and "style=" not in html
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(app_factory, tmp_path):
+    # A real, unreachable database: nothing listens on port 1.
+    app = app_factory(SQLALCHEMY_DATABASE_URI="postgresql://postgres@127.0.0.1:1/none")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/nothing-here", 404),
+        ("DELETE", "/api/v1/fields", 405),
+        ("POST", "/healthz", 405),
+    ],
+)
+def test_api_errors_share_one_shape(client, method, path, status):
+    response = client.open(path, method=method)
+    assert response.status_code == status
+    body = response.get_json()
+    assert set(body) == {"error", "message", "fields"}
+
+
+def test_people_get_a_readable_error_page(client):
+    response = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Back to the start" in response.get_data(as_text=True)
+
+
+def test_oversized_bodies_are_refused(client):
+    sign_up(client, "ada@example.org")
+    response = client.put(
+        "/api/v1/me/disclosures",
+        data="x" * (300 * 1024),
+        content_type="application/json",
+    )
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/login?next=%00%ff%fe", {}),
+        ("/login?next=" + "a" * 5000, {}),
+        ("/", {"Accept": "*/*;q=garbage"}),
+        ("/api/v1/me", {"Cookie": "sayso_session=garbage.garbage.garbage"}),
+        ("/api/v1/me", {"Cookie": "sayso_session=" + "\u00e9" * 10}),
+        ("/", {"Accept-Language": "\x00\x01"}),
+        ("/disclosures/%ff%fe", {}),
+        ("/%2e%2e/%2e%2e/etc/passwd", {}),
+    ],
+)
+def test_garbage_headers_and_queries_never_cause_a_500(client, path, headers):
+    assert client.get(path, headers=headers).status_code < 500
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"email": "\x00", "password": "\x00"},
+        {"email": "a" * 10000, "password": "b"},
+        {"email": ["a", "b"], "password": ["c", "d"]},
+        {},
+    ],
+)
+def test_garbage_forms_never_cause_a_500(app_factory, form):
+    client = app_factory(WTF_CSRF_ENABLED=False).test_client()
+    for path in ("/login", "/signup"):
+        assert client.post(path, data=form).status_code < 500
