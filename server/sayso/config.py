@@ -69,6 +69,7 @@ def defaults(instance_path: str) -> dict:
         "ARGON2_MEMORY_COST": 64 * 1024,
         "LOG_LEVEL": "INFO",
         "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "sayso",
     }
 
 
