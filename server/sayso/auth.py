@@ -23,7 +23,9 @@ def safe_next(target: str | None, default: str) -> str:
 
 def init_app(app) -> None:
     """Teach Flask-Login how to load an account and how to turn strangers away."""
-    login_manager.session_protection = "strong"
+    # "basic": a session whose client fingerprint changes is marked not fresh. ("strong"
+    # would only affect non-permanent sessions, and ours are permanent.)
+    login_manager.session_protection = "basic"
     login_manager.login_view = "web.login"
 
     @login_manager.user_loader

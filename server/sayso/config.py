@@ -13,6 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
+from limits import parse_many
+
 log = logging.getLogger(__name__)
 
 #: Secrets that must be given explicitly in production and are generated into the
@@ -28,7 +30,12 @@ class ConfigError(RuntimeError):
 
 
 def _env_bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true or false)")
 
 
 # name -> (env var, parser). Defaults live in ``defaults()``.
@@ -43,6 +50,7 @@ ENV_OVERRIDES = {
     "ARGON2_TIME_COST": ("SAYSO_ARGON2_TIME_COST", int),
     "ARGON2_MEMORY_COST": ("SAYSO_ARGON2_MEMORY_COST", int),
     "LOG_LEVEL": ("SAYSO_LOG_LEVEL", str),
+    "TRUSTED_PROXIES": ("SAYSO_TRUSTED_PROXIES", int),
 }
 
 
@@ -68,6 +76,7 @@ def defaults(instance_path: str) -> dict:
         "ARGON2_TIME_COST": 3,
         "ARGON2_MEMORY_COST": 64 * 1024,
         "LOG_LEVEL": "INFO",
+        "TRUSTED_PROXIES": 0,
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_KEY_PREFIX": "sayso",
     }
@@ -91,10 +100,38 @@ def load_config(app, test_config: dict | None) -> None:
     if app.config["ENV"] not in {"development", "production", "testing"}:
         raise ConfigError("SAYSO_ENV must be development, production or testing")
     if app.config["ENV"] == "production":
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        given = set(os.environ) | {
+            var
+            for name, (var, _) in {**ENV_OVERRIDES, **SECRETS}.items()
+            if name in (test_config or {})
+        }
+        missing = [
+            var
+            for var in ("SAYSO_DATABASE_URL", *(var for var, _ in SECRETS.values()))
+            if var not in given
+        ]
+        if missing:
+            raise ConfigError(f"production mode needs these set: {', '.join(missing)}")
+        if "SAYSO_COOKIE_SECURE" not in given:
+            app.config["SESSION_COOKIE_SECURE"] = True
+    _check_values(app.config)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     _provide_secrets(app)
     app.config["MASTER_KEY_BYTES"] = decode_key(app.config["MASTER_KEY"], "SAYSO_MASTER_KEY")
+
+
+def _check_values(cfg) -> None:
+    """Fail at startup, naming the variable, rather than misbehave on the first request."""
+    if logging.getLevelName(str(cfg["LOG_LEVEL"]).upper()) not in range(0, 51):
+        raise ConfigError("SAYSO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    cfg["LOG_LEVEL"] = str(cfg["LOG_LEVEL"]).upper()
+    try:
+        if not parse_many(cfg["LOGIN_RATE_LIMIT"]):
+            raise ValueError
+    except ValueError:
+        raise ConfigError("SAYSO_LOGIN_RATE_LIMIT must look like '20 per minute'") from None
+    if cfg["TRUSTED_PROXIES"] < 0:
+        raise ConfigError("SAYSO_TRUSTED_PROXIES must be 0 or more")
 
 
 def decode_key(value: str | bytes, var: str) -> bytes:
@@ -121,9 +158,6 @@ def _provide_secrets(app) -> None:
     missing = [name for name in SECRETS if not app.config.get(name)]
     if not missing:
         return
-    if app.config["ENV"] == "production":
-        names = ", ".join(SECRETS[name][0] for name in missing)
-        raise ConfigError(f"production mode needs these secrets set: {names}")
     secrets_dir = Path(app.instance_path) / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in missing:

@@ -196,3 +196,21 @@ def test_session_cookie_is_secure_when_configured(app_factory):
     client = app_factory(SESSION_COOKIE_SECURE=True).test_client()
     response = sign_up(client, "ada@example.org")
     assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(app_factory):
+    app = app_factory(LOGIN_RATE_LIMIT="2 per minute", TRUSTED_PROXIES=1)
+    with app.app_context():
+        limiter.reset()
+    client = app.test_client()
+
+    def attempt(ip):
+        token = csrf_token(client, "/login")
+        return client.post(
+            "/login",
+            data={"email": "x@example.org", "password": "y", "csrf_token": token},
+            headers={"X-Forwarded-For": ip},
+        ).status_code
+
+    assert [attempt("198.51.100.1") for _ in range(3)] == [401, 401, 429]
+    assert attempt("198.51.100.2") == 401

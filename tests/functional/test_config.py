@@ -5,14 +5,27 @@ import logging
 import pytest
 
 from sayso import create_app
-from sayso.config import ConfigError
+from sayso.config import ConfigError, new_key
 
 
 def test_production_without_secrets_refuses_to_start(tmp_path, monkeypatch):
     monkeypatch.delenv("SAYSO_SECRET_KEY", raising=False)
     monkeypatch.delenv("SAYSO_MASTER_KEY", raising=False)
-    with pytest.raises(ConfigError, match="SAYSO_SECRET_KEY, SAYSO_MASTER_KEY"):
+    monkeypatch.delenv("SAYSO_DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="SAYSO_DATABASE_URL, SAYSO_SECRET_KEY, SAYSO_MASTER_KEY"):
         create_app({"ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_production_defaults_to_secure_cookies(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAYSO_ENV", "production")
+    monkeypatch.setenv("SAYSO_DATABASE_URL", f"sqlite:///{tmp_path}/prod.sqlite3")
+    monkeypatch.setenv("SAYSO_SECRET_KEY", new_key())
+    monkeypatch.setenv("SAYSO_MASTER_KEY", new_key())
+    monkeypatch.delenv("SAYSO_COOKIE_SECURE", raising=False)
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert "Strict-Transport-Security" in app.test_client().get("/healthz").headers
 
 
 def test_development_generates_secrets_once_and_says_so(tmp_path, monkeypatch, caplog):
@@ -45,6 +58,10 @@ def test_environment_variables_override_defaults(tmp_path, monkeypatch):
         ("SAYSO_MASTER_KEY", "!!!not base64!!!", "SAYSO_MASTER_KEY"),
         ("SAYSO_LOGIN_MAX_FAILURES", "many", "SAYSO_LOGIN_MAX_FAILURES"),
         ("SAYSO_ENV", "staging", "SAYSO_ENV"),
+        ("SAYSO_LOG_LEVEL", "LOUD", "SAYSO_LOG_LEVEL"),
+        ("SAYSO_LOGIN_RATE_LIMIT", "lots", "SAYSO_LOGIN_RATE_LIMIT"),
+        ("SAYSO_COOKIE_SECURE", "maybe", "SAYSO_COOKIE_SECURE"),
+        ("SAYSO_TRUSTED_PROXIES", "-1", "SAYSO_TRUSTED_PROXIES"),
     ],
 )
 def test_bad_settings_fail_at_startup_naming_the_variable(

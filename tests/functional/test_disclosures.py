@@ -245,7 +245,7 @@ def test_editing_interests_on_the_page(consumer):
                 "100 · /Books & Literature",
                 "Cooking & Recipes",
                 "Jazz",
-                "crime fiction",
+                "1984 novel",
                 "",
             ],
         },
@@ -255,10 +255,10 @@ def test_editing_interests_on_the_page(consumer):
         {"topic_id": 100},
         {"topic_id": 173},
         {"topic_id": 29},  # "Jazz" is a topic's exact name
-        {"text": "crime fiction"},
+        {"text": "1984 novel"},  # a number that starts free text is not a topic id
     ]
     page = consumer.get("/disclosures").get_data(as_text=True)
-    assert "/Books &amp; Literature" in page and "crime fiction" in page
+    assert "/Books &amp; Literature" in page and "1984 novel" in page
 
 
 def test_editing_browsing_categories_on_the_page_shows_errors(consumer):
@@ -307,3 +307,9 @@ def test_edit_pages_render_for_every_field(consumer):
     for name in ("interests", "browsing_categories", "channels"):
         assert consumer.get(f"/disclosures/{name}").status_code == 200
     assert consumer.get("/disclosures/shoe_size").status_code == 404
+
+
+def test_an_empty_list_removes_the_field(consumer):
+    put(consumer, "/api/v1/me/disclosures", GOOD)
+    put(consumer, "/api/v1/me/disclosures/channels", {"value": []})
+    assert "channels" not in consumer.get("/api/v1/me/disclosures").get_json()

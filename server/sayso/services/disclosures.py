@@ -38,7 +38,7 @@ class DisclosureService:
         return {name: values[name] for name in FIELDS if name in values}
 
     def update(self, account: Account, changes: dict[str, list | None]) -> list[str]:
-        """Set (a list) or delete (``None``) fields, in one transaction with their events.
+        """Set (a list) or delete (``None`` or an empty list) fields, with their events, at once.
 
         Returns the names of the fields that actually changed; unchanged values write
         nothing and log nothing.
@@ -50,7 +50,7 @@ class DisclosureService:
         updated, deleted = [], []
         try:
             for name, value in changes.items():
-                if value is None:
+                if not value:
                     if name in current:
                         self.session.delete(self.session.get(Disclosure, (account.id, name)))
                         deleted.append(name)

@@ -1,6 +1,6 @@
 """The ledger: an append-only, hash-chained log of every consent-relevant event.
 
-Each row stores its canonical bytes (see ``canonical_bytes`` and ``docs/ledger.md``) and
+Each row stores its canonical bytes (see ``canonical_bytes`` and ``docs/architecture.md``) and
 ``hash = SHA-256(bytes.fromhex(prev_hash) || canonical)``. Appends are serialized so the
 chain cannot fork: on PostgreSQL by a transaction-scoped advisory lock on the chain head,
 on SQLite because every transaction starts with ``BEGIN IMMEDIATE`` (see ``database.py``).

@@ -10,7 +10,8 @@ import re
 
 from sayso.taxonomy import topics
 
-_LEADING_ID = re.compile(r"^\s*(\d{1,6})\b")
+# "239" or "239 · /Arts & Entertainment/…" (the form the topic list offers); not "1984 novel".
+_TOPIC_ID = re.compile(r"^\s*(\d{1,6})\s*(?:·.*)?$")
 
 
 def topic_option(topic_id: int) -> str:
@@ -21,7 +22,7 @@ def topic_option(topic_id: int) -> str:
 
 def parse_topic(text: str) -> int | None:
     """A topic id from "239 · /Arts & Entertainment/…", a bare id or an exact topic name."""
-    match = _LEADING_ID.match(text)
+    match = _TOPIC_ID.match(text)
     if match:
         return int(match.group(1))
     wanted = text.strip().casefold()
