@@ -50,13 +50,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     from sayso import auth, cli
     from sayso.api import bp as api_bp
     from sayso.health import bp as health_bp
+    from sayso.oauth import bp as oauth_bp
+    from sayso.oauth import resource
+    from sayso.oauth.server import build_server
     from sayso.web import bp as web_bp
 
     auth.init_app(app)
     errors.init_app(app)
+    resource.init_app(app)
     security.init_app(app)
+    build_server(app)
     app.register_blueprint(web_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(oauth_bp)
     cli.init_app(app)
     return app

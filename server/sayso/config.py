@@ -51,6 +51,8 @@ ENV_OVERRIDES = {
     "ARGON2_MEMORY_COST": ("SAYSO_ARGON2_MEMORY_COST", int),
     "LOG_LEVEL": ("SAYSO_LOG_LEVEL", str),
     "TRUSTED_PROXIES": ("SAYSO_TRUSTED_PROXIES", int),
+    "ISSUER": ("SAYSO_ISSUER", str),
+    "ALLOW_HTTP_LOOPBACK": ("SAYSO_ALLOW_HTTP_LOOPBACK", _env_bool),
 }
 
 
@@ -77,6 +79,11 @@ def defaults(instance_path: str) -> dict:
         "ARGON2_MEMORY_COST": 64 * 1024,
         "LOG_LEVEL": "INFO",
         "TRUSTED_PROXIES": 0,
+        "ISSUER": "",
+        # Brands' redirect and webhook URLs must be https; http on a loopback host is
+        # allowed only when this is true (default: everywhere but production), so the
+        # sample bookshop can run on http://127.0.0.1 while you try Sayso.
+        "ALLOW_HTTP_LOOPBACK": None,
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_KEY_PREFIX": "sayso",
     }
@@ -114,6 +121,8 @@ def load_config(app, test_config: dict | None) -> None:
             raise ConfigError(f"production mode needs these set: {', '.join(missing)}")
         if "SAYSO_COOKIE_SECURE" not in given:
             app.config["SESSION_COOKIE_SECURE"] = True
+    if app.config["ALLOW_HTTP_LOOPBACK"] is None:
+        app.config["ALLOW_HTTP_LOOPBACK"] = app.config["ENV"] != "production"
     _check_values(app.config)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     _provide_secrets(app)

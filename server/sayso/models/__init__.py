@@ -1,8 +1,26 @@
 """SQLAlchemy models, one module per domain. Import them all so Alembic sees every table."""
 
 from sayso.models.accounts import Account
+from sayso.models.brands import Brand, BrandDomain, BrandMember, InitialAccessToken, OAuthClient
+from sayso.models.consent import Grant
 from sayso.models.disclosures import Disclosure
 from sayso.models.ledger import AuditEvent
+from sayso.models.oauth import AuthorizationCode, Token
 from sayso.models.vault import DataKey
+from sayso.models.webhooks import WebhookDelivery
 
-__all__ = ["Account", "AuditEvent", "DataKey", "Disclosure"]
+__all__ = [
+    "Account",
+    "AuditEvent",
+    "AuthorizationCode",
+    "Brand",
+    "BrandDomain",
+    "BrandMember",
+    "DataKey",
+    "Disclosure",
+    "Grant",
+    "InitialAccessToken",
+    "OAuthClient",
+    "Token",
+    "WebhookDelivery",
+]

@@ -8,9 +8,14 @@ from flask import current_app
 
 from sayso.extensions import db
 from sayso.services.accounts import AccountService
+from sayso.services.brands import BrandService
+from sayso.services.consent import ConsentService
 from sayso.services.disclosures import DisclosureService
 from sayso.services.ledger import Ledger
+from sayso.services.profile import ProfileService
+from sayso.services.tokens import TokenService
 from sayso.services.vault import Vault
+from sayso.services.webhooks import WebhookOutbox
 
 
 def vault() -> Vault:
@@ -40,3 +45,23 @@ def accounts() -> AccountService:
 def disclosures() -> DisclosureService:
     """The disclosure service."""
     return DisclosureService(db.session, vault(), ledger())
+
+
+def brands() -> BrandService:
+    """The brand service (clients, members, pairwise subjects)."""
+    return BrandService(db.session, ledger(), current_app.config["MASTER_KEY_BYTES"])
+
+
+def consent() -> ConsentService:
+    """The consent service: the only writer of grants."""
+    return ConsentService(db.session, ledger(), WebhookOutbox(db.session), brands())
+
+
+def tokens() -> TokenService:
+    """Authorization codes and tokens."""
+    return TokenService(db.session, ledger())
+
+
+def profile() -> ProfileService:
+    """Profile reads for brands' tokens."""
+    return ProfileService(db.session, vault(), ledger(), brands())

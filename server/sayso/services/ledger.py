@@ -37,6 +37,17 @@ class EventType(StrEnum):
     PASSWORD_CHANGED = "account:password:changed"  # noqa: S105  (an event name)
     DISCLOSURE_UPDATED = "disclosure:field:updated"
     DISCLOSURE_DELETED = "disclosure:field:deleted"
+    BRAND_CREATED = "brand:brand:created"
+    DOMAIN_VERIFIED = "brand:domain:verified"
+    CLIENT_CREATED = "brand:client:created"
+    CLIENT_SECRET_ROTATED = "brand:client:secret_rotated"  # noqa: S105  (an event name)
+    CLIENT_DELETED = "brand:client:deleted"
+    CONSENT_GRANTED = "consent:grant:created"
+    CONSENT_REVOKED = "consent:grant:revoked"
+    PROFILE_READ = "api:profile:read"
+    CODE_REPLAYED = "oauth:code:replayed"
+    REFRESH_REUSED = "oauth:refresh:reused"
+    TOKEN_REVOKED = "oauth:token:revoked"  # noqa: S105  (an event name)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,32 @@
+"""``/api/v1/profile``: what a brand may read, with its bearer token."""
+
+import logging
+
+from flask import jsonify
+from sqlalchemy.exc import SQLAlchemyError
+
+from sayso import services
+from sayso.api import bp
+from sayso.errors import error_response
+from sayso.extensions import csrf, db
+from sayso.oauth.resource import bearer_token, unauthorized_token
+from sayso.services.profile import NothingGranted
+
+log = logging.getLogger(__name__)
+
+
+@bp.get("/profile")
+@csrf.exempt
+def profile():
+    """The consumer's fields that the token's scope covers and that are granted right now."""
+    token = bearer_token()
+    try:
+        read = services.profile().read(token)
+    except NothingGranted:
+        return unauthorized_token("The consumer has revoked this access.")
+    except SQLAlchemyError:
+        # The read could not be recorded, so nothing is disclosed.
+        db.session.rollback()
+        log.exception("profile read not recorded; refused")
+        return error_response(503, "The read could not be recorded; try again.", "unavailable")
+    return jsonify(read.document)

@@ -1,0 +1,118 @@
+"""OAuth endpoints: authorize (the consent page), token, revoke, introspect, metadata."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from flask import jsonify, redirect, render_template, request
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+
+from sayso import services
+from sayso.extensions import csrf, limiter
+from sayso.fields import FIELDS
+from sayso.oauth import bp
+from sayso.oauth.issuer import issuer
+from sayso.oauth.server import authorization_server, metadata
+from sayso.schemas.consent import ConsentDecisionSchema
+from sayso.security import CONTENT_SECURITY_POLICY
+from sayso.services.consent import EXPIRY_CHOICES, field_of
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def server_metadata():
+    """RFC 8414 metadata."""
+    response = jsonify(metadata())
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def _error(error: OAuth2Error):
+    """An authorization error: redirected (with ``iss``) only once the redirect URI is trusted."""
+    if not error.redirect_uri:
+        message = error.description or error.error
+        return render_template("error.html", status=400, message=message), 400
+    status, _, headers = error(error.redirect_uri)
+    location = add_params_to_uri(dict(headers)["Location"], {"iss": issuer()})
+    return redirect(location, status)
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+@login_required
+def authorize():
+    """The consent page: the brand, each requested field and its purpose, nothing pre-ticked."""
+    server = authorization_server()
+    try:
+        grant = server.get_consent_grant(end_user=current_user)
+    except OAuth2Error as error:
+        return _error(error)
+    client = grant.client
+    if client.brand is None:
+        return render_template("error.html", status=400, message="Not a brand's client."), 400
+    requested = [f for f in (field_of(s) for s in grant.request.scope.split()) if f]
+    consent = services.consent()
+
+    if request.method == "GET":
+        live = consent.live_fields(current_user.id, client.brand_id)
+        if requested and set(requested) <= live and request.args.get("prompt") != "consent":
+            grant.request.consented_scope = " ".join(f"{f}:read" for f in requested)
+            return server.create_authorization_response(grant=grant, grant_user=current_user)
+        response = render_template(
+            "consent.html",
+            client=client,
+            brand=client.brand,
+            requested=[(FIELDS[f], client.scope_purposes[f"{f}:read"]) for f in requested],
+            expiries=EXPIRY_CHOICES,
+            gpc=request.headers.get("Sec-GPC") == "1",
+        )
+        # The form's answer is a redirect to the brand: form-action must allow its origin.
+        target = _origin(grant.request.payload.redirect_uri or client.get_default_redirect_uri())
+        csp = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {target}")
+        return response, 200, {"Content-Security-Policy": csp}
+
+    try:
+        decision = ConsentDecisionSchema().load(
+            {
+                "decision": request.form.get("decision", ""),
+                "field": request.form.getlist("field"),
+                "expiry": request.form.get("expiry", "1y"),
+            }
+        )
+    except ValidationError as exc:
+        return render_template("error.html", status=422, message=str(exc.messages)), 422
+    chosen = [f for f in requested if f in decision["fields_"]]
+    if decision["decision"] == "deny" or not chosen:
+        return server.create_authorization_response(grant=grant, grant_user=None)
+    consent.grant(current_user, client, chosen, decision["expiry"])
+    # The token's scope is exactly what the consumer ticked.
+    grant.request.consented_scope = " ".join(f"{f}:read" for f in chosen)
+    return server.create_authorization_response(grant=grant, grant_user=current_user)
+
+
+@bp.post("/oauth/token")
+@csrf.exempt
+@limiter.limit("60 per minute")
+def token():
+    """RFC 6749 token endpoint: code exchange (with PKCE) and refresh rotation."""
+    return authorization_server().create_token_response()
+
+
+@bp.post("/oauth/revoke")
+@csrf.exempt
+def revoke():
+    """RFC 7009 revocation."""
+    return authorization_server().create_endpoint_response("revocation")
+
+
+@bp.post("/oauth/introspect")
+@csrf.exempt
+def introspect():
+    """RFC 7662 introspection."""
+    return authorization_server().create_endpoint_response("introspection")

@@ -1,0 +1,207 @@
+"""Brands: organisations, their domains, members and OAuth clients."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+
+from sayso.models import (
+    Account,
+    Brand,
+    BrandDomain,
+    BrandMember,
+    InitialAccessToken,
+    OAuthClient,
+)
+from sayso.models._types import utcnow
+from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.vault import derive_key
+
+
+def token_hash(value: str) -> str:
+    """How every secret Sayso hands out is stored: its SHA-256, hex."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_secret(prefix: str) -> str:
+    """A fresh 256-bit secret, prefixed so a leaked one is recognisable in logs and scans."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """A client as just created: the only moment its secrets exist in clear."""
+
+    client: OAuthClient
+    client_secret: str | None
+    webhook_secret: str | None
+
+
+class BrandService:
+    """Owns brands, domains, members, OAuth clients and initial access tokens."""
+
+    def __init__(self, session, ledger: Ledger, master_key: bytes):
+        self.session = session
+        self.ledger = ledger
+        self._webhook_key = AESGCM(derive_key(master_key, "webhook-secrets/v1"))
+        self._pairwise_key = derive_key(master_key, "pairwise-subject/v1")
+
+    # Brands -----------------------------------------------------------------
+
+    def create_brand(self, name: str, domains: list[str], actor: str = "operator") -> Brand:
+        """A new brand with the domains it claims (unverified until an operator checks)."""
+        brand = Brand(public_id="br_" + secrets.token_hex(8), name=name.strip())
+        brand.domains = [BrandDomain(domain=d.strip().lower()) for d in domains]
+        self.session.add(brand)
+        self.session.flush()
+        self.ledger.append(Event(EventType.BRAND_CREATED, actor=actor, brand=brand.public_id))
+        return brand
+
+    def by_public_id(self, public_id: str) -> Brand | None:
+        """A brand by the id the world sees."""
+        return self.session.scalar(select(Brand).where(Brand.public_id == public_id))
+
+    def add_member(self, brand: Brand, account: Account) -> None:
+        """Let an account use the brand's portal."""
+        if self.session.get(BrandMember, account.id) is None:
+            self.session.add(BrandMember(account_id=account.id, brand_id=brand.id))
+
+    def brand_of_member(self, account: Account) -> Brand | None:
+        """The brand whose portal this account may use."""
+        member = self.session.get(BrandMember, account.id)
+        return self.session.get(Brand, member.brand_id) if member else None
+
+    def verify_domain(self, domain: str, actor: str = "operator") -> BrandDomain | None:
+        """Mark a claimed domain as verified by an operator."""
+        row = self.session.scalar(select(BrandDomain).where(BrandDomain.domain == domain.lower()))
+        if row is not None and row.verified_at is None:
+            row.verified_at = utcnow()
+            self.ledger.append(
+                Event(
+                    EventType.DOMAIN_VERIFIED,
+                    actor=actor,
+                    brand=row.brand.public_id,
+                    details={"domain": row.domain},
+                )
+            )
+        return row
+
+    def pairwise_subject(self, brand_public_id: str, pseudonym: str) -> str:
+        """The consumer's stable id for this brand alone, so brands cannot join on it."""
+        mac = hmac.new(
+            self._pairwise_key, f"{brand_public_id}/{pseudonym}".encode(), hashlib.sha256
+        ).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    # Clients ----------------------------------------------------------------
+
+    def create_client(
+        self,
+        brand: Brand | None,
+        name: str,
+        redirect_uris: list[str],
+        scope_purposes: dict[str, str],
+        webhook_url: str | None = None,
+        public: bool = False,
+        actor: str = "operator",
+    ) -> NewClient:
+        """Register a client; its secret (and webhook secret) are returned once, never stored."""
+        client_secret = None if public else new_secret("sayso_cs")
+        client = OAuthClient(
+            client_id="sayso_" + secrets.token_hex(12),
+            client_secret_hash=None if public else token_hash(client_secret),
+            brand_id=brand.id if brand else None,
+            name=name.strip(),
+            webhook_url=webhook_url or None,
+        )
+        client.redirect_uris = redirect_uris
+        client.scope_purposes = scope_purposes
+        webhook_secret = self._set_webhook_secret(client) if webhook_url else None
+        self.session.add(client)
+        self.session.flush()
+        self.ledger.append(
+            Event(
+                EventType.CLIENT_CREATED,
+                actor=actor,
+                brand=brand.public_id if brand else None,
+                details={"client_id": client.client_id},
+            )
+        )
+        return NewClient(client, client_secret, webhook_secret)
+
+    def client(self, client_id: str) -> OAuthClient | None:
+        """A client by its public client_id."""
+        return self.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+
+    def check_secret(self, client: OAuthClient, secret: str) -> bool:
+        """Constant-time comparison of a presented secret with the stored hash."""
+        if client.client_secret_hash is None or not isinstance(secret, str):
+            return False
+        return hmac.compare_digest(client.client_secret_hash, token_hash(secret))
+
+    def rotate_secret(self, client: OAuthClient, actor: str = "operator") -> str:
+        """A new client secret; the old one stops working at once."""
+        secret = new_secret("sayso_cs")
+        client.client_secret_hash = token_hash(secret)
+        client.secret_rotated_at = utcnow()
+        self.ledger.append(
+            Event(
+                EventType.CLIENT_SECRET_ROTATED,
+                actor=actor,
+                brand=client.brand.public_id if client.brand else None,
+                details={"client_id": client.client_id},
+            )
+        )
+        return secret
+
+    def rotate_webhook_secret(self, client: OAuthClient) -> str:
+        """A new webhook signing secret for the client."""
+        return self._set_webhook_secret(client)
+
+    def webhook_secret(self, client: OAuthClient) -> str | None:
+        """The client's webhook signing secret, for signing deliveries."""
+        blob = client.webhook_secret_sealed
+        if not blob:
+            return None
+        return self._webhook_key.decrypt(blob[:12], blob[12:], client.client_id.encode()).decode()
+
+    def delete_client(self, client: OAuthClient, actor: str = "operator") -> None:
+        """Delete a client with its codes, tokens and pending deliveries (the ledger stays)."""
+        self.ledger.append(
+            Event(
+                EventType.CLIENT_DELETED,
+                actor=actor,
+                brand=client.brand.public_id if client.brand else None,
+                details={"client_id": client.client_id},
+            )
+        )
+        self.session.delete(client)
+
+    def _set_webhook_secret(self, client: OAuthClient) -> str:
+        secret = new_secret("sayso_whs")
+        nonce = secrets.token_bytes(12)
+        client.webhook_secret_sealed = nonce + self._webhook_key.encrypt(
+            nonce, secret.encode(), client.client_id.encode()
+        )
+        return secret
+
+    # Dynamic registration -----------------------------------------------------
+
+    def issue_initial_access_token(self, brand: Brand) -> str:
+        """A bearer token with which the brand may register clients (RFC 7591)."""
+        token = new_secret("sayso_iat")
+        self.session.add(InitialAccessToken(token_hash=token_hash(token), brand_id=brand.id))
+        return token
+
+    def brand_for_initial_access_token(self, token: str) -> Brand | None:
+        """The brand an initial access token belongs to, if it is valid."""
+        row = self.session.get(InitialAccessToken, token_hash(token))
+        if row is None or row.revoked_at is not None:
+            return None
+        return self.session.get(Brand, row.brand_id)

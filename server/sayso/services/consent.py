@@ -1,0 +1,213 @@
+"""Consent: the only writer of grants. Every grant and revoke is a ledger event in the
+same transaction, and every revoke queues a signed webhook to the brand."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from sayso.fields import FIELDS
+from sayso.models import Account, AuditEvent, Brand, Grant, OAuthClient, Token
+from sayso.models._types import utcnow
+from sayso.services.accounts import actor_for
+from sayso.services.brands import BrandService
+from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.webhooks import WebhookOutbox
+
+#: The expiries a consumer may pick on the consent page.
+EXPIRY_CHOICES: dict[str, timedelta | None] = {
+    "30d": timedelta(days=30),
+    "1y": timedelta(days=365),
+    "never": None,
+}
+
+
+def field_of(scope: str) -> str | None:
+    """The disclosure field a ``<field>:read`` scope reads, if it names one."""
+    name, _, action = scope.partition(":")
+    return name if action == "read" and name in FIELDS else None
+
+
+@dataclass(frozen=True)
+class BrandGrants:
+    """What one brand may see of one consumer, for the consumer's own pages."""
+
+    brand: Brand
+    grants: list[Grant]
+    last_read_at: datetime | None
+
+
+class ConsentService:
+    """Owns the ``grants`` table."""
+
+    def __init__(self, session, ledger: Ledger, outbox: WebhookOutbox, brands: BrandService):
+        self.session = session
+        self.ledger = ledger
+        self.outbox = outbox
+        self.brands = brands
+
+    def live_fields(self, account_id: int, brand_id: int, now: datetime | None = None) -> set[str]:
+        """The fields this brand may read of this consumer right now."""
+        now = now or utcnow()
+        rows = self.session.scalars(
+            select(Grant).where(
+                Grant.account_id == account_id,
+                Grant.brand_id == brand_id,
+                Grant.revoked_at.is_(None),
+            )
+        ).all()
+        return {g.field for g in rows if g.is_live(now)}
+
+    def grant(
+        self,
+        account: Account,
+        client: OAuthClient,
+        fields: list[str],
+        expiry: str,
+        context: dict | None = None,
+    ) -> None:
+        """Record the consumer's "allow" for ``fields`` with the client's declared purposes."""
+        brand = client.brand
+        purposes = client.scope_purposes
+        now = utcnow()
+        expires_at = now + EXPIRY_CHOICES[expiry] if EXPIRY_CHOICES[expiry] else None
+        existing = {
+            g.field: g
+            for g in self.session.scalars(
+                select(Grant).where(Grant.account_id == account.id, Grant.brand_id == brand.id)
+            )
+        }
+        declared = {}
+        try:
+            for field in sorted(set(fields)):
+                purpose = purposes[f"{field}:read"]
+                declared[field] = purpose
+                row = existing.get(field)
+                if row is None:
+                    row = Grant(account_id=account.id, brand_id=brand.id, field=field)
+                    self.session.add(row)
+                row.purpose = purpose
+                row.granted_at = now
+                row.expires_at = expires_at
+                row.revoked_at = None
+            self.ledger.append(
+                Event(
+                    EventType.CONSENT_GRANTED,
+                    actor=actor_for(account),
+                    subject=account.pseudonym,
+                    brand=brand.public_id,
+                    fields=tuple(declared),
+                    details={
+                        "client_id": client.client_id,
+                        "purposes": declared,
+                        "expires_at": expires_at.isoformat() if expires_at else None,
+                        **(context or {}),
+                    },
+                )
+            )
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+
+    def revoke(self, account: Account, brand: Brand, fields: list[str] | None = None) -> list[str]:
+        """Revoke some (or all) of a brand's fields; committed before this returns."""
+        now = utcnow()
+        try:
+            revoked = self._revoke(account, brand, fields, now)
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        return revoked
+
+    def revoke_everything(self, account: Account) -> dict[str, list[str]]:
+        """Revoke every grant of every brand, in one transaction."""
+        now = utcnow()
+        brand_ids = self.session.scalars(
+            select(Grant.brand_id)
+            .where(Grant.account_id == account.id, Grant.revoked_at.is_(None))
+            .distinct()
+        ).all()
+        result = {}
+        try:
+            for brand in self.session.scalars(select(Brand).where(Brand.id.in_(brand_ids))):
+                result[brand.public_id] = self._revoke(account, brand, None, now)
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        return result
+
+    def _revoke(self, account, brand, fields, now) -> list[str]:
+        query = select(Grant).where(
+            Grant.account_id == account.id,
+            Grant.brand_id == brand.id,
+            Grant.revoked_at.is_(None),
+        )
+        if fields is not None:
+            query = query.where(Grant.field.in_(fields))
+        rows = self.session.scalars(query).all()
+        if not rows:
+            return []
+        for row in rows:
+            row.revoked_at = now
+        names = sorted(r.field for r in rows)
+        event = self.ledger.append(
+            Event(
+                EventType.CONSENT_REVOKED,
+                actor=actor_for(account),
+                subject=account.pseudonym,
+                brand=brand.public_id,
+                fields=tuple(names),
+            )
+        )
+        if not self.live_fields(account.id, brand.id, now):
+            # Nothing left to read: end the brand's tokens too, so refresh stops as well.
+            self.session.execute(
+                update(Token)
+                .where(
+                    Token.account_id == account.id,
+                    Token.brand_id == brand.id,
+                    Token.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+        data = {
+            "brand_id": brand.public_id,
+            "sub": self.brands.pairwise_subject(brand.public_id, account.pseudonym),
+            "fields": names,
+            "ledger_seq": event.seq,
+        }
+        for client in brand.clients:
+            self.outbox.enqueue(client, "consent.revoked", data)
+        return names
+
+    def overview(self, account: Account) -> list[BrandGrants]:
+        """Each brand that holds or held a grant, with its grants and when it last read."""
+        grants = self.session.scalars(
+            select(Grant).where(Grant.account_id == account.id).order_by(Grant.field)
+        ).all()
+        by_brand: dict[int, list[Grant]] = defaultdict(list)
+        for grant in grants:
+            by_brand[grant.brand_id].append(grant)
+        if not by_brand:
+            return []
+        brands = self.session.scalars(select(Brand).where(Brand.id.in_(by_brand))).all()
+        last_reads = dict(
+            self.session.execute(
+                select(AuditEvent.brand, func.max(AuditEvent.occurred_at))
+                .where(
+                    AuditEvent.subject == account.pseudonym,
+                    AuditEvent.type == str(EventType.PROFILE_READ),
+                )
+                .group_by(AuditEvent.brand)
+            ).all()
+        )
+        return sorted(
+            (BrandGrants(b, by_brand[b.id], last_reads.get(b.public_id)) for b in brands),
+            key=lambda entry: entry.brand.name.casefold(),
+        )

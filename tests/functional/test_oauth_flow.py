@@ -1,0 +1,231 @@
+"""The OAuth flow end to end through HTTP: consent, code, token, profile, revoke."""
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from sayso.extensions import db
+from sayso.models import AuditEvent, Token
+from tests.helpers import api_headers, csrf_token, sign_up
+from tests.oauth_helpers import (
+    ALL_SCOPES,
+    REDIRECT,
+    authorize_url,
+    basic,
+    bearer,
+    connect,
+    consent,
+    make_brand,
+    pkce,
+    redirect_query,
+)
+
+DISCLOSURES = {
+    "interests": [{"topic_id": 100}, {"text": "crime fiction"}],
+    "browsing_categories": [{"topic_id": 332, "weight": 0.5}],
+    "channels": [{"channel": "email", "max_per_week": 1}],
+}
+
+
+@pytest.fixture
+def brand(runner):
+    return make_brand(runner)
+
+
+@pytest.fixture
+def consumer(client):
+    sign_up(client, "ada@example.org")
+    client.put("/api/v1/me/disclosures", json=DISCLOSURES, headers=api_headers(client))
+    return client
+
+
+def test_metadata_describes_the_server(client):
+    meta = client.get("/.well-known/oauth-authorization-server").get_json()
+    assert meta["issuer"] == "http://localhost"
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    assert set(meta["scopes_supported"]) == set(ALL_SCOPES)
+    assert meta["token_endpoint"] == "http://localhost/oauth/token"
+
+
+def test_consent_page_lists_fields_with_purposes_nothing_ticked(consumer, brand):
+    _, challenge = pkce()
+    response = consumer.get(authorize_url(brand, challenge=challenge))
+    html = response.get_data(as_text=True)
+    assert "Bookshop" in html and "bookshop.example" in html
+    for purpose in ALL_SCOPES.values():
+        assert purpose in html
+    assert "checked" not in html.split("<fieldset")[1].split("</fieldset>")[0]
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "form-action 'self' https://bookshop.example" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_consumer_grants_two_of_three_and_the_brand_reads_exactly_those(app, consumer, brand):
+    token = connect(consumer, brand, ["interests", "channels"])
+    assert token["token_type"].lower() == "bearer"
+    assert set(token["scope"].split()) == {"interests:read", "channels:read"}
+    assert token["expires_in"] == 600
+    assert "refresh_token" in token
+    profile = consumer.get("/api/v1/profile", headers=bearer(token["access_token"]))
+    assert profile.status_code == 200
+    body = profile.get_json()
+    assert set(body) == {"sub", "interests", "channels"}
+    assert body["interests"] == DISCLOSURES["interests"]
+    with app.app_context():
+        read = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.type == "api:profile:read")
+        ).one()
+        assert json.loads(read.fields) == ["channels", "interests"]
+        assert "crime fiction" not in read.canonical.decode()
+        assert db.session.scalars(select(Token)).one().access_token_hash != token["access_token"]
+
+
+def test_authorization_response_carries_state_and_iss(consumer, brand):
+    _, challenge = pkce()
+    query = consent(consumer, brand, ["interests"], challenge=challenge, state="s-123")
+    assert query["state"] == "s-123"
+    assert query["iss"] == "http://localhost"
+
+
+def test_deny_returns_access_denied(consumer, brand):
+    _, challenge = pkce()
+    url = authorize_url(brand, challenge=challenge)
+    response = consumer.post(
+        url,
+        data={"csrf_token": csrf_token(consumer, url), "decision": "deny", "field": ["interests"]},
+    )
+    query = redirect_query(response)
+    assert query["error"] == "access_denied" and query["state"] == "xyz"
+    assert response.headers["Location"].startswith(REDIRECT)
+
+
+def test_allow_with_nothing_ticked_grants_nothing(consumer, brand):
+    _, challenge = pkce()
+    url = authorize_url(brand, challenge=challenge)
+    response = consumer.post(
+        url, data={"csrf_token": csrf_token(consumer, url), "decision": "allow"}
+    )
+    assert redirect_query(response)["error"] == "access_denied"
+
+
+def test_consumer_is_not_asked_again_unless_prompt_consent(consumer, brand):
+    connect(consumer, brand, ["interests", "channels"])
+    _, challenge = pkce()
+    again = consumer.get(
+        authorize_url(brand, scope="interests:read channels:read", challenge=challenge)
+    )
+    assert again.status_code == 302
+    assert "code" in redirect_query(again)
+    forced = consumer.get(
+        authorize_url(brand, scope="interests:read", challenge=challenge, prompt="consent")
+    )
+    assert forced.status_code == 200
+    # A field not yet granted means asking again.
+    more = consumer.get(authorize_url(brand, challenge=challenge))
+    assert more.status_code == 200
+
+
+def test_revoking_a_field_takes_effect_on_the_next_request(consumer, brand):
+    token = connect(consumer, brand, ["interests", "channels"])["access_token"]
+    response = consumer.delete(
+        f"/api/v1/me/grants/{brand['brand_id']}/channels", headers=api_headers(consumer)
+    )
+    assert response.status_code == 200
+    assert response.get_json() == {"revoked": {brand["brand_id"]: ["channels"]}}
+    body = consumer.get("/api/v1/profile", headers=bearer(token)).get_json()
+    assert set(body) == {"sub", "interests"}
+
+
+def test_revoking_the_brand_makes_the_token_401_and_inactive(consumer, brand):
+    token = connect(consumer, brand, ["interests"])
+    consumer.delete(f"/api/v1/me/grants/{brand['brand_id']}", headers=api_headers(consumer))
+    response = consumer.get("/api/v1/profile", headers=bearer(token["access_token"]))
+    assert response.status_code == 401
+    assert "invalid_token" in response.headers["WWW-Authenticate"]
+    assert response.get_json()["error"] == "invalid_token"
+    introspection = consumer.post(
+        "/oauth/introspect", data={"token": token["access_token"]}, headers=basic(brand)
+    )
+    assert introspection.get_json() == {"active": False}
+
+
+def test_introspection_reports_live_scope(consumer, brand):
+    token = connect(consumer, brand, ["interests", "channels"])
+    body = consumer.post(
+        "/oauth/introspect", data={"token": token["access_token"]}, headers=basic(brand)
+    ).get_json()
+    assert body["active"] is True
+    assert set(body["scope"].split()) == {"interests:read", "channels:read"}
+    consumer.delete(
+        f"/api/v1/me/grants/{brand['brand_id']}/channels", headers=api_headers(consumer)
+    )
+    body = consumer.post(
+        "/oauth/introspect", data={"token": token["access_token"]}, headers=basic(brand)
+    ).get_json()
+    assert body["scope"] == "interests:read"
+
+
+def test_revoke_everything_on_the_brands_page(consumer, brand):
+    token = connect(consumer, brand, ["interests"])["access_token"]
+    page = consumer.get("/brands").get_data(as_text=True)
+    assert "Bookshop" in page and "recommend books by authors you like" in page
+    response = consumer.post(
+        "/brands/revoke-everything", data={"csrf_token": csrf_token(consumer, "/brands")}
+    )
+    assert response.status_code == 302
+    assert consumer.get("/api/v1/profile", headers=bearer(token)).status_code == 401
+    assert "revoked" in consumer.get("/brands").get_data(as_text=True)
+
+
+def test_grants_api_lists_brands_with_last_read(consumer, brand):
+    token = connect(consumer, brand, ["interests"], expiry="30d")["access_token"]
+    consumer.get("/api/v1/profile", headers=bearer(token))
+    (entry,) = consumer.get("/api/v1/me/grants").get_json()
+    assert entry["brand_id"] == brand["brand_id"] and entry["brand_name"] == "Bookshop"
+    assert entry["last_read_at"] is not None
+    (grant,) = entry["grants"]
+    assert grant["field"] == "interests" and grant["active"] is True
+    assert grant["purpose"] == ALL_SCOPES["interests:read"]
+    assert grant["expires_at"] is not None
+
+
+def test_refresh_rotates_and_the_new_token_reads(consumer, brand):
+    token = connect(consumer, brand, ["interests"])
+    response = consumer.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        headers=basic(brand),
+    )
+    assert response.status_code == 200
+    fresh = response.get_json()
+    assert fresh["refresh_token"] != token["refresh_token"]
+    assert consumer.get("/api/v1/profile", headers=bearer(fresh["access_token"])).status_code == 200
+
+
+def test_client_secret_post_works_too(consumer, brand):
+    verifier, challenge = pkce()
+    query = consent(consumer, brand, ["interests"], challenge=challenge)
+    response = consumer.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"],
+            "redirect_uri": brand["redirect_uri"],
+            "code_verifier": verifier,
+            "client_id": brand["client_id"],
+            "client_secret": brand["client_secret"],
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_client_revokes_its_token(consumer, brand):
+    token = connect(consumer, brand, ["interests"])
+    response = consumer.post(
+        "/oauth/revoke", data={"token": token["refresh_token"]}, headers=basic(brand)
+    )
+    assert response.status_code == 200
+    assert consumer.get("/api/v1/profile", headers=bearer(token["access_token"])).status_code == 401
