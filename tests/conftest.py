@@ -36,6 +36,7 @@ def _config(instance: Path, url: str, **overrides) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": secrets.token_hex(32),
         "MASTER_KEY": new_key(),
+        "SIGNING_KEY": new_key(),
         "LOGIN_RATE_LIMIT": "1000 per minute",
         **FAST_HASHING,
         **overrides,

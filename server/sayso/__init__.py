@@ -22,6 +22,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config.load_config(app, test_config)
+    from sayso.services.ledger import LedgerKey
+
+    app.extensions["sayso_ledger_key"] = LedgerKey(app.config["SIGNING_KEY_BYTES"])
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s: %(message)s")
 
     url = database.normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -49,11 +52,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from sayso import auth, cli
     from sayso.api import bp as api_bp
+    from sayso.console import bp as console_bp
     from sayso.health import bp as health_bp
     from sayso.oauth import bp as oauth_bp
     from sayso.oauth import resource
     from sayso.oauth.server import build_server
+    from sayso.portal import bp as portal_bp
     from sayso.web import bp as web_bp
+    from sayso.wellknown import bp as wellknown_bp
 
     auth.init_app(app)
     errors.init_app(app)
@@ -62,7 +68,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     build_server(app)
     app.register_blueprint(web_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(console_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(wellknown_bp)
     cli.init_app(app)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import redirect, request, url_for
+from flask import abort, redirect, request, url_for
+from flask_login import current_user, login_required
 
 from sayso import services
 from sayso.errors import error_response, wants_json
@@ -19,6 +21,34 @@ def safe_next(target: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+def role_required(role: str):
+    """Signed in, and with this role: a brand's or officer's account is not a consumer's,
+    and must not disclose, grant or revoke as one (and the other way round)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if current_user.role != role:
+                abort(403, f"This page is for {role} accounts.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+consumer_required = role_required("consumer")
+
+
+def home_for(account) -> str:
+    """Where an account lands after signing in."""
+    return {
+        "brand": url_for("portal.overview"),
+        "officer": url_for("console.events"),
+    }.get(account.role, url_for("web.disclosures"))
 
 
 def init_app(app) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 
 import click
 from flask import current_app
@@ -12,10 +14,13 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from sayso import services
+from sayso.commands.audit import audit_cli
+from sayso.commands.officers import officers_cli
 from sayso.extensions import db
 from sayso.schemas.accounts import SignUpSchema
 from sayso.schemas.brands import BrandSchema, ClientSchema
 from sayso.services.accounts import EmailTaken
+from sayso.services.webhooks import STATUSES
 
 DEMO_EMAIL = "demo@sayso.example"
 DEMO_PASSWORD = "sayso-demo-password"  # noqa: S105  (printed on purpose; refused in production)
@@ -41,7 +46,6 @@ def main() -> None:
 
 
 consumers_cli = click.Group("consumers", help="Manage consumer accounts.")
-audit_cli = click.Group("audit", help="Check the ledger.")
 brands_cli = click.Group("brands", help="Manage brands and their OAuth clients.")
 
 
@@ -146,16 +150,86 @@ def verify_domain(domain):
     click.echo(f"{row.domain} verified for {row.brand.name}")
 
 
-@audit_cli.command("verify")
+def _brand_or_fail(public_id: str):
+    brand = services.brands().by_public_id(public_id)
+    if brand is None:
+        raise click.ClickException(f"no brand with id {public_id}")
+    return brand
+
+
+@brands_cli.command("add-member")
+@click.argument("brand_id")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
 @with_appcontext
-def audit_verify() -> None:
-    """Walk the hash chain; exit 1 naming the first bad sequence number, 0 when intact."""
-    result = services.ledger().verify()
-    if result.ok:
-        click.echo(f"ledger intact: {result.checked} events, head at seq {result.last_seq}")
+def add_member(brand_id: str, email: str, password_stdin: bool) -> None:
+    """Let EMAIL use the brand portal; creates a brand account with the password from stdin."""
+    brand = _brand_or_fail(brand_id)
+    password = sys.stdin.readline().rstrip("\r\n")
+    accounts, brands = services.accounts(), services.brands()
+    account = accounts.find_by_email(email)
+    if account is None:
+        try:
+            data = SignUpSchema().load({"email": email, "password": password})
+            account = accounts.sign_up(data["email"], data["password"], role="brand")
+        except ValidationError as exc:
+            raise click.ClickException(json.dumps(exc.messages)) from None
+        except EmailTaken:
+            raise click.ClickException("an account with that email was just created") from None
+        created = True
+    else:
+        # A consumer's account stays a consumer's: the portal is for brand accounts only.
+        if account.role != "brand":
+            raise click.ClickException("that email belongs to an account that is not a brand's")
+        created = False
+    current = brands.brand_of_member(account)
+    if current is not None and current.id != brand.id:
+        raise click.ClickException(f"that account is a member of another brand ({current.name})")
+    brands.add_member(brand, account, actor="cli")
+    db.session.commit()
+    if created:
+        click.echo(f"created brand account {email} and added it to {brand.name}")
+    else:
+        click.echo(f"added {email} to {brand.name} (existing account, password unchanged)")
+
+
+@brands_cli.command("initial-token")
+@click.argument("brand_id")
+@with_appcontext
+def initial_token(brand_id: str) -> None:
+    """Print a new initial access token for dynamic client registration (shown once)."""
+    brand = _brand_or_fail(brand_id)
+    click.echo(services.brands().issue_initial_access_token(brand, actor="cli"))
+
+
+@brands_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the brands as JSON.")
+@with_appcontext
+def list_brands(as_json: bool) -> None:
+    """Every brand with its domains and clients."""
+    rows = [
+        {
+            "brand_id": brand.public_id,
+            "name": brand.name,
+            "domains": [
+                {"domain": d.domain, "verified": d.verified_at is not None} for d in brand.domains
+            ],
+            "clients": [{"client_id": c.client_id, "name": c.name} for c in brand.clients],
+        }
+        for brand in services.brands().all_brands()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
         return
-    click.echo(f"ledger BROKEN at seq {result.first_bad_seq}: {result.reason}", err=True)
-    sys.exit(1)
+    if not rows:
+        click.echo("no brands")
+    for row in rows:
+        domains = ", ".join(
+            d["domain"] + ("" if d["verified"] else " (not verified)") for d in row["domains"]
+        )
+        click.echo(f"{row['brand_id']}  {row['name']}  domains: {domains or '-'}")
+        for c in row["clients"]:
+            click.echo(f"    {c['client_id']}  {c['name']}")
 
 
 @click.command("demo")
@@ -177,9 +251,82 @@ def demo(as_json: bool) -> None:
         click.echo(f"Demo consumer: {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
 
+webhooks_cli = click.Group("webhooks", help="Deliver revocation webhooks and inspect the outbox.")
+
+
+@webhooks_cli.command("deliver")
+@click.option("--once", is_flag=True, help="Run one round, print what it did, and exit.")
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Deliveries per round at most.",
+)
+@click.option(
+    "--interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait when nothing is due.",
+)
+@with_appcontext
+def webhooks_deliver(once: bool, limit: int, interval: float) -> None:
+    """Run the webhook worker: send due deliveries, retry failures (until stopped)."""
+    with services.webhooks() as dispatcher:
+        if once:
+            click.echo(str(dispatcher.deliver_due(limit)))
+            return
+        stop = threading.Event()
+
+        def request_stop(_signum, _frame):
+            # Finish the delivery in flight so its outcome is recorded, then leave.
+            stop.set()
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        click.echo(f"delivering webhooks every {interval:g}s; Ctrl-C or SIGTERM stops")
+        try:
+            while not stop.is_set():
+                summary = dispatcher.deliver_due(limit, stop=stop)
+                if summary.total:
+                    click.echo(str(summary))
+                if summary.total < limit:  # a full round means more may be waiting
+                    stop.wait(interval)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        click.echo("stopped")
+
+
+@webhooks_cli.command("list")
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Rows at most."
+)
+@with_appcontext
+def webhooks_list(status: str | None, limit: int) -> None:
+    """Print the most recent webhook deliveries, newest first."""
+    rows = services.webhook_outbox().deliveries(status=status, limit=limit)
+    if not rows:
+        click.echo("no deliveries")
+        return
+    line = "{:>6}  {:<30}  {:<16}  {:<9}  {:>8}  {:<20}  {}"
+    click.echo(line.format("id", "client", "event", "status", "attempts", "next attempt", "last"))
+    for row in rows:
+        due = row.next_attempt_at.strftime("%Y-%m-%d %H:%M:%SZ") if row.status == "pending" else "-"
+        last = row.last_error or (str(row.last_status_code) if row.last_status_code else "-")
+        click.echo(
+            line.format(row.id, row.client_id, row.event_type, row.status, row.attempts, due, last)
+        )
+
+
 def init_app(app) -> None:
     """Register Sayso's commands on the app's CLI."""
     app.cli.add_command(consumers_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(officers_cli)
     app.cli.add_command(brands_cli)
+    app.cli.add_command(webhooks_cli)
     app.cli.add_command(demo)

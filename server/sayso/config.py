@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 SECRETS = {
     "SECRET_KEY": ("SAYSO_SECRET_KEY", 32),
     "MASTER_KEY": ("SAYSO_MASTER_KEY", 32),
+    "SIGNING_KEY": ("SAYSO_SIGNING_KEY", 32),
 }
 
 
@@ -52,6 +53,7 @@ ENV_OVERRIDES = {
     "LOG_LEVEL": ("SAYSO_LOG_LEVEL", str),
     "TRUSTED_PROXIES": ("SAYSO_TRUSTED_PROXIES", int),
     "ISSUER": ("SAYSO_ISSUER", str),
+    "LEDGER_CHECKPOINT_INTERVAL": ("SAYSO_LEDGER_CHECKPOINT_INTERVAL", int),
     "ALLOW_HTTP_LOOPBACK": ("SAYSO_ALLOW_HTTP_LOOPBACK", _env_bool),
 }
 
@@ -80,6 +82,8 @@ def defaults(instance_path: str) -> dict:
         "LOG_LEVEL": "INFO",
         "TRUSTED_PROXIES": 0,
         "ISSUER": "",
+        # A signed checkpoint every this many ledger events (and on demand).
+        "LEDGER_CHECKPOINT_INTERVAL": 1000,
         # Brands' redirect and webhook URLs must be https; http on a loopback host is
         # allowed only when this is true (default: everywhere but production), so the
         # sample bookshop can run on http://127.0.0.1 while you try Sayso.
@@ -127,6 +131,7 @@ def load_config(app, test_config: dict | None) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     _provide_secrets(app)
     app.config["MASTER_KEY_BYTES"] = decode_key(app.config["MASTER_KEY"], "SAYSO_MASTER_KEY")
+    app.config["SIGNING_KEY_BYTES"] = decode_key(app.config["SIGNING_KEY"], "SAYSO_SIGNING_KEY")
 
 
 def _check_values(cfg) -> None:
@@ -141,6 +146,8 @@ def _check_values(cfg) -> None:
         raise ConfigError("SAYSO_LOGIN_RATE_LIMIT must look like '20 per minute'") from None
     if cfg["TRUSTED_PROXIES"] < 0:
         raise ConfigError("SAYSO_TRUSTED_PROXIES must be 0 or more")
+    if cfg["LEDGER_CHECKPOINT_INTERVAL"] < 1:
+        raise ConfigError("SAYSO_LEDGER_CHECKPOINT_INTERVAL must be 1 or more")
 
 
 def decode_key(value: str | bytes, var: str) -> bytes:

@@ -31,9 +31,13 @@ _CODES = {
 }
 
 
+#: OAuth endpoints that machines call: their errors follow RFC 6749 §5.2 in shape.
+OAUTH_MACHINE_PATHS = ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/register")
+
+
 def wants_json() -> bool:
     """API paths, and clients that ask for JSON rather than HTML, get JSON errors."""
-    if request.path.startswith("/api/") or request.path.startswith("/healthz"):
+    if request.path.startswith(("/api/", "/healthz", *OAUTH_MACHINE_PATHS)):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -50,6 +54,11 @@ def error_response(status: int, message: str, code: str | None = None, fields=No
 
 
 def _respond(status: int, message: str, code: str | None = None, fields=None, headers=None):
+    if request.path in OAUTH_MACHINE_PATHS:
+        # An OAuth client parses {"error", "error_description"} from every answer of these
+        # endpoints, including a rate limit or a 405 that Authlib never saw.
+        body = {"error": code or _CODES.get(status, "error"), "error_description": message}
+        return jsonify(body), status, headers or {}
     if wants_json():
         response, status = error_response(status, message, code, fields)
     else:

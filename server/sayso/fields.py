@@ -58,7 +58,9 @@ def _plain_text(value: str) -> None:
 def _time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # OSError: a name that is a folder of the tz database ("Europe") fails to open as a
+    # file instead of being reported as not found.
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise ValidationError("Not a known IANA time zone, e.g. Europe/Paris.") from None
 
 

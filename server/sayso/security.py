@@ -1,6 +1,8 @@
-"""Security headers on every response."""
+"""Request hygiene (no NUL characters) and security headers on every response."""
 
 from __future__ import annotations
+
+from flask import abort, request
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -16,8 +18,28 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def _carries_nul() -> bool:
+    if "\x00" in request.path or any(
+        "\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)
+    ):
+        return True
+    if request.mimetype == "application/x-www-form-urlencoded":
+        return any("\x00" in k or "\x00" in v for k, v in request.form.items(multi=True))
+    if request.is_json:
+        raw = request.get_data(cache=True)
+        return b"\x00" in raw or b"\\u0000" in raw
+    return False
+
+
 def init_app(app) -> None:
-    """Add the headers after every request."""
+    """Refuse NUL characters at the door; add the headers after every request."""
+
+    @app.before_request
+    def _refuse_nul():
+        # No field of Sayso's takes a NUL, and PostgreSQL refuses them in text: answer a
+        # clear 400 here rather than a database error deep inside any endpoint.
+        if _carries_nul():
+            abort(400, "NUL characters are not allowed.")
 
     @app.after_request
     def _headers(response):

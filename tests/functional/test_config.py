@@ -11,6 +11,7 @@ from sayso.config import ConfigError, new_key
 def test_production_without_secrets_refuses_to_start(tmp_path, monkeypatch):
     monkeypatch.delenv("SAYSO_SECRET_KEY", raising=False)
     monkeypatch.delenv("SAYSO_MASTER_KEY", raising=False)
+    monkeypatch.delenv("SAYSO_SIGNING_KEY", raising=False)
     monkeypatch.delenv("SAYSO_DATABASE_URL", raising=False)
     with pytest.raises(ConfigError, match="SAYSO_DATABASE_URL, SAYSO_SECRET_KEY, SAYSO_MASTER_KEY"):
         create_app({"ENV": "production", "INSTANCE_PATH": str(tmp_path)})
@@ -22,6 +23,7 @@ def test_production_defaults_to_secure_cookies(tmp_path, monkeypatch):
     monkeypatch.setenv("SAYSO_DATABASE_URL", f"sqlite:///{tmp_path}/prod.sqlite3")
     monkeypatch.setenv("SAYSO_SECRET_KEY", new_key())
     monkeypatch.setenv("SAYSO_MASTER_KEY", new_key())
+    monkeypatch.setenv("SAYSO_SIGNING_KEY", new_key())
     monkeypatch.delenv("SAYSO_COOKIE_SECURE", raising=False)
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -31,6 +33,7 @@ def test_production_defaults_to_secure_cookies(tmp_path, monkeypatch):
 def test_development_generates_secrets_once_and_says_so(tmp_path, monkeypatch, caplog):
     monkeypatch.delenv("SAYSO_SECRET_KEY", raising=False)
     monkeypatch.delenv("SAYSO_MASTER_KEY", raising=False)
+    monkeypatch.delenv("SAYSO_SIGNING_KEY", raising=False)
     with caplog.at_level(logging.WARNING, logger="sayso.config"):
         first = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert "generated MASTER_KEY" in caplog.text

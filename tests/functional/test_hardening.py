@@ -100,3 +100,34 @@ def test_garbage_forms_never_cause_a_500(app_factory, form):
     client = app_factory(WTF_CSRF_ENABLED=False).test_client()
     for path in ("/login", "/signup"):
         assert client.post(path, data=form).status_code < 500
+
+
+def test_oauth_endpoints_answer_every_error_in_the_oauth_shape(client):
+    response = client.get("/oauth/token")  # 405, which Authlib never sees
+    assert response.status_code == 405
+    body = response.get_json()
+    assert set(body) == {"error", "error_description"}
+    assert body["error"] == "method_not_allowed"
+
+
+def test_profile_without_credentials_gets_a_bare_bearer_challenge(client):
+    response = client.get("/api/v1/profile")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="sayso"'
+    assert response.get_json()["error"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("GET", "/oauth/authorize?client_id=a%00b", {}),
+        ("POST", "/oauth/token", {"data": {"grant_type": "refresh_token", "client_id": "a\x00b"}}),
+        ("POST", "/oauth/introspect", {"data": {"token": "x\x00"}}),
+        ("POST", "/oauth/revoke", {"data": {"token": "x", "client_id": "\x00"}}),
+        ("PUT", "/api/v1/me/disclosures", {"json": {"interests": [{"text": "a\x00b"}]}}),
+        ("DELETE", "/api/v1/me/grants/br_%00", {}),
+    ],
+)
+def test_nul_characters_get_a_clear_400_everywhere(client, method, path, kwargs):
+    response = client.open(path, method=method, **kwargs)
+    assert response.status_code == 400

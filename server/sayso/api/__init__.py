@@ -4,4 +4,11 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from sayso.api import disclosures, grants, me, profile  # noqa: E402,F401  (views register on bp)
+from sayso.api import (  # noqa: E402,F401  (views register on bp)
+    disclosures,
+    grants,
+    me,
+    openapi,
+    profile,
+    rights,
+)

@@ -1,11 +1,12 @@
 """``/api/v1/me/disclosures``: read and change what the consumer volunteers."""
 
 from flask import abort, jsonify
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from sayso import services
 from sayso.api import bp
 from sayso.api.body import load_json
+from sayso.auth import consumer_required
 from sayso.fields import FIELDS
 from sayso.schemas.disclosures import DisclosuresSchema, value_schema
 
@@ -17,16 +18,43 @@ def _field_or_404(field: str) -> str:
 
 
 @bp.get("/me/disclosures")
-@login_required
+@consumer_required
 def get_disclosures():
-    """Every field the consumer has disclosed."""
+    """Every field the consumer has disclosed.
+    ---
+    get:
+      tags: [disclosures]
+      security: [{session: []}]
+      responses:
+        200:
+          description: The disclosed fields; a field not disclosed is absent.
+          content: {application/json: {schema: Disclosures}}
+        401: Unauthorized
+    """
     return jsonify(services.disclosures().read(current_user))
 
 
 @bp.put("/me/disclosures")
-@login_required
+@consumer_required
 def put_disclosures():
-    """Replace the whole document: fields left out (or null) are deleted."""
+    """Replace the whole document: fields left out (or null) are deleted.
+    ---
+    put:
+      tags: [disclosures]
+      security: [{session: [], csrf: []}]
+      requestBody:
+        required: true
+        content: {application/json: {schema: Disclosures}}
+      responses:
+        200:
+          description: The document as stored now.
+          content: {application/json: {schema: Disclosures}}
+        400: BadRequest
+        401: Unauthorized
+        413: PayloadTooLarge
+        415: UnsupportedMediaType
+        422: ValidationFailed
+    """
     document = load_json(DisclosuresSchema())
     service = services.disclosures()
     service.replace(current_user, document)
@@ -34,9 +62,21 @@ def put_disclosures():
 
 
 @bp.get("/me/disclosures/<field>")
-@login_required
+@consumer_required
 def get_disclosure(field: str):
-    """One field's value, or 404 when it is not disclosed."""
+    """One field's value, or 404 when it is not disclosed.
+    ---
+    get:
+      tags: [disclosures]
+      security: [{session: []}]
+      parameters: [Field]
+      responses:
+        200:
+          description: The field's value.
+          content: {application/json: {schema: FieldValue}}
+        401: Unauthorized
+        404: NotFound
+    """
     values = services.disclosures().read(current_user)
     if _field_or_404(field) not in values:
         abort(404, f"You have not disclosed {field}.")
@@ -44,17 +84,47 @@ def get_disclosure(field: str):
 
 
 @bp.put("/me/disclosures/<field>")
-@login_required
+@consumer_required
 def put_disclosure(field: str):
-    """Set one field: the body is ``{"value": [...]}``."""
+    """Set one field: the body is ``{"value": [...]}``.
+    ---
+    put:
+      tags: [disclosures]
+      security: [{session: [], csrf: []}]
+      parameters: [Field]
+      requestBody:
+        required: true
+        content: {application/json: {schema: FieldValue}}
+      responses:
+        200:
+          description: The value as stored now.
+          content: {application/json: {schema: FieldValue}}
+        400: BadRequest
+        401: Unauthorized
+        404: NotFound
+        413: PayloadTooLarge
+        415: UnsupportedMediaType
+        422: ValidationFailed
+    """
     value = load_json(value_schema(_field_or_404(field)))["value"]
     services.disclosures().update(current_user, {field: value})
     return jsonify({"value": value})
 
 
 @bp.delete("/me/disclosures/<field>")
-@login_required
+@consumer_required
 def delete_disclosure(field: str):
-    """Delete one field."""
+    """Delete one field.
+    ---
+    delete:
+      tags: [disclosures]
+      security: [{session: [], csrf: []}]
+      parameters: [Field]
+      responses:
+        204: {description: Deleted (or it was not disclosed).}
+        400: BadRequest
+        401: Unauthorized
+        404: NotFound
+    """
     services.disclosures().update(current_user, {_field_or_404(field): None})
     return "", 204

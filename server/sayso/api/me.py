@@ -13,7 +13,17 @@ from sayso.schemas.disclosures import FieldInfoSchema
 @bp.get("/me")
 @login_required
 def me():
-    """Who is signed in, and the CSRF token that session-authenticated writes must send."""
+    """Who is signed in, and the CSRF token that session-authenticated writes must send.
+    ---
+    get:
+      tags: [account]
+      security: [{session: []}]
+      responses:
+        200:
+          description: The consumer's email and a CSRF token.
+          content: {application/json: {schema: Me}}
+        401: Unauthorized
+    """
     return jsonify(
         {
             "email": services.accounts().email_of(current_user),
@@ -24,5 +34,16 @@ def me():
 
 @bp.get("/fields")
 def field_registry():
-    """The disclosure fields Sayso knows, with the scope that reads each."""
+    """The disclosure fields Sayso knows, with the scope that reads each.
+    ---
+    get:
+      tags: [account]
+      security: []
+      responses:
+        200:
+          description: The field registry, in a stable order.
+          content:
+            application/json:
+              schema: {type: array, items: FieldInfo}
+    """
     return jsonify(FieldInfoSchema(many=True).dump(FIELDS.values()))

@@ -18,7 +18,23 @@ log = logging.getLogger(__name__)
 @bp.get("/profile")
 @csrf.exempt
 def profile():
-    """The consumer's fields that the token's scope covers and that are granted right now."""
+    """The consumer's fields that the token's scope covers and that are granted right now.
+    ---
+    get:
+      tags: [profile]
+      description: >-
+        Every read is recorded in the ledger before anything is returned; if it cannot be
+        recorded, nothing is disclosed (503). A field the consumer granted but has not
+        disclosed is `null`; a field not granted (or revoked) is absent.
+      security: [{oauth2: []}]
+      responses:
+        200:
+          description: The pairwise subject and the granted fields.
+          content: {application/json: {schema: Profile}}
+        400: TokenInUrl
+        401: InvalidToken
+        503: Unavailable
+    """
     token = bearer_token()
     try:
         read = services.profile().read(token)

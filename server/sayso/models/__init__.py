@@ -4,7 +4,7 @@ from sayso.models.accounts import Account
 from sayso.models.brands import Brand, BrandDomain, BrandMember, InitialAccessToken, OAuthClient
 from sayso.models.consent import Grant
 from sayso.models.disclosures import Disclosure
-from sayso.models.ledger import AuditEvent
+from sayso.models.ledger import AuditEvent, LedgerCheckpoint
 from sayso.models.oauth import AuthorizationCode, Token
 from sayso.models.vault import DataKey
 from sayso.models.webhooks import WebhookDelivery
@@ -20,6 +20,7 @@ __all__ = [
     "Disclosure",
     "Grant",
     "InitialAccessToken",
+    "LedgerCheckpoint",
     "OAuthClient",
     "Token",
     "WebhookDelivery",

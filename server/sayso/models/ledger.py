@@ -38,3 +38,15 @@ class AuditEvent(db.Model):
     canonical: Mapped[bytes] = mapped_column(LargeBinary)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LedgerCheckpoint(db.Model):
+    """A signed statement that the chain's head at ``seq`` had ``hash`` (Ed25519)."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(128))

@@ -5,8 +5,10 @@ Only persistence and Sayso's stricter rules live here; the protocol is Authlib's
 
 from __future__ import annotations
 
+from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -14,7 +16,9 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sayso import services
 from sayso.extensions import db
 from sayso.models import Account
+from sayso.models._types import utcnow
 from sayso.oauth.issuer import issuer
+from sayso.services.brands import token_hash
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 
@@ -48,13 +52,23 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
+    def validate_requested_scope(self):
+        # Authlib would drop unknown scopes silently and show an empty consent page;
+        # a scope the client declared no purpose for cannot be asked for at all.
+        scope = self.request.payload.scope
+        registered = self.request.client.scope_purposes
+        if scope and any(s not in registered for s in scope_to_list(scope)):
+            raise InvalidScopeError("Ask only for scopes registered with a purpose.")
+
     def save_authorization_code(self, code, request):
         payload = request.payload
         services.tokens().save_code(
             code,
             request.client,
             request.user.id,
-            payload.redirect_uri,
+            # Empty when the request left it out (the client has one registered URI): the
+            # token request then need not repeat it (RFC 6749 section 4.1.3).
+            payload.redirect_uri or "",
             # What the consumer ticked on the consent page (set by the view), not merely
             # what the brand asked for.
             request.consented_scope,
@@ -117,7 +131,24 @@ class SaysoIntrospectionEndpoint(IntrospectionEndpoint):
     def check_permission(self, token, client, request):
         return token.check_client(client)
 
-    def introspect_token(self, token):
+    def create_endpoint_response(self, request):
+        # Authlib judges a row by its access token alone. A refresh token is active only
+        # while it can still be exchanged: not rotated, not past its own expiry.
+        client = self.authenticate_endpoint_client(request)
+        token = self.authenticate_token(request, client)
+        if token is None or token.is_revoked():
+            return 200, {"active": False}, default_json_headers
+        if token.refresh_token_hash == token_hash(request.form["token"]):
+            expires_at = token.refresh_expires_at
+            if token.rotated_at is not None or expires_at <= utcnow():
+                return 200, {"active": False}, default_json_headers
+        elif token.is_expired():
+            return 200, {"active": False}, default_json_headers
+        else:
+            expires_at = token.access_expires_at
+        return 200, self.introspect_token(token, expires_at), default_json_headers
+
+    def introspect_token(self, token, expires_at):
         from sayso.services.consent import field_of
 
         live = services.consent().live_fields(token.account_id, token.brand_id)
@@ -132,7 +163,7 @@ class SaysoIntrospectionEndpoint(IntrospectionEndpoint):
             "scope": " ".join(scopes),
             "token_type": "Bearer",
             "sub": services.brands().pairwise_subject(client.brand.public_id, account.pseudonym),
-            "exp": int(token.access_expires_at.timestamp()),
+            "exp": int(expires_at.timestamp()),
             "iat": int(token.issued_at.timestamp()),
             "iss": issuer(),
         }

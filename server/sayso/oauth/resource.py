@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import request
 
@@ -45,6 +46,12 @@ def bearer_token(scopes=None):
         raise BearerRefused((response, status))
     try:
         return require_oauth.acquire_token(scopes)
+    except MissingAuthorizationError:
+        # RFC 6750 §3.1: no credentials sent, so no error code in the challenge.
+        response, status = error_response(401, "A bearer token is required.", "unauthorized")
+        raise BearerRefused(
+            (response, status, {"WWW-Authenticate": 'Bearer realm="sayso"'})
+        ) from None
     except OAuth2Error as error:
         status = error.status_code or 401
         response, _ = error_response(
@@ -64,5 +71,3 @@ def unauthorized_token(description: str):
 def init_app(app) -> None:
     """Turn :class:`BearerRefused` into its response."""
     app.register_error_handler(BearerRefused, lambda exc: exc.response)
-
-

@@ -55,6 +55,10 @@ def build_server(app) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(SaysoRevocationEndpoint)
     server.register_endpoint(SaysoIntrospectionEndpoint)
+    # Imported here: the registration endpoint reads this module's metadata().
+    from sayso.oauth.registration import SaysoClientRegistrationEndpoint
+
+    server.register_endpoint(SaysoClientRegistrationEndpoint)
     server.register_extension(SaysoIssuer())
     app.extensions["sayso_oauth"] = server
     return server
@@ -74,6 +78,7 @@ def metadata() -> dict:
             "token_endpoint": url_for("oauth.token", _external=True),
             "revocation_endpoint": url_for("oauth.revoke", _external=True),
             "introspection_endpoint": url_for("oauth.introspect", _external=True),
+            "registration_endpoint": url_for("oauth.register", _external=True),
             "scopes_supported": scopes(),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],

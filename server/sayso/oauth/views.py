@@ -1,4 +1,4 @@
-"""OAuth endpoints: authorize (the consent page), token, revoke, introspect, metadata."""
+"""OAuth endpoints: authorize (consent page), token, revoke, introspect, register, metadata."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from urllib.parse import urlsplit
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from flask import jsonify, redirect, render_template, request
-from flask_login import current_user, login_required
+from flask_login import current_user
 from marshmallow import ValidationError
 
 from sayso import services
+from sayso.auth import consumer_required
 from sayso.extensions import csrf, limiter
 from sayso.fields import FIELDS
 from sayso.oauth import bp
@@ -45,7 +46,7 @@ def _origin(uri: str) -> str:
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
-@login_required
+@consumer_required
 def authorize():
     """The consent page: the brand, each requested field and its purpose, nothing pre-ticked."""
     server = authorization_server()
@@ -106,6 +107,7 @@ def token():
 
 @bp.post("/oauth/revoke")
 @csrf.exempt
+@limiter.limit("120 per minute")
 def revoke():
     """RFC 7009 revocation."""
     return authorization_server().create_endpoint_response("revocation")
@@ -113,6 +115,15 @@ def revoke():
 
 @bp.post("/oauth/introspect")
 @csrf.exempt
+@limiter.limit("600 per minute")
 def introspect():
     """RFC 7662 introspection."""
     return authorization_server().create_endpoint_response("introspection")
+
+
+@bp.post("/oauth/register")
+@csrf.exempt
+@limiter.limit("30 per minute")
+def register():
+    """RFC 7591 dynamic client registration, with a brand's initial access token."""
+    return authorization_server().create_endpoint_response("client_registration")

@@ -21,20 +21,36 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_brand_url(url: str, allow_http_loopback: bool, what: str) -> None:
-    """An absolute https URL with no fragment or credentials (http only on loopback, if allowed)."""
+def check_brand_url(
+    url: str, allow_http_loopback: bool, what: str, called_by_sayso: bool = False
+) -> None:
+    """An absolute https URL with no fragment or credentials (http only on loopback, if
+    allowed). A URL Sayso itself calls (a webhook) must not name an internal address."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         parts.port  # noqa: B018  (raises on a malformed port)
     except ValueError:
         raise ValidationError(f"The {what} is not a valid URL.") from None
-    if any(c.isspace() for c in url) or not host:
+    if any(not (0x21 <= ord(c) <= 0x7E) or c in '"<>\\^`{|}' for c in url):
+        raise ValidationError(f"The {what} must be plain ASCII with no spaces or quotes.")
+    if not host:
         raise ValidationError(f"The {what} must be an absolute URL.")
     if parts.username is not None or parts.password is not None:
         raise ValidationError(f"The {what} must not carry credentials.")
     if parts.fragment or url.endswith("#"):
         raise ValidationError(f"The {what} must not have a fragment.")
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if (
+        called_by_sayso
+        and literal is not None
+        and not literal.is_global
+        and not (literal.is_loopback and allow_http_loopback)
+    ):
+        raise ValidationError(f"The {what} must not point at a private or internal address.")
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and allow_http_loopback and _is_loopback(host):
@@ -65,17 +81,24 @@ class ClientSchema(Schema):
         super().__init__(*args, **kwargs)
         self.allow_http_loopback = allow_http_loopback
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _urls(self, data, **kwargs):
         errors = {}
-        for i, uri in enumerate(data.get("redirect_uris", [])):
+        for i, uri in enumerate(data.get("redirect_uris") or []):
+            if not isinstance(uri, str):
+                continue
             try:
                 check_brand_url(uri, self.allow_http_loopback, "redirect URI")
             except ValidationError as exc:
                 errors.setdefault("redirect_uris", {})[i] = exc.messages
-        if data.get("webhook_url"):
+        if isinstance(data.get("webhook_url"), str) and data["webhook_url"]:
             try:
-                check_brand_url(data["webhook_url"], self.allow_http_loopback, "webhook URL")
+                check_brand_url(
+                    data["webhook_url"],
+                    self.allow_http_loopback,
+                    "webhook URL",
+                    called_by_sayso=True,
+                )
             except ValidationError as exc:
                 errors["webhook_url"] = exc.messages
         if errors:

@@ -23,7 +23,9 @@ class GrantSchema(Schema):
     granted_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True)
     revoked_at = fields.DateTime(allow_none=True)
-    active = fields.Method("_active")
+    active = fields.Method(
+        "_active", metadata={"type": "boolean", "description": "Whether the brand may read it now."}
+    )
 
     def __init__(self, *args, context_now=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -36,10 +38,13 @@ class GrantSchema(Schema):
 class BrandGrantsSchema(Schema):
     """A brand and what it may see of the consumer."""
 
-    brand_id = fields.Function(lambda e: e.brand.public_id)
-    brand_name = fields.Function(lambda e: e.brand.name)
+    brand_id = fields.Function(lambda e: e.brand.public_id, metadata={"type": "string"})
+    brand_name = fields.Function(lambda e: e.brand.name, metadata={"type": "string"})
     last_read_at = fields.DateTime(allow_none=True)
-    grants = fields.Method("_grants")
+    # The schema is named in the metadata so the OpenAPI document can describe the items.
+    grants = fields.Method(
+        "_grants", metadata={"type": "array", "items": {"$ref": "#/components/schemas/Grant"}}
+    )
 
     def __init__(self, *args, context_now=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -4,18 +4,21 @@ Views call these factories; the services themselves take a session and never
 touch ``request``.
 """
 
-from flask import current_app
+from flask import current_app, url_for
 
 from sayso.extensions import db
 from sayso.services.accounts import AccountService
+from sayso.services.audit_console import AuditConsole
 from sayso.services.brands import BrandService
 from sayso.services.consent import ConsentService
 from sayso.services.disclosures import DisclosureService
 from sayso.services.ledger import Ledger
 from sayso.services.profile import ProfileService
+from sayso.services.receipts import ReceiptLinks, ReceiptService
+from sayso.services.rights import DataRightsService
 from sayso.services.tokens import TokenService
 from sayso.services.vault import Vault
-from sayso.services.webhooks import WebhookOutbox
+from sayso.services.webhooks import WebhookDispatcher, WebhookOutbox
 
 
 def vault() -> Vault:
@@ -24,8 +27,12 @@ def vault() -> Vault:
 
 
 def ledger() -> Ledger:
-    """The ledger on the current session."""
-    return Ledger(db.session)
+    """The ledger on the current session, signing checkpoints with the app's key."""
+    return Ledger(
+        db.session,
+        current_app.extensions["sayso_ledger_key"],
+        current_app.config["LEDGER_CHECKPOINT_INTERVAL"],
+    )
 
 
 def accounts() -> AccountService:
@@ -65,3 +72,48 @@ def tokens() -> TokenService:
 def profile() -> ProfileService:
     """Profile reads for brands' tokens."""
     return ProfileService(db.session, vault(), ledger(), brands())
+
+
+def webhook_outbox() -> WebhookOutbox:
+    """The webhook outbox: queued deliveries and how they went."""
+    return WebhookOutbox(db.session)
+
+
+def webhooks() -> WebhookDispatcher:
+    """The worker side of webhooks: sends due deliveries (close it, or use ``with``)."""
+    return WebhookDispatcher(
+        db.session, brands(), allow_loopback=current_app.config["ALLOW_HTTP_LOOPBACK"]
+    )
+
+
+def audit_console() -> AuditConsole:
+    """The officer console's queries over the ledger."""
+    return AuditConsole(db.session, ledger())
+
+
+def receipts() -> ReceiptService:
+    """Consent receipts, signed with the ledger key (needs a request: links are absolute)."""
+    from sayso.oauth.issuer import issuer  # the oauth package imports this module
+
+    site = issuer()
+    links = ReceiptLinks(
+        issuer=site,
+        public_key=site + url_for("wellknown.ledger_key"),
+        brands_page=site + url_for("web.brands"),
+        revoke_api=lambda brand_id: site + url_for("api.revoke_brand", brand_id=brand_id),
+    )
+    return ReceiptService(db.session, current_app.extensions["sayso_ledger_key"], brands(), links)
+
+
+def rights() -> DataRightsService:
+    """A consumer's access history, data export and erasure."""
+    return DataRightsService(
+        db.session,
+        ledger(),
+        vault(),
+        accounts(),
+        consent(),
+        disclosures(),
+        tokens(),
+        receipts(),
+    )

@@ -42,7 +42,8 @@ def actor_for(account: Account) -> str:
 
 
 class AccountService:
-    """Owns the ``accounts`` table. Each public method is one committed unit of work."""
+    """Owns the ``accounts`` table. Each public method that writes is one committed unit
+    of work, except ``close_uncommitted``, which leaves the commit to its caller."""
 
     def __init__(
         self,
@@ -81,11 +82,13 @@ class AccountService:
             account.email_encrypted = self.vault.encrypt_for(
                 account.id, "email", email.strip().encode()
             )
-            self.ledger.append(
-                Event(
-                    EventType.ACCOUNT_CREATED, actor=actor_for(account), subject=account.pseudonym
-                )
-            )
+            # Each role's creation is its own event type, so a search for consumer sign-ups
+            # lists neither the people who audit them nor brands' staff.
+            created = {
+                "officer": EventType.OFFICER_CREATED,
+                "brand": EventType.BRAND_MEMBER_CREATED,
+            }.get(role, EventType.ACCOUNT_CREATED)
+            self.ledger.append(Event(created, actor=actor_for(account), subject=account.pseudonym))
             self.session.commit()
         except IntegrityError:
             # Lost a race with another sign-up for the same email.
@@ -163,6 +166,27 @@ class AccountService:
             Event(EventType.PASSWORD_CHANGED, actor=actor_for(account), subject=account.pseudonym)
         )
         self.session.commit()
+
+    def check_password(self, account: Account, password: str) -> bool:
+        """Whether ``password`` is the account's (for confirming a grave step); writes nothing."""
+        if account.password_hash is None:
+            return False
+        return self._verify(account.password_hash, password)
+
+    def close_uncommitted(self, account: Account, now) -> None:
+        """Make the account unusable and forget its email, in the caller's transaction.
+
+        The email's keyed hash, its ciphertext and the password hash go; bumping the
+        session epoch ends every session; ``erased_at`` keeps it from signing in again.
+        The row itself (and its pseudonym, which ledger events name) stays.
+        """
+        account.email_index = None
+        account.email_encrypted = None
+        account.password_hash = None
+        account.failed_logins = 0
+        account.locked_until = None
+        account.session_epoch += 1
+        account.erased_at = now
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sayso.models import (
     Account,
@@ -18,6 +18,7 @@ from sayso.models import (
     BrandMember,
     InitialAccessToken,
     OAuthClient,
+    WebhookDelivery,
 )
 from sayso.models._types import utcnow
 from sayso.services.ledger import Event, EventType, Ledger
@@ -34,6 +35,16 @@ def new_secret(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
+def new_client_id() -> str:
+    """A fresh public client_id."""
+    return "sayso_" + secrets.token_hex(12)
+
+
+def new_client_secret() -> str:
+    """A fresh client secret (shown to the brand once; only its hash is stored)."""
+    return new_secret("sayso_cs")
+
+
 @dataclass(frozen=True)
 class NewClient:
     """A client as just created: the only moment its secrets exist in clear."""
@@ -44,7 +55,15 @@ class NewClient:
 
 
 class BrandService:
-    """Owns brands, domains, members, OAuth clients and initial access tokens."""
+    """Owns brands, domains, members, OAuth clients and initial access tokens.
+
+    ``create_brand``, ``create_client``, ``add_member`` and ``verify_domain`` leave the
+    commit to the caller (the CLI builds a brand and its client in one transaction). The
+    methods the portal and dynamic registration call (``register_client``,
+    ``rotate_secret``, ``rotate_webhook_secret``, ``delete_client``,
+    ``issue_initial_access_token``, ``revoke_initial_access_tokens``) are each one
+    committed unit of work, the change and its ledger event together.
+    """
 
     def __init__(self, session, ledger: Ledger, master_key: bytes):
         self.session = session
@@ -65,17 +84,32 @@ class BrandService:
 
     def by_public_id(self, public_id: str) -> Brand | None:
         """A brand by the id the world sees."""
+        if "\x00" in public_id:
+            # No id holds a NUL, and PostgreSQL rejects one in a query instead of matching nothing.
+            return None
         return self.session.scalar(select(Brand).where(Brand.public_id == public_id))
 
-    def add_member(self, brand: Brand, account: Account) -> None:
-        """Let an account use the brand's portal."""
+    def add_member(self, brand: Brand, account: Account, actor: str = "operator") -> None:
+        """Let an account use the brand's portal (in the caller's transaction)."""
         if self.session.get(BrandMember, account.id) is None:
             self.session.add(BrandMember(account_id=account.id, brand_id=brand.id))
+            self.ledger.append(
+                Event(
+                    EventType.BRAND_MEMBER_ADDED,
+                    actor=actor,
+                    subject=account.pseudonym,
+                    brand=brand.public_id,
+                )
+            )
 
     def brand_of_member(self, account: Account) -> Brand | None:
         """The brand whose portal this account may use."""
         member = self.session.get(BrandMember, account.id)
         return self.session.get(Brand, member.brand_id) if member else None
+
+    def all_brands(self) -> list[Brand]:
+        """Every brand, oldest first."""
+        return list(self.session.scalars(select(Brand).order_by(Brand.id)))
 
     def verify_domain(self, domain: str, actor: str = "operator") -> BrandDomain | None:
         """Mark a claimed domain as verified by an operator."""
@@ -110,11 +144,17 @@ class BrandService:
         webhook_url: str | None = None,
         public: bool = False,
         actor: str = "operator",
+        client_id: str | None = None,
+        client_secret: str | None = None,
     ) -> NewClient:
-        """Register a client; its secret (and webhook secret) are returned once, never stored."""
-        client_secret = None if public else new_secret("sayso_cs")
+        """Register a client; its secret (and webhook secret) are returned once, never stored.
+
+        ``client_id`` and ``client_secret`` are generated unless given (dynamic registration
+        generates them first, through Authlib's hooks).
+        """
+        client_secret = None if public else (client_secret or new_client_secret())
         client = OAuthClient(
-            client_id="sayso_" + secrets.token_hex(12),
+            client_id=client_id or new_client_id(),
             client_secret_hash=None if public else token_hash(client_secret),
             brand_id=brand.id if brand else None,
             name=name.strip(),
@@ -135,9 +175,42 @@ class BrandService:
         )
         return NewClient(client, client_secret, webhook_secret)
 
+    def register_client(
+        self,
+        brand: Brand,
+        name: str,
+        redirect_uris: list[str],
+        scope_purposes: dict[str, str],
+        webhook_url: str | None = None,
+        actor: str = "operator",
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> NewClient:
+        """Create a brand's confidential client and commit it with its ledger event."""
+        new = self.create_client(
+            brand,
+            name,
+            redirect_uris,
+            scope_purposes,
+            webhook_url=webhook_url,
+            actor=actor,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+        self.session.commit()
+        return new
+
     def client(self, client_id: str) -> OAuthClient | None:
         """A client by its public client_id."""
         return self.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+
+    def client_of_brand(self, brand: Brand, client_id: str) -> OAuthClient | None:
+        """The brand's own client with this client_id; ``None`` for anyone else's."""
+        return self.session.scalar(
+            select(OAuthClient).where(
+                OAuthClient.client_id == client_id, OAuthClient.brand_id == brand.id
+            )
+        )
 
     def check_secret(self, client: OAuthClient, secret: str) -> bool:
         """Constant-time comparison of a presented secret with the stored hash."""
@@ -146,8 +219,8 @@ class BrandService:
         return hmac.compare_digest(client.client_secret_hash, token_hash(secret))
 
     def rotate_secret(self, client: OAuthClient, actor: str = "operator") -> str:
-        """A new client secret; the old one stops working at once."""
-        secret = new_secret("sayso_cs")
+        """A new client secret; the old one stops working at once. Commits."""
+        secret = new_client_secret()
         client.client_secret_hash = token_hash(secret)
         client.secret_rotated_at = utcnow()
         self.ledger.append(
@@ -158,11 +231,22 @@ class BrandService:
                 details={"client_id": client.client_id},
             )
         )
+        self.session.commit()
         return secret
 
-    def rotate_webhook_secret(self, client: OAuthClient) -> str:
-        """A new webhook signing secret for the client."""
-        return self._set_webhook_secret(client)
+    def rotate_webhook_secret(self, client: OAuthClient, actor: str = "operator") -> str:
+        """A new webhook signing secret for the client. Commits."""
+        secret = self._set_webhook_secret(client)
+        self.ledger.append(
+            Event(
+                EventType.WEBHOOK_SECRET_ROTATED,
+                actor=actor,
+                brand=client.brand.public_id if client.brand else None,
+                details={"client_id": client.client_id},
+            )
+        )
+        self.session.commit()
+        return secret
 
     def webhook_secret(self, client: OAuthClient) -> str | None:
         """The client's webhook signing secret, for signing deliveries."""
@@ -172,7 +256,11 @@ class BrandService:
         return self._webhook_key.decrypt(blob[:12], blob[12:], client.client_id.encode()).decode()
 
     def delete_client(self, client: OAuthClient, actor: str = "operator") -> None:
-        """Delete a client with its codes, tokens and pending deliveries (the ledger stays)."""
+        """Delete a client with its codes, tokens and pending deliveries (the ledger stays).
+
+        Commits; the database cascades the delete to the client's codes, tokens and
+        webhook deliveries.
+        """
         self.ledger.append(
             Event(
                 EventType.CLIENT_DELETED,
@@ -182,6 +270,7 @@ class BrandService:
             )
         )
         self.session.delete(client)
+        self.session.commit()
 
     def _set_webhook_secret(self, client: OAuthClient) -> str:
         secret = new_secret("sayso_whs")
@@ -193,11 +282,41 @@ class BrandService:
 
     # Dynamic registration -----------------------------------------------------
 
-    def issue_initial_access_token(self, brand: Brand) -> str:
-        """A bearer token with which the brand may register clients (RFC 7591)."""
+    def issue_initial_access_token(self, brand: Brand, actor: str = "operator") -> str:
+        """A bearer token with which the brand may register clients (RFC 7591). Commits."""
         token = new_secret("sayso_iat")
         self.session.add(InitialAccessToken(token_hash=token_hash(token), brand_id=brand.id))
+        self.ledger.append(
+            Event(EventType.INITIAL_TOKEN_ISSUED, actor=actor, brand=brand.public_id)
+        )
+        self.session.commit()
         return token
+
+    def live_initial_access_tokens(self, brand: Brand) -> list[InitialAccessToken]:
+        """The brand's initial access tokens that still work, newest first."""
+        return list(
+            self.session.scalars(
+                select(InitialAccessToken)
+                .where(
+                    InitialAccessToken.brand_id == brand.id,
+                    InitialAccessToken.revoked_at.is_(None),
+                )
+                .order_by(InitialAccessToken.created_at.desc())
+            )
+        )
+
+    def revoke_initial_access_tokens(self, brand: Brand) -> int:
+        """Revoke every initial access token of the brand; how many there were. Commits."""
+        result = self.session.execute(
+            update(InitialAccessToken)
+            .where(
+                InitialAccessToken.brand_id == brand.id,
+                InitialAccessToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        self.session.commit()
+        return result.rowcount
 
     def brand_for_initial_access_token(self, token: str) -> Brand | None:
         """The brand an initial access token belongs to, if it is valid."""
@@ -205,3 +324,17 @@ class BrandService:
         if row is None or row.revoked_at is not None:
             return None
         return self.session.get(Brand, row.brand_id)
+
+    # Webhook deliveries (read-only: the webhook outbox owns the table) -----------
+
+    def recent_deliveries(self, brand: Brand, limit: int = 50) -> list[WebhookDelivery]:
+        """The latest webhook deliveries to the brand's clients, newest first."""
+        return list(
+            self.session.scalars(
+                select(WebhookDelivery)
+                .join(OAuthClient, OAuthClient.client_id == WebhookDelivery.client_id)
+                .where(OAuthClient.brand_id == brand.id)
+                .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+                .limit(limit)
+            )
+        )

@@ -126,23 +126,35 @@ class ConsentService:
 
     def revoke_everything(self, account: Account) -> dict[str, list[str]]:
         """Revoke every grant of every brand, in one transaction."""
-        now = utcnow()
-        brand_ids = self.session.scalars(
-            select(Grant.brand_id)
-            .where(Grant.account_id == account.id, Grant.revoked_at.is_(None))
-            .distinct()
-        ).all()
-        result = {}
         try:
-            for brand in self.session.scalars(select(Brand).where(Brand.id.in_(brand_ids))):
-                result[brand.public_id] = self._revoke(account, brand, None, now)
+            result = self.revoke_all_uncommitted(account)
             self.session.commit()
         except Exception:
             self.session.rollback()
             raise
         return result
 
-    def _revoke(self, account, brand, fields, now) -> list[str]:
+    def revoke_all_uncommitted(
+        self, account: Account, now: datetime | None = None, reason: str | None = None
+    ) -> dict[str, list[str]]:
+        """Revoke every grant of every brand in the caller's transaction; the caller commits.
+
+        For units of work larger than a revoke (erasing an account), so the revokes, their
+        ledger events and webhooks land together with the rest, or not at all. ``reason``
+        is recorded in each revoke event's details.
+        """
+        now = now or utcnow()
+        brand_ids = self.session.scalars(
+            select(Grant.brand_id)
+            .where(Grant.account_id == account.id, Grant.revoked_at.is_(None))
+            .distinct()
+        ).all()
+        result = {}
+        for brand in self.session.scalars(select(Brand).where(Brand.id.in_(brand_ids))):
+            result[brand.public_id] = self._revoke(account, brand, None, now, reason)
+        return result
+
+    def _revoke(self, account, brand, fields, now, reason=None) -> list[str]:
         query = select(Grant).where(
             Grant.account_id == account.id,
             Grant.brand_id == brand.id,
@@ -156,6 +168,11 @@ class ConsentService:
         for row in rows:
             row.revoked_at = now
         names = sorted(r.field for r in rows)
+        # The purposes withdrawn are recorded too, so a revoke's consent receipt is
+        # complete from its own event.
+        details = {"purposes": {r.field: r.purpose for r in sorted(rows, key=lambda r: r.field)}}
+        if reason:
+            details["reason"] = reason
         event = self.ledger.append(
             Event(
                 EventType.CONSENT_REVOKED,
@@ -163,6 +180,7 @@ class ConsentService:
                 subject=account.pseudonym,
                 brand=brand.public_id,
                 fields=tuple(names),
+                details=details,
             )
         )
         if not self.live_fields(account.id, brand.id, now):

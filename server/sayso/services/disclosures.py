@@ -91,6 +91,18 @@ class DisclosureService:
             raise
         return updated + deleted
 
+    def delete_all_uncommitted(self, account: Account) -> list[str]:
+        """Delete every disclosure of the account in the caller's transaction; their names.
+
+        No events: the caller (erasure) records the deletion in its own event.
+        """
+        rows = self.session.scalars(
+            select(Disclosure).where(Disclosure.account_id == account.id)
+        ).all()
+        for row in rows:
+            self.session.delete(row)
+        return sorted(row.field for row in rows)
+
     def replace(self, account: Account, document: dict[str, list]) -> list[str]:
         """Make the account's disclosures exactly ``document``: absent fields are deleted."""
         return self.update(account, {name: document.get(name) for name in FIELDS})

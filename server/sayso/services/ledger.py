@@ -9,6 +9,7 @@ The caller commits: an event lands with the change it records, or not at all.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
@@ -16,9 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from sqlalchemy import select, text
 
-from sayso.models import AuditEvent
+from sayso.models import AuditEvent, LedgerCheckpoint
 from sayso.models._types import utcnow
 
 GENESIS_HASH = "0" * 64
@@ -48,6 +55,15 @@ class EventType(StrEnum):
     CODE_REPLAYED = "oauth:code:replayed"
     REFRESH_REUSED = "oauth:refresh:reused"
     TOKEN_REVOKED = "oauth:token:revoked"  # noqa: S105  (an event name)
+    ACCOUNT_ERASED = "account:consumer:erased"
+    DATA_EXPORTED = "account:data:exported"
+    OFFICER_CREATED = "account:officer:created"
+    BRAND_MEMBER_CREATED = "account:brand_member:created"
+    BRAND_MEMBER_ADDED = "brand:member:added"
+    WEBHOOK_SECRET_ROTATED = "brand:client:webhook_secret_rotated"  # noqa: S105  (an event name)
+    INITIAL_TOKEN_ISSUED = "brand:registration_token:issued"  # noqa: S105  (an event name)
+    CONSOLE_VIEWED = "console:events:viewed"
+    CONSOLE_EXPORTED = "console:events:exported"
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,66 @@ def row_canonical_bytes(row) -> bytes:
     )
 
 
+def checkpoint_message(seq: int, hash: str, signed_at: datetime, key_id: str) -> bytes:
+    """The exact bytes a checkpoint signature covers: sorted-key compact JSON in UTF-8."""
+    return _dumps(
+        {
+            "v": CANONICAL_VERSION,
+            "type": "sayso.ledger.checkpoint",
+            "seq": seq,
+            "hash": hash,
+            "signed_at": _timestamp(signed_at),
+            "key_id": key_id,
+        }
+    ).encode("utf-8")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text_: str) -> bytes:
+    return base64.urlsafe_b64decode(text_ + "=" * (-len(text_) % 4))
+
+
+class LedgerKey:
+    """The Ed25519 key that signs checkpoints; its public half is published."""
+
+    def __init__(self, seed: bytes):
+        self._private = Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_key = self._private.public_key()
+        self.public_bytes = self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        #: A short, stable name for the key: the first 16 bytes of SHA-256 of the public key.
+        self.key_id = hashlib.sha256(self.public_bytes).hexdigest()[:32]
+
+    def sign(self, message: bytes) -> str:
+        """A url-safe base64 Ed25519 signature."""
+        return _b64(self._private.sign(message))
+
+    def public_document(self) -> dict:
+        """What ``/.well-known/sayso-ledger-key.json`` publishes."""
+        pem = self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+        return {
+            "alg": "Ed25519",
+            "key_id": self.key_id,
+            "public_key": _b64(self.public_bytes),
+            "pem": pem,
+        }
+
+
+def signature_valid(public_key: Ed25519PublicKey, signature: str, message: bytes) -> bool:
+    """Whether ``signature`` (url-safe base64) signs ``message`` under ``public_key``."""
+    try:
+        public_key.verify(_unb64(signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Verification:
     """The outcome of walking the chain."""
@@ -128,13 +204,17 @@ class Verification:
     last_seq: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    checkpoints_checked: int = 0
+    started_at_seq: int = 1
 
 
 class Ledger:
-    """Appends events to, and verifies, the hash chain."""
+    """Appends events to, and verifies, the hash chain and its signed checkpoints."""
 
-    def __init__(self, session):
+    def __init__(self, session, key: LedgerKey | None = None, checkpoint_every: int = 0):
         self.session = session
+        self.key = key
+        self.checkpoint_every = checkpoint_every
 
     def append(self, event: Event) -> AuditEvent:
         """Add ``event`` at the head of the chain, in the caller's transaction."""
@@ -172,43 +252,136 @@ class Ledger:
             hash=chain_hash(prev_hash, canonical),
         )
         self.session.add(row)
+        if self.key and self.checkpoint_every and seq % self.checkpoint_every == 0:
+            self._sign(seq, row.hash)
         self.session.flush()
         return row
 
-    def rows(self, batch: int = 5000) -> Iterator:
-        """Every event as a plain row in sequence order, fetched in batches (constant memory).
+    def checkpoint(self) -> LedgerCheckpoint | None:
+        """Sign the current head now (``sayso audit checkpoint``) and commit it."""
+        if self.key is None:
+            raise RuntimeError("no signing key configured")
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _HEAD_LOCK_KEY})
+        head = self.session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
+        if head is None:
+            return None
+        existing = self.session.get(LedgerCheckpoint, head.seq)
+        if existing is None:
+            existing = self._sign(head.seq, head.hash)
+        self.session.commit()
+        return existing
+
+    def _sign(self, seq: int, hash: str) -> LedgerCheckpoint:
+        signed_at = utcnow()
+        checkpoint = LedgerCheckpoint(
+            seq=seq,
+            hash=hash,
+            signed_at=signed_at,
+            key_id=self.key.key_id,
+            signature=self.key.sign(checkpoint_message(seq, hash, signed_at, self.key.key_id)),
+        )
+        self.session.add(checkpoint)
+        return checkpoint
+
+    def checkpoints(self, after: int = 0) -> list[LedgerCheckpoint]:
+        """Every checkpoint after ``after``, in order."""
+        return self.session.scalars(
+            select(LedgerCheckpoint)
+            .where(LedgerCheckpoint.seq > after)
+            .order_by(LedgerCheckpoint.seq)
+        ).all()
+
+    def rows(self, batch: int = 5000, after: int = 0, where=(), columns=None) -> Iterator:
+        """Events after seq ``after`` as plain rows in sequence order, fetched in batches
+        by keyset pagination (constant memory). ``where``: extra SQL conditions;
+        ``columns``: fetch only these (``seq`` is always included).
 
         Core rows rather than ORM objects, so a long walk fills no identity map.
         """
         table = AuditEvent.__table__
-        after = 0
+        selected = [table.c.seq, *(table.c[name] for name in columns)] if columns else [table]
         while True:
             chunk = self.session.execute(
-                select(table).where(table.c.seq > after).order_by(table.c.seq).limit(batch)
+                select(*selected)
+                .where(table.c.seq > after, *where)
+                .order_by(table.c.seq)
+                .limit(batch)
             ).all()
             if not chunk:
                 return
             yield from chunk
             after = chunk[-1].seq
 
-    def verify(self) -> Verification:
-        """Walk the whole chain and report the first row that breaks it."""
-        expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-        for row in self.rows():
-            problem = None
+    def _start(self, public_key) -> LedgerCheckpoint | None:
+        """The newest checkpoint that is signed by ``public_key`` and matches its event."""
+        newest_first = self.session.scalars(
+            select(LedgerCheckpoint).order_by(LedgerCheckpoint.seq.desc())
+        )
+        for cp in newest_first:
+            message = checkpoint_message(cp.seq, cp.hash, cp.signed_at, cp.key_id)
+            row = self.session.get(AuditEvent, cp.seq)
+            if (
+                row is not None
+                and row.hash == cp.hash
+                and signature_valid(public_key, cp.signature, message)
+            ):
+                return cp
+        return None
+
+    def verify(self, public_key=None, since_checkpoint: bool = False) -> Verification:
+        """Walk the chain and its checkpoints; report the first sequence number that is bad.
+
+        With ``since_checkpoint`` the walk starts at the newest checkpoint that still verifies,
+        so its cost does not grow with the log.
+        """
+        public_key = public_key or (self.key.public_key if self.key else None)
+        start = self._start(public_key) if (since_checkpoint and public_key) else None
+        expected_seq, prev_hash = (start.seq + 1, start.hash) if start else (1, GENESIS_HASH)
+        first = expected_seq
+        pending = {cp.seq: cp for cp in self.checkpoints(after=expected_seq - 1)}
+        checked = cps = 0
+        last_good_checkpoint = start.seq if start else 0
+
+        def broken(seq, reason):
+            return Verification(False, checked, expected_seq - 1, seq, reason, cps, first)
+
+        for row in self.rows(after=expected_seq - 1):
             if row.seq != expected_seq:
-                problem = f"sequence {expected_seq} is missing (next row is {row.seq})"
-                bad = expected_seq
-            else:
-                bad = row.seq
-                if row.prev_hash != prev_hash:
-                    problem = "prev_hash does not match the previous row's hash"
-                elif row_canonical_bytes(row) != row.canonical:
-                    problem = "columns do not match the canonical bytes"
-                elif chain_hash(prev_hash, row.canonical) != row.hash:
-                    problem = "hash does not match the canonical bytes"
-            if problem:
-                return Verification(False, checked, expected_seq - 1, bad, problem)
+                return broken(
+                    expected_seq, f"sequence {expected_seq} is missing (next row is {row.seq})"
+                )
+            if row.prev_hash != prev_hash:
+                return broken(row.seq, "prev_hash does not match the previous row's hash")
+            if row_canonical_bytes(row) != row.canonical:
+                return broken(row.seq, "columns do not match the canonical bytes")
+            if chain_hash(prev_hash, row.canonical) != row.hash:
+                return broken(row.seq, "hash does not match the canonical bytes")
+            cp = pending.pop(row.seq, None)
+            if cp is not None:
+                message = checkpoint_message(cp.seq, cp.hash, cp.signed_at, cp.key_id)
+                if public_key is not None and not signature_valid(
+                    public_key, cp.signature, message
+                ):
+                    return broken(cp.seq, f"checkpoint at seq {cp.seq} has an invalid signature")
+                if cp.hash != row.hash:
+                    # The chain is self-consistent but not what was signed: rows after the
+                    # previous good checkpoint were rewritten with recomputed hashes.
+                    return broken(
+                        last_good_checkpoint + 1,
+                        f"chain differs from the signed checkpoint at seq {cp.seq}: "
+                        f"rows after seq {last_good_checkpoint} were rewritten",
+                    )
+                cps += 1
+                last_good_checkpoint = cp.seq
             checked += 1
             expected_seq, prev_hash = row.seq + 1, row.hash
-        return Verification(True, checked, expected_seq - 1)
+        if pending:
+            return broken(
+                expected_seq,
+                f"events from seq {expected_seq} are missing: "
+                f"a checkpoint covers seq {max(pending)}",
+            )
+        return Verification(True, checked, expected_seq - 1, None, None, cps, first)

@@ -56,6 +56,8 @@ class ProfileService:
         if not live:
             raise NothingGranted
         account = self.session.get(Account, token.account_id)
+        if not account.is_active:
+            raise NothingGranted  # erased: nothing of theirs is readable any more
         brand = self.session.get(Brand, token.brand_id)
         rows = self.session.scalars(
             select(Disclosure).where(

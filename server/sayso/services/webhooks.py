@@ -10,15 +10,43 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import logging
+import random
 import secrets
+import socket
 import time
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import select
 
 from sayso.models import OAuthClient, WebhookDelivery
 from sayso.models._types import utcnow
+from sayso.services.brands import BrandService
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Sayso-Signature"
 SIGNATURE_VERSION = "v1"
+EVENT_ID_HEADER = "Sayso-Event-Id"
+EVENT_TYPE_HEADER = "Sayso-Event-Type"
+USER_AGENT = "Sayso-Webhooks/1"
+
+STATUSES = ("pending", "delivered", "failed")
+
+#: Retry schedule: ``BASE * 2 ** (attempts - 1)``, at most ``CAP``, each +/- ``JITTER``.
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=6)
+BACKOFF_JITTER = 0.1
+#: How long a claimed delivery stays out of other workers' way while it is being sent.
+#: Far longer than any request may take; if the worker dies mid-send, the delivery
+#: becomes due again after this and is sent again (deliveries are at-least-once).
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -69,6 +97,287 @@ class WebhookOutbox:
         )
         self.session.add(delivery)
         return delivery
+
+    def deliveries(
+        self, status: str | None = None, client_ids: list[str] | None = None, limit: int = 50
+    ) -> list[WebhookDelivery]:
+        """The most recent deliveries, newest first (for operators and the brand portal)."""
+        query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(WebhookDelivery.status == status)
+        if client_ids is not None:
+            query = query.where(WebhookDelivery.client_id.in_(client_ids))
+        return list(self.session.scalars(query))
+
+
+@dataclass
+class DeliverySummary:
+    """What one round of :meth:`WebhookDispatcher.deliver_due` did."""
+
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        """How many deliveries the round handled."""
+        return self.delivered + self.retried + self.failed
+
+    def __str__(self) -> str:
+        return f"delivered {self.delivered}, retried {self.retried}, failed {self.failed}"
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What sending one delivery needs, copied out so no transaction spans the request.
+
+    ``problem`` says why it cannot be sent at all (then ``url`` or ``secret`` is missing).
+    """
+
+    delivery_id: int
+    event_id: str
+    event_type: str
+    body: bytes
+    url: str | None
+    secret: str | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status_code: int | None
+    error: str | None
+    give_up: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookDispatcher:
+    """Sends due deliveries from the outbox, signed, and reschedules the ones that fail.
+
+    Each delivery is claimed, sent and recorded in short transactions of its own, so a
+    crash loses nothing and a delivery recorded as delivered is never sent again; no
+    transaction stays open while a brand's server is answering.
+    """
+
+    def __init__(
+        self,
+        session,
+        brands: BrandService,
+        http: requests.Session | None = None,
+        *,
+        max_attempts: int = 12,
+        timeout: float = 5,
+        allow_loopback: bool = False,
+    ):
+        self.session = session
+        self.allow_loopback = allow_loopback
+        self.brands = brands
+        self._owns_http = http is None
+        self.http = requests.Session() if http is None else http
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self._random = random.Random()  # noqa: S311  (jitter spreads retries; not a secret)
+
+    def close(self) -> None:
+        """Close the HTTP session if this dispatcher made it."""
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> WebhookDispatcher:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def deliver_due(self, limit: int = 100, stop=None) -> DeliverySummary:
+        """Send up to ``limit`` due deliveries, one at a time; stop early once ``stop.is_set()``."""
+        summary = DeliverySummary()
+        for _ in range(limit):
+            if stop is not None and stop.is_set():
+                break
+            job = self._claim()
+            if job is None:
+                break
+            result = self._record(job, self._send(job))
+            if result is not None:
+                setattr(summary, result, getattr(summary, result) + 1)
+        return summary
+
+    def backoff(self, attempts: int) -> timedelta:
+        """How long to wait after the ``attempts``-th failed attempt (with jitter)."""
+        base = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
+        return base * (1 + self._random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER))
+
+    # One delivery ---------------------------------------------------------------
+
+    def _claim(self) -> _Job | None:
+        """Take the next due delivery out of other workers' reach, and commit.
+
+        On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent workers claim different
+        rows without waiting on each other; SQLite renders no ``FOR UPDATE`` and
+        serializes the claim with its ``BEGIN IMMEDIATE`` write lock instead. The claim
+        moves ``next_attempt_at`` a lease ahead, so no other worker picks the row while
+        this one sends it.
+        """
+        now = utcnow()
+        try:
+            delivery = self.session.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if delivery is None:
+                self.session.rollback()  # don't sit in an open transaction between rounds
+                return None
+            url, secret, problem = self._destination(delivery.client_id)
+            delivery.next_attempt_at = now + CLAIM_LEASE
+            job = _Job(
+                delivery_id=delivery.id,
+                event_id=delivery.event_id,
+                event_type=delivery.event_type,
+                body=delivery.payload.encode("utf-8"),
+                url=url,
+                secret=secret,
+                problem=problem,
+            )
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        return job
+
+    def _destination(self, client_id: str) -> tuple[str | None, str | None, str | None]:
+        """The client's webhook URL and signing secret now, or why there is none."""
+        client = self.brands.client(client_id)
+        if client is None or not client.webhook_url:
+            return None, None, "the client has no webhook URL any more"
+        try:
+            secret = self.brands.webhook_secret(client)
+        except InvalidTag:
+            # Sealed under another master key: fail this one rather than wedge the queue.
+            return None, None, "the webhook secret cannot be unsealed"
+        if not secret:
+            return None, None, "the client has no webhook secret"
+        return client.webhook_url, secret, None
+
+    def _send(self, job: _Job) -> _Outcome:
+        """POST the stored body as is, signed now; never follow a redirect or read the body."""
+        if job.problem:
+            return _Outcome(None, job.problem, give_up=True)
+        refused = refused_destination(job.url, self.allow_loopback)
+        if refused:
+            return _Outcome(None, refused, give_up=True)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: sign(job.secret, job.body),
+            EVENT_ID_HEADER: job.event_id,
+            EVENT_TYPE_HEADER: job.event_type,
+        }
+        try:
+            # stream=True: the status line is all we need. The brand's response body is
+            # never read, so a huge one cannot hold up the worker.
+            with self.http.post(
+                job.url,
+                data=job.body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                code = response.status_code
+        except requests.RequestException as exc:
+            return _Outcome(None, _describe(exc))
+        except Exception:
+            # One odd URL or response must not stop the worker for every other brand.
+            log.exception("webhook %s: unexpected error while sending", job.event_id)
+            return _Outcome(None, "unexpected error while sending")
+        if 200 <= code < 300:
+            return _Outcome(code, None)
+        if 300 <= code < 400:
+            return _Outcome(code, f"HTTP {code}: redirects are not followed")
+        return _Outcome(code, f"HTTP {code}")
+
+    def _record(self, job: _Job, outcome: _Outcome) -> str | None:
+        """Write down how the attempt went; returns the summary count it adds to."""
+        now = utcnow()
+        try:
+            delivery = self.session.get(
+                WebhookDelivery, job.delivery_id, populate_existing=True, with_for_update=True
+            )
+            if delivery is None or delivery.status != "pending":
+                # Its client was deleted meanwhile (the rows cascade), or another worker
+                # took it over after the lease ran out and has already finished it.
+                self.session.rollback()
+                return None
+            if not outcome.give_up:
+                delivery.attempts += 1
+                delivery.last_attempt_at = now
+                delivery.last_status_code = outcome.status_code
+            attempts = delivery.attempts
+            delivery.last_error = outcome.error
+            if outcome.ok:
+                delivery.status = "delivered"
+                delivery.delivered_at = now
+                result = "delivered"
+            elif outcome.give_up or attempts >= self.max_attempts:
+                delivery.status = "failed"
+                result = "failed"
+            else:
+                delivery.next_attempt_at = now + self.backoff(attempts)
+                result = "retried"
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        if not outcome.ok:
+            log.warning(
+                "webhook %s: %s (%s after %d attempts)",
+                job.event_id,
+                outcome.error,
+                result,
+                attempts,
+            )
+        return result
+
+
+def refused_destination(url: str, allow_loopback: bool) -> str | None:
+    """Why Sayso will not POST to ``url``, or None. Guards against server-side request
+    forgery: a brand's webhook URL must resolve only to public addresses (loopback is
+    allowed while developing), so a brand cannot make Sayso call its internal services
+    or a cloud metadata endpoint. The name is resolved here and again by the HTTP client;
+    an egress proxy is the defence against DNS rebinding between the two (see
+    docs/security.md)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return None  # unresolvable: the send fails and is retried like any network error
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.is_loopback and allow_loopback:
+            continue
+        if not address.is_global:
+            return "destination address not allowed (not a public address)"
+    return None
+
+
+def _describe(exc: requests.RequestException) -> str:
+    """A short, secret-free reason: exception text may quote the URL, which can carry a token."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error"
+    if isinstance(exc, requests.ConnectionError):
+        return "could not connect"
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return "invalid URL"
+    return type(exc).__name__
 
 
 def _now_iso() -> str:

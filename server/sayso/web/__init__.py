@@ -4,4 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from sayso.web import accounts, brands, disclosures, home  # noqa: E402,F401  (views register on bp)
+from sayso.web import (  # noqa: E402,F401  (views register on bp)
+    accounts,
+    brands,
+    disclosures,
+    home,
+    my_data,
+)

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
 from sayso import services
-from sayso.auth import safe_next
+from sayso.auth import home_for, safe_next
 from sayso.extensions import limiter
 from sayso.schemas.accounts import LoginSchema, PasswordChangeSchema, SignUpSchema
 from sayso.services.accounts import EmailTaken, WrongPassword
@@ -78,7 +78,7 @@ def login():
             "login.html", errors=[BAD_CREDENTIALS], next=request.form.get("next", "")
         ), 401
     _start_session(account)
-    return redirect(safe_next(data["next"], url_for("web.disclosures")))
+    return redirect(safe_next(data["next"], home_for(account)))
 
 
 @bp.post("/logout")
@@ -112,4 +112,4 @@ def change_password():
         return render_template("password.html", errors=["The current password is not right."]), 403
     _start_session(current_user._get_current_object())
     flash("Password changed. Other sessions have been signed out.")
-    return redirect(url_for("web.disclosures"))
+    return redirect(home_for(current_user))

@@ -3,10 +3,11 @@
 import zoneinfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from marshmallow import ValidationError
 
 from sayso import services
+from sayso.auth import consumer_required
 from sayso.fields import CHANNELS, FIELDS
 from sayso.schemas.disclosures import value_schema
 from sayso.taxonomy import topics
@@ -27,7 +28,7 @@ _FROM_FORM = {
 
 
 @bp.get("/disclosures")
-@login_required
+@consumer_required
 def disclosures():
     """Everything the consumer has volunteered, field by field."""
     return render_template(
@@ -55,7 +56,7 @@ def _render_edit(name: str, value, errors, status: int = 200):
 
 
 @bp.route("/disclosures/<name>", methods=["GET", "POST"])
-@login_required
+@consumer_required
 def edit_disclosure(name: str):
     """Edit one field; an empty form deletes it."""
     if name not in FIELDS:

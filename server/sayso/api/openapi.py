@@ -1,0 +1,350 @@
+"""The OpenAPI description of ``/api/v1``, and a page that reads it to people.
+
+The document is built with apispec from two sources only: the marshmallow schemas that
+validate and shape the API's bodies, and the YAML after ``---`` in each view's docstring
+(which names responses, parameters and schemas defined here as components). Nothing is
+written twice, so the description cannot drift from the code it describes. It is built
+once per app, on first use, and kept in ``app.extensions``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from apispec import APISpec, BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
+from apispec.ext.marshmallow.common import resolve_schema_cls
+from apispec_webframeworks.flask import FlaskPlugin
+from flask import current_app, jsonify, render_template, request, url_for
+
+from sayso.api import bp
+from sayso.api.reference import reference
+from sayso.fields import FIELDS
+from sayso.schemas.api import ErrorSchema, MeSchema, ProfileSchema, RevokedSchema
+from sayso.schemas.consent import BrandGrantsSchema, GrantSchema
+from sayso.schemas.disclosures import DisclosuresSchema, FieldInfoSchema, value_schema
+from sayso.schemas.rights import AccessHistorySchema, DataExportSchema, EraseSchema, ReceiptSchema
+
+OPENAPI_VERSION = "3.1.0"
+EXTENSION_KEY = "sayso.openapi"
+HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+
+DESCRIPTION = """\
+The REST API of Sayso, a consent broker. Consumers read and change what they disclose \
+and revoke what brands may see; brands read what a consumer granted them.
+
+Two ways to authenticate. A consumer's own client signs in on the site and sends the \
+`sayso_session` cookie; every PUT and DELETE must also send the CSRF token from \
+`GET /api/v1/me` in the `X-CSRFToken` header. A brand sends an OAuth 2 access token \
+(authorization code flow with PKCE S256) as `Authorization: Bearer <token>`; a token \
+reads only the fields its scopes name and the consumer granted, checked on every request.
+
+Every error has the same JSON shape, `Error`: a stable code in `error`, a sentence in \
+`message`, and in `fields` what is wrong with which input."""
+
+TAGS = [
+    ("account", "The signed-in consumer, and the registry of disclosure fields."),
+    ("disclosures", "What the consumer volunteers, field by field."),
+    ("grants", "Which brand may read which field, and taking it back."),
+    ("profile", "What a brand's token may read, right now."),
+    ("rights", "The consumer's consent receipts, access history, data export and erasure."),
+    ("meta", "This description, as JSON and as a page."),
+]
+
+
+def _error(description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": "Error"}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+ERROR_RESPONSES = {
+    "BadRequest": _error(
+        "The request carries a NUL character or a body that is not JSON (`bad_request`), or a "
+        "session-authenticated write came without "
+        "a valid `X-CSRFToken` header (`csrf_failed`)."
+    ),
+    "Unauthorized": _error("Nobody is signed in (`unauthorized`)."),
+    "NotFound": _error("No such field, brand or disclosure (`not_found`)."),
+    "PayloadTooLarge": _error("The body is larger than 256 KiB (`payload_too_large`)."),
+    "UnsupportedMediaType": _error(
+        "The body is not sent as `application/json` (`unsupported_media_type`)."
+    ),
+    "ValidationFailed": _error(
+        "The body did not pass validation (`validation_failed`); `fields` says where."
+    ),
+    "InvalidToken": _error(
+        "The bearer token is missing, unknown, expired or revoked, or the consumer has revoked "
+        "everything it covers (`invalid_token` and the other RFC 6750 codes).",
+        headers={
+            "WWW-Authenticate": {
+                "description": "The RFC 6750 challenge, e.g. "
+                '`Bearer realm="sayso", error="invalid_token"`.',
+                "schema": {"type": "string"},
+            }
+        },
+    ),
+    "TokenInUrl": _error(
+        "The token was sent in the query string or a form body (`invalid_request`); "
+        "send it in the `Authorization` header."
+    ),
+    "WrongPassword": _error("The password given is not the account's (`wrong_password`)."),
+    "Unavailable": _error(
+        "The read could not be recorded in the ledger, so nothing was disclosed (`unavailable`)."
+    ),
+}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+class DocumentedConverter(OpenAPIConverter):
+    """Describes each marshmallow schema with the first line of its own class docstring."""
+
+    def schema2jsonschema(self, schema):
+        """The JSON Schema apispec makes, plus a ``description``."""
+        jsonschema = super().schema2jsonschema(schema)
+        # The class's own docstring only: a schema made by Schema.from_dict has none, and
+        # must not inherit marshmallow's.
+        doc = resolve_schema_cls(schema).__dict__.get("__doc__")
+        if doc:
+            jsonschema.setdefault("description", doc.strip().splitlines()[0])
+        return jsonschema
+
+
+class SaysoMarshmallowPlugin(MarshmallowPlugin):
+    """apispec's marshmallow plugin, with schema descriptions from docstrings."""
+
+    Converter = DocumentedConverter
+
+
+class DocstringSummaries(BasePlugin):
+    """Each operation's summary is its view's one-line docstring, its id the view's name."""
+
+    def operation_helper(self, path=None, operations=None, *, view=None, **kwargs):
+        """Fill in ``summary`` and ``operationId`` where the YAML does not say them."""
+        if view is None or not operations:
+            return
+        lines = []
+        for line in (view.__doc__ or "").strip().splitlines():
+            if line.strip() == "---":
+                break
+            lines.append(line.strip())
+        # Docstrings quote code the reStructuredText way; OpenAPI readers expect Markdown.
+        summary = " ".join(" ".join(lines).split()).replace("``", "`")
+        methods = [m for m in operations if m in HTTP_METHODS]
+        for method in methods:
+            operation = operations[method]
+            if summary:
+                operation.setdefault("summary", summary)
+            # Any request may be refused at the door (a NUL character, a malformed body):
+            # see sayso.security. Every operation can therefore answer 400.
+            operation.setdefault("responses", {}).setdefault("400", "BadRequest")
+            name = view.__name__ if len(methods) == 1 else f"{method}_{view.__name__}"
+            operation.setdefault("operationId", name)
+
+
+def _rule_path(app, endpoint: str) -> str:
+    return next(app.url_map.iter_rules(endpoint)).rule
+
+
+def _components(spec: APISpec, app) -> None:
+    components = spec.components
+    components.schema("Error", schema=ErrorSchema)
+    components.schema("Me", schema=MeSchema)
+    components.schema("FieldInfo", schema=FieldInfoSchema)
+    components.schema(
+        "Disclosures",
+        {
+            "description": "Everything the consumer discloses. Every field is optional; "
+            "on PUT, a field left out or `null` is deleted."
+        },
+        schema=DisclosuresSchema,
+    )
+    value_names = []
+    for name in FIELDS:
+        value_names.append(f"{_camel(name)}Value")
+        components.schema(
+            value_names[-1],
+            {"description": f"The value of `{name}`, as one field's endpoint takes and gives it."},
+            schema=value_schema(name),
+        )
+    # anyOf, not oneOf: an empty list is a valid value of every field.
+    components.schema(
+        "FieldValue",
+        {
+            "description": 'One field\'s value, as `{"value": [...]}`; '
+            "it must fit the field named in the path.",
+            "anyOf": [{"$ref": f"#/components/schemas/{n}"} for n in value_names],
+        },
+    )
+    components.schema("Grant", schema=GrantSchema)
+    components.schema("BrandGrants", schema=BrandGrantsSchema)
+    components.schema("Revoked", schema=RevokedSchema)
+    components.schema("Receipt", schema=ReceiptSchema)
+    components.schema("AccessHistory", schema=AccessHistorySchema)
+    components.schema("DataExport", schema=DataExportSchema)
+    components.schema("Erase", schema=EraseSchema)
+    components.schema(
+        "Profile",
+        {"description": "What a brand's token reads: the granted fields, and nothing else."},
+        schema=ProfileSchema,
+    )
+
+    components.parameter(
+        "Field",
+        "path",
+        {
+            "name": "field",
+            "required": True,
+            "description": "A disclosure field of the registry (see `GET /api/v1/fields`).",
+            "schema": {"type": "string", "enum": list(FIELDS)},
+        },
+    )
+    components.parameter(
+        "BrandId",
+        "path",
+        {
+            "name": "brand_id",
+            "required": True,
+            "description": "A brand's public id, as `GET /api/v1/me/grants` lists it.",
+            "schema": {"type": "string"},
+        },
+    )
+    for name, response in ERROR_RESPONSES.items():
+        components.response(name, response)
+
+    components.security_scheme(
+        "session",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": app.config["SESSION_COOKIE_NAME"],
+            "description": "The session cookie set when the consumer signs in on the site.",
+        },
+    )
+    components.security_scheme(
+        "csrf",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-CSRFToken",
+            "description": "The CSRF token from `GET /api/v1/me`; every session-authenticated "
+            "PUT and DELETE sends it.",
+        },
+    )
+    token_url = _rule_path(app, "oauth.token")
+    components.security_scheme(
+        "oauth2",
+        {
+            "type": "oauth2",
+            "description": "An access token from the authorization code flow (PKCE S256 "
+            "required), sent as `Authorization: Bearer <token>`.",
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": _rule_path(app, "oauth.authorize"),
+                    "tokenUrl": token_url,
+                    "refreshUrl": token_url,
+                    "scopes": {
+                        field.scope: f"Read the consumer's {field.label.lower()}, if granted."
+                        for field in FIELDS.values()
+                    },
+                }
+            },
+        },
+    )
+
+
+def build_spec(app) -> dict:
+    """The OpenAPI document for every route of the ``api`` blueprint of ``app``."""
+    try:
+        api_version = version("sayso")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        api_version = "0"
+    spec = APISpec(
+        title="Sayso API",
+        version=api_version,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[FlaskPlugin(), SaysoMarshmallowPlugin(), DocstringSummaries()],
+        info={"description": DESCRIPTION},
+    )
+    for name, description in TAGS:
+        spec.tag({"name": name, "description": description})
+    _components(spec, app)
+    endpoints = sorted(
+        {
+            r.endpoint: r.rule
+            for r in app.url_map.iter_rules()
+            if r.endpoint.startswith(f"{bp.name}.")
+        }.items(),
+        key=lambda item: item[1],
+    )
+    for endpoint, _ in endpoints:
+        spec.path(view=app.view_functions[endpoint], app=app)
+    return spec.to_dict()
+
+
+def openapi_document(app=None) -> dict:
+    """The app's OpenAPI document, built on first use and kept for the app's lifetime.
+
+    Its OAuth URLs are paths; :func:`served_document` makes them absolute for a request.
+    """
+    app = app or current_app
+    if EXTENSION_KEY not in app.extensions:
+        app.extensions[EXTENSION_KEY] = build_spec(app)
+    return app.extensions[EXTENSION_KEY]
+
+
+def served_document() -> dict:
+    """The document as served: with this request's origin as the server and in OAuth URLs.
+
+    OpenAPI 3.1 wants absolute OAuth URLs, and the origin is known only per request (as for
+    the RFC 8414 metadata), so the cached document is copied where they differ.
+    """
+    document = openapi_document()
+    schemes = dict(document["components"]["securitySchemes"])
+    flow = dict(schemes["oauth2"]["flows"]["authorizationCode"])
+    flow["authorizationUrl"] = url_for("oauth.authorize", _external=True)
+    flow["tokenUrl"] = flow["refreshUrl"] = url_for("oauth.token", _external=True)
+    schemes["oauth2"] = {**schemes["oauth2"], "flows": {"authorizationCode": flow}}
+    return {
+        **document,
+        "servers": [{"url": request.url_root.rstrip("/")}],
+        "components": {**document["components"], "securitySchemes": schemes},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """This API's OpenAPI 3.1 description.
+    ---
+    get:
+      tags: [meta]
+      security: []
+      responses:
+        200:
+          description: The OpenAPI document.
+          content:
+            application/json:
+              schema: {type: object}
+    """
+    return jsonify(served_document())
+
+
+@bp.get("/docs")
+def docs():
+    """This API's description as a page for people.
+    ---
+    get:
+      tags: [meta]
+      security: []
+      responses:
+        200:
+          description: An HTML page rendered from the OpenAPI document.
+          content:
+            text/html:
+              schema: {type: string}
+    """
+    return render_template("api_docs.html", ref=reference(openapi_document()))

@@ -1,0 +1,1 @@
+"""Groups of ``sayso`` commands, one module per subject; registered in ``sayso.cli``."""

@@ -1,0 +1,235 @@
+"""Dynamic client registration (RFC 7591) behind a brand's initial access token.
+
+Authlib's endpoint does the protocol; Sayso adds who may register (a brand, by its
+initial access token), its own rules for what is registered (``ClientSchema``: exact https
+redirect URIs, a declared purpose for every scope) and storage through ``BrandService``.
+
+Sayso's extension members: ``sayso_purposes`` (``{"interests:read": "why", ...}``, required
+for every scope in ``scope``) and ``sayso_webhook_url`` (optional). The answer repeats what
+was registered, with ``client_secret`` and, with a webhook URL, ``sayso_webhook_secret``:
+both shown this once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
+from authlib.oauth2.rfc6749 import InvalidRequestError, scope_to_list
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from authlib.oauth2.rfc7591 import (
+    ClientMetadataClaims,
+    ClientRegistrationEndpoint,
+    InvalidClientMetadataError,
+    InvalidRedirectURIError,
+)
+from flask import current_app
+from flask import request as flask_request
+from marshmallow import ValidationError
+
+from sayso import services
+from sayso.oauth.server import metadata
+from sayso.schemas.brands import ClientSchema
+from sayso.services.brands import new_client_id, new_client_secret, token_hash
+from sayso.web.forms import flatten_errors
+
+SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+GRANT_TYPES = ["authorization_code", "refresh_token"]
+# The JSON type of each member Sayso reads or Authlib validates (RFC 7591 section 2).
+MEMBER_TYPES = {
+    "redirect_uris": list,
+    "scope": str,
+    "sayso_purposes": dict,
+    "sayso_webhook_url": str,
+    "client_name": str,
+    "token_endpoint_auth_method": str,
+    "grant_types": list,
+    "response_types": list,
+    "contacts": list,
+    "client_uri": str,
+    "logo_uri": str,
+    "tos_uri": str,
+    "policy_uri": str,
+    "jwks_uri": str,
+    "jwks": dict,
+    "software_id": str,
+    "software_version": str,
+}
+# RFC 6749 allows only these characters in error_description.
+_NOT_ALLOWED = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+class SaysoClientMetadata(ClientMetadataClaims):
+    """RFC 7591 metadata plus Sayso's members; only confidential clients register here."""
+
+    REGISTERED_CLAIMS = (
+        *ClientMetadataClaims.REGISTERED_CLAIMS,
+        "sayso_purposes",
+        "sayso_webhook_url",
+    )
+
+    def validate_redirect_uris(self):
+        # Checked by ClientSchema instead, so a bad one is ``invalid_redirect_uri``.
+        pass
+
+    @classmethod
+    def get_claims_options(cls, metadata):
+        options = super().get_claims_options(metadata)
+        # The server also lists "none" (the browser extension); brands' clients hold secrets.
+        options["token_endpoint_auth_method"] = {"values": SECRET_AUTH_METHODS}
+        return options
+
+
+def _is(value, kind) -> bool:
+    """``value`` is of JSON type ``kind``; an array must hold strings only."""
+    if kind is list:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, kind)
+
+
+def _description(text: str) -> str:
+    return _NOT_ALLOWED.sub("?", text)[:500]
+
+
+class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
+    """POST /oauth/register: a brand's software registers a client with its initial token."""
+
+    def __init__(self, server=None):
+        super().__init__(server, claims_classes=[SaysoClientMetadata])
+
+    def create_endpoint_request(self, request):
+        # A body that is not a JSON object gets an OAuth error (JSON), not Flask's 415/400.
+        json_request = FlaskJsonRequest(flask_request)
+        body = flask_request.get_json(silent=True)
+        json_request.payload = _Payload(body if isinstance(body, dict) else None)
+        return json_request
+
+    def authenticate_token(self, request):
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise InvalidTokenError(
+                "Send a brand's initial access token as a Bearer token.", realm="sayso"
+            )
+        brand = services.brands().brand_for_initial_access_token(token)
+        if brand is None:
+            raise InvalidTokenError(
+                "The initial access token is not valid, or was revoked.", realm="sayso"
+            )
+        # Authlib keeps this as ``request.credential``.
+        return {"brand": brand, "token_hash": token_hash(token)}
+
+    def get_server_metadata(self):
+        return metadata()
+
+    def extract_client_metadata(self, request):
+        data = request.payload.data
+        if data is None:
+            raise InvalidRequestError("Send the client metadata as a JSON object.")
+        # Types first: Authlib's checks assume them, and a wrong one must be a 400, not a 500.
+        wrong = [k for k, kind in MEMBER_TYPES.items() if k in data and not _is(data[k], kind)]
+        if "redirect_uris" in wrong:
+            raise InvalidRedirectURIError("redirect_uris must be an array of URL strings.")
+        if wrong:
+            raise InvalidClientMetadataError(
+                _description("Wrong JSON type for: " + ", ".join(wrong))
+            )
+        claims = super().extract_client_metadata(request)
+        brand = request.credential["brand"]
+        requested = scope_to_list(claims.get("scope")) or []
+        purposes = claims.get("sayso_purposes")
+        if purposes is None:
+            raise InvalidClientMetadataError(
+                _description("Declare a purpose for every scope in sayso_purposes.")
+            )
+        if not requested:
+            requested = list(purposes)
+        missing = [s for s in requested if s not in purposes]
+        if missing:
+            raise InvalidClientMetadataError(
+                _description("Declare a purpose in sayso_purposes for: " + ", ".join(missing))
+            )
+        extra = [s for s in purposes if s not in requested]
+        if extra:
+            raise InvalidClientMetadataError(
+                _description("sayso_purposes names scopes not in scope: " + ", ".join(extra))
+            )
+        document = {
+            "name": claims.get("client_name") or brand.name,
+            "redirect_uris": claims.get("redirect_uris") or [],
+            "scope_purposes": purposes,
+            "webhook_url": claims.get("sayso_webhook_url"),
+        }
+        schema = ClientSchema(allow_http_loopback=current_app.config["ALLOW_HTTP_LOOPBACK"])
+        try:
+            client = schema.load(document)
+        except ValidationError as exc:
+            _raise_for(exc.messages)
+        # What is registered, as RFC 7591 names it (Sayso may substitute values, 3.2.1).
+        return {
+            "client_name": client["name"],
+            "redirect_uris": client["redirect_uris"],
+            "scope": " ".join(client["scope_purposes"]),
+            "sayso_purposes": client["scope_purposes"],
+            **({"sayso_webhook_url": client["webhook_url"]} if client["webhook_url"] else {}),
+            "grant_types": GRANT_TYPES,
+            "response_types": ["code"],
+            "token_endpoint_auth_method": claims.get(
+                "token_endpoint_auth_method", "client_secret_basic"
+            ),
+        }
+
+    def generate_client_id(self, request):
+        return new_client_id()
+
+    def generate_client_secret(self, request):
+        return new_client_secret()
+
+    def save_client(self, client_info, client_metadata, request):
+        credential = request.credential
+        return services.brands().register_client(
+            credential["brand"],
+            client_metadata["client_name"],
+            client_metadata["redirect_uris"],
+            client_metadata["sayso_purposes"],
+            webhook_url=client_metadata.get("sayso_webhook_url"),
+            actor=f"registration:{credential['token_hash'][:16]}",
+            client_id=client_info["client_id"],
+            client_secret=client_info["client_secret"],
+        )
+
+    def generate_client_registration_info(self, client, request):
+        # ``client`` is the NewClient from save_client: its webhook secret exists only now.
+        if client.webhook_secret:
+            return {"sayso_webhook_secret": client.webhook_secret}
+        return None
+
+
+class _Payload:
+    """A JSON body as Authlib's payload (``data``), or ``None`` when it is not an object."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+# ClientSchema's names for what RFC 7591 (and Sayso's extension) call these members.
+_MEMBERS = {
+    "name": "client_name",
+    "scope_purposes": "sayso_purposes",
+    "webhook_url": "sayso_webhook_url",
+}
+
+
+def _explain(messages: dict) -> str:
+    lines = []
+    for key, value in messages.items():
+        member = _MEMBERS.get(key, key)
+        lines += [f"{member}: {line}" for line in flatten_errors(value)]
+    return _description("; ".join(lines))
+
+
+def _raise_for(messages: dict):
+    """Turn ``ClientSchema`` errors into the RFC 7591 error that fits."""
+    if "redirect_uris" in messages:
+        raise InvalidRedirectURIError(_explain({"redirect_uris": messages["redirect_uris"]}))
+    raise InvalidClientMetadataError(_explain(messages))

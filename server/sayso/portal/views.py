@@ -1,0 +1,199 @@
+"""Portal pages: overview, clients (register, rotate, delete), deliveries, registration tokens.
+
+Every page needs a signed-in member of a brand, and acts on that brand alone: another
+brand's client is a 404, not a 403, so client ids cannot be probed. Secrets are rendered
+in the answer to the POST that made them and never again (not in a URL, not in a flash).
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from sayso import services
+from sayso.extensions import login_manager
+from sayso.fields import FIELDS
+from sayso.portal import bp
+from sayso.portal.forms import client_errors, client_from
+from sayso.schemas.brands import ClientSchema
+from sayso.schemas.portal import DeleteClientSchema
+from sayso.services.accounts import actor_for
+from sayso.web.forms import flatten_errors
+
+NOT_A_MEMBER = (
+    "The brand portal is for people who work for a brand on Sayso. This account is not "
+    "one of them; ask your brand's Sayso operator to add you."
+)
+
+
+@bp.before_request
+def _members_only():
+    """Anonymous visitors sign in first; accounts that belong to no brand get a 403."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    brand = None
+    if current_user.role == "brand":
+        brand = services.brands().brand_of_member(current_user)
+    if brand is None:
+        abort(403, NOT_A_MEMBER)
+    g.brand = brand
+    return None
+
+
+def _client_or_404(client_id: str):
+    client = services.brands().client_of_brand(g.brand, client_id)
+    if client is None:
+        abort(404, "Your brand has no client with that id.")
+    return client
+
+
+def _actor() -> str:
+    return actor_for(current_user)
+
+
+def _blank_form() -> dict:
+    return {"name": "", "redirect_uris": [], "scope_purposes": {}, "webhook_url": None}
+
+
+@bp.get("")
+def overview():
+    """The brand, its domains (verified or not) and its clients."""
+    return render_template(
+        "portal/overview.html", brand=g.brand, fields=FIELDS, clients=g.brand.clients
+    )
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+def new_client():
+    """Register a client; the answer shows its secrets, once."""
+    if request.method == "GET":
+        return render_template(
+            "portal/client_form.html", brand=g.brand, fields=FIELDS, form=_blank_form(), errors=[]
+        )
+    form = client_from(request.form)
+    schema = ClientSchema(allow_http_loopback=current_app.config["ALLOW_HTTP_LOOPBACK"])
+    try:
+        data = schema.load(form)
+    except ValidationError as exc:
+        return render_template(
+            "portal/client_form.html",
+            brand=g.brand,
+            fields=FIELDS,
+            form=form,
+            errors=client_errors(exc.messages, form),
+        ), 422
+    new = services.brands().register_client(g.brand, actor=_actor(), **data)
+    secrets = [("Client ID", new.client.client_id), ("Client secret", new.client_secret)]
+    if new.webhook_secret:
+        secrets.append(("Webhook signing secret", new.webhook_secret))
+    return render_template(
+        "portal/secrets.html",
+        brand=g.brand,
+        client=new.client,
+        title=f"{new.client.name} is registered",
+        secrets=secrets,
+    ), 201
+
+
+@bp.get("/clients/<client_id>")
+def client(client_id: str):
+    """One client: its redirect URIs, scopes and purposes, webhook, and what can be done."""
+    return render_template(
+        "portal/client.html", brand=g.brand, fields=FIELDS, client=_client_or_404(client_id)
+    )
+
+
+@bp.post("/clients/<client_id>/rotate-secret")
+def rotate_secret(client_id: str):
+    """A new client secret, shown once; the old one stops working at once."""
+    client = _client_or_404(client_id)
+    secret = services.brands().rotate_secret(client, actor=_actor())
+    return render_template(
+        "portal/secrets.html",
+        brand=g.brand,
+        client=client,
+        title=f"A new secret for {client.name}",
+        secrets=[("Client ID", client.client_id), ("Client secret", secret)],
+        note="The old secret no longer works.",
+    )
+
+
+@bp.post("/clients/<client_id>/rotate-webhook-secret")
+def rotate_webhook_secret(client_id: str):
+    """A new webhook signing secret, shown once; deliveries from now on are signed with it."""
+    client = _client_or_404(client_id)
+    if not client.webhook_url:
+        abort(404, "This client has no webhook URL.")
+    secret = services.brands().rotate_webhook_secret(client, actor=_actor())
+    return render_template(
+        "portal/secrets.html",
+        brand=g.brand,
+        client=client,
+        title=f"A new webhook signing secret for {client.name}",
+        secrets=[("Webhook signing secret", secret)],
+        note="Deliveries from now on are signed with this secret, not the old one.",
+    )
+
+
+@bp.route("/clients/<client_id>/delete", methods=["GET", "POST"])
+def delete_client(client_id: str):
+    """Ask, then delete the client; its tokens stop working at once."""
+    client = _client_or_404(client_id)
+    if request.method == "GET":
+        return render_template("portal/delete.html", brand=g.brand, client=client, errors=[])
+    try:
+        DeleteClientSchema().load({"confirm": request.form.get("confirm", "")})
+    except ValidationError as exc:
+        return render_template(
+            "portal/delete.html",
+            brand=g.brand,
+            client=client,
+            errors=flatten_errors(exc.messages),
+        ), 422
+    name = client.name
+    services.brands().delete_client(client, actor=_actor())
+    flash(f"{name} is deleted. Its tokens no longer work.")
+    return redirect(url_for("portal.overview"))
+
+
+@bp.get("/deliveries")
+def deliveries():
+    """The latest 50 webhook deliveries to the brand's clients."""
+    return render_template(
+        "portal/deliveries.html",
+        brand=g.brand,
+        deliveries=services.brands().recent_deliveries(g.brand, limit=50),
+    )
+
+
+@bp.get("/registration")
+def registration():
+    """Dynamic client registration: the endpoint and the brand's initial access tokens."""
+    return render_template(
+        "portal/registration.html",
+        brand=g.brand,
+        tokens=services.brands().live_initial_access_tokens(g.brand),
+    )
+
+
+@bp.post("/registration/tokens")
+def issue_initial_access_token():
+    """A new initial access token, shown once."""
+    token = services.brands().issue_initial_access_token(g.brand, actor=_actor())
+    return render_template(
+        "portal/secrets.html",
+        brand=g.brand,
+        client=None,
+        title="A new initial access token",
+        secrets=[("Initial access token", token)],
+        note="Send it as a Bearer token to the registration endpoint. It works until revoked.",
+    ), 201
+
+
+@bp.post("/registration/revoke")
+def revoke_initial_access_tokens():
+    """Revoke every initial access token of the brand."""
+    count = services.brands().revoke_initial_access_tokens(g.brand)
+    flash(f"{count} initial access token(s) revoked.")
+    return redirect(url_for("portal.registration"))

@@ -1,0 +1,71 @@
+"""What the REST API answers: the shared error shape and the bodies that have no input schema.
+
+These describe responses (for the OpenAPI document and its readers); the views build the
+same shapes. Input is validated by the schemas in ``disclosures.py`` and ``fields.py``.
+"""
+
+from marshmallow import Schema, fields
+
+from sayso.fields import FIELDS
+
+
+class ErrorSchema(Schema):
+    """Every API error: a stable code, a sentence for people, and what is wrong with which input."""
+
+    error = fields.String(
+        required=True,
+        metadata={"description": "A stable code, e.g. `validation_failed` or `csrf_failed`."},
+    )
+    message = fields.String(required=True, metadata={"description": "A sentence for people."})
+    fields_ = fields.Dict(
+        data_key="fields",
+        required=True,
+        metadata={
+            "description": "Each input at fault and what is wrong with it, following the "
+            "input's shape (list positions become string keys); `{}` when none is."
+        },
+    )
+
+
+class MeSchema(Schema):
+    """The signed-in consumer."""
+
+    email = fields.String(required=True)
+    csrf_token = fields.String(
+        required=True,
+        metadata={"description": "Send it as the `X-CSRFToken` header on every PUT and DELETE."},
+    )
+
+
+class RevokedSchema(Schema):
+    """What a revoke ended: the fields it revoked, by brand id (empty when nothing was live)."""
+
+    revoked = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={"description": "Brand id → the fields revoked just now."},
+    )
+
+
+def _profile_schema() -> type[Schema]:
+    declared = {
+        "sub": fields.String(
+            required=True,
+            metadata={"description": "The consumer's pseudonym for this brand (pairwise)."},
+        )
+    }
+    for name, field in FIELDS.items():
+        value = field.value_field()
+        value.required = False
+        value.allow_none = True
+        value.metadata = {
+            "description": f"The consumer's {field.label.lower()}: present only while "
+            f"`{field.scope}` is granted, and `null` when granted but not disclosed."
+        }
+        declared[name] = value
+    return Schema.from_dict(declared, name="ProfileSchema")
+
+
+#: What a brand's token reads at ``/api/v1/profile``, built from the field registry.
+ProfileSchema = _profile_schema()

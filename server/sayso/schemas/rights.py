@@ -1,0 +1,231 @@
+"""Schemas for a consumer's rights: consent receipts, access history, export, erasure."""
+
+from marshmallow import Schema, fields, validate
+
+from sayso.schemas.consent import BrandGrantsSchema
+from sayso.schemas.disclosures import DisclosuresSchema
+from sayso.services.rights import EXPORT_FORMAT
+
+# Ledger sequence numbers: audit_events.seq is a 32-bit INTEGER on PostgreSQL, where a
+# larger number fails the query (a 500) instead of matching nothing.
+SEQ_RANGE = validate.Range(min=1, max=2**31 - 1)
+BRAND_ID = validate.Length(min=1, max=64)
+
+
+def _timestamp(description: str) -> fields.String:
+    # Receipts carry the ledger's own instant strings, signed as they are: no re-formatting.
+    return fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"format": "date-time", "description": description},
+    )
+
+
+class ReceiptIssuerSchema(Schema):
+    """Who issued and signed the receipt, and where its public key is published."""
+
+    name = fields.String(required=True)
+    url = fields.String(required=True, metadata={"format": "uri"})
+    public_key_url = fields.String(
+        required=True,
+        metadata={"format": "uri", "description": "`/.well-known/sayso-ledger-key.json`."},
+    )
+
+
+class ReceiptLedgerSchema(Schema):
+    """The ledger event the receipt is made from."""
+
+    seq = fields.Integer(required=True)
+    hash = fields.String(required=True, metadata={"description": "The event's SHA-256, hex."})
+
+
+class ReceiptPrincipalSchema(Schema):
+    """The consumer, as the brand knows them."""
+
+    pseudonym = fields.String(
+        required=True,
+        metadata={"description": "The brand's pairwise subject id (`sub`) for the consumer."},
+    )
+    kind = fields.String(required=True, metadata={"description": "Always `pairwise`."})
+
+
+class ReceiptControllerSchema(Schema):
+    """The brand the consent is given to or withdrawn from."""
+
+    id = fields.String(required=True, metadata={"description": "The brand's public id."})
+    name = fields.String(required=True, allow_none=True)
+    client_id = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The brand's client that asked (for a grant); else null."},
+    )
+
+
+class ReceiptPurposeSchema(Schema):
+    """A purpose the brand declared, and the fields it covers."""
+
+    purpose = fields.String(required=True, allow_none=True)
+    data_categories = fields.List(fields.String(), required=True)
+
+
+class ReceiptEventSchema(Schema):
+    """What happened, when, and the state it left the consent in."""
+
+    type = fields.String(required=True, validate=validate.OneOf(["given", "withdrawn"]))
+    time = _timestamp("When the ledger recorded it (UTC).")
+    state = fields.String(required=True, validate=validate.OneOf(["active", "withdrawn"]))
+
+
+class ReceiptValiditySchema(Schema):
+    """How long the consent applies."""
+
+    expires_at = _timestamp(
+        "For a grant, the expiry chosen (null: until withdrawn); for a revoke, its time."
+    )
+
+
+class ReceiptWithdrawalSchema(Schema):
+    """How to withdraw consent."""
+
+    how = fields.String(required=True)
+    url = fields.String(required=True, metadata={"format": "uri"})
+    api = fields.String(required=True, metadata={"format": "uri"})
+
+
+class ReceiptSignatureSchema(Schema):
+    """Ed25519 by the ledger key over the receipt's other members (see `docs/ledger.md`)."""
+
+    alg = fields.String(required=True, validate=validate.OneOf(["Ed25519"]))
+    key_id = fields.String(required=True)
+    value = fields.String(required=True, metadata={"description": "url-safe base64, no padding"})
+
+
+class ReceiptSchema(Schema):
+    """A consent receipt after ISO/IEC TS 27560, signed with the ledger key."""
+
+    schema_ = fields.String(data_key="schema", attribute="schema", required=True)
+    record_id = fields.String(
+        required=True, metadata={"description": "The ledger event's hash: unique per receipt."}
+    )
+    issuer = fields.Nested(ReceiptIssuerSchema, required=True)
+    ledger = fields.Nested(ReceiptLedgerSchema, required=True)
+    principal = fields.Nested(ReceiptPrincipalSchema, required=True)
+    controller = fields.Nested(ReceiptControllerSchema, required=True)
+    purposes = fields.List(fields.Nested(ReceiptPurposeSchema), required=True)
+    data_categories = fields.List(
+        fields.String(), required=True, metadata={"description": "The disclosure fields."}
+    )
+    collection_method = fields.String(required=True)
+    event = fields.Nested(ReceiptEventSchema, required=True)
+    validity = fields.Nested(ReceiptValiditySchema, required=True)
+    withdrawal = fields.Nested(ReceiptWithdrawalSchema, required=True)
+    signature = fields.Nested(ReceiptSignatureSchema, required=True)
+
+
+class ReceiptQuerySchema(Schema):
+    """Which receipts to list."""
+
+    brand_id = fields.String(
+        validate=BRAND_ID, metadata={"description": "Only this brand's receipts."}
+    )
+
+
+class ProfileReadSchema(Schema):
+    """One read of the consumer's profile by a brand."""
+
+    seq = fields.Integer(required=True, metadata={"description": "The read's ledger seq."})
+    occurred_at = fields.DateTime(required=True)
+    brand_id = fields.String(required=True)
+    brand_name = fields.String(required=True, allow_none=True)
+    client_id = fields.String(required=True, allow_none=True)
+    fields_ = fields.List(
+        fields.String(),
+        data_key="fields",
+        attribute="fields",
+        required=True,
+        metadata={"description": "The fields the brand read (names only)."},
+    )
+    purposes = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "Field → the purpose it was read for."},
+    )
+
+
+class AccessHistorySchema(Schema):
+    """A page of reads, newest first."""
+
+    reads = fields.List(fields.Nested(ProfileReadSchema), required=True)
+    next_before = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Pass as `before` for the next page; null when done."},
+    )
+
+
+class AccessHistoryQuerySchema(Schema):
+    """Which reads to list."""
+
+    brand_id = fields.String(validate=BRAND_ID, metadata={"description": "Only this brand."})
+    before = fields.Integer(
+        validate=SEQ_RANGE,
+        metadata={"description": "Only reads before this ledger seq (a page's `next_before`)."},
+    )
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=200),
+        metadata={"description": "Reads per page."},
+    )
+
+
+class ExportAccountSchema(Schema):
+    """The account itself."""
+
+    email = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class DataExportSchema(Schema):
+    """Everything Sayso holds about the consumer, in one document."""
+
+    format = fields.Constant(EXPORT_FORMAT, required=True)
+    exported_at = fields.DateTime(required=True)
+    ledger_seq = fields.Integer(
+        required=True, metadata={"description": "The ledger event that records this export."}
+    )
+    account = fields.Nested(ExportAccountSchema, required=True)
+    disclosures = fields.Nested(DisclosuresSchema, required=True)
+    grants = fields.Method(
+        "_grants",
+        required=True,
+        metadata={"type": "array", "items": {"$ref": "#/components/schemas/BrandGrants"}},
+    )
+    receipts = fields.List(fields.Nested(ReceiptSchema), required=True)
+    access_history = fields.List(
+        fields.Nested(ProfileReadSchema),
+        required=True,
+        metadata={"description": "Every read, oldest first."},
+    )
+
+    def __init__(self, *args, context_now=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.now = context_now
+
+    def _grants(self, export) -> list:
+        return BrandGrantsSchema(many=True, context_now=self.now).dump(export.grants)
+
+
+class EraseSchema(Schema):
+    """The password that confirms erasing the account."""
+
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class EraseFormSchema(EraseSchema):
+    """The erase form: the password, and the box that says "I understand"."""
+
+    confirm = fields.Boolean(
+        required=True,
+        validate=validate.Equal(True, error="Tick the box to confirm."),
+    )

@@ -1,0 +1,221 @@
+"""Consent receipts: a signed, portable record of each grant and revoke.
+
+A receipt is derived from one ledger event (``consent:grant:created`` or
+``consent:grant:revoked``) and the brand's row, never from disclosed values, so erasing
+an account leaves its receipts intact. Its members follow the consent record structure of
+ISO/IEC TS 27560 (record id, principal, controller, purposes, data categories, collection
+method, event, validity, withdrawal); its ``ledger`` member names the event's sequence
+number and hash, so anyone holding a ledger export can find it in the chain.
+
+The signature is Ed25519 by the ledger's key (the one ``/.well-known/sayso-ledger-key.json``
+publishes) over :func:`receipt_bytes`: the receipt without its ``signature`` member, as
+sorted-key compact JSON in UTF-8. ``docs/ledger.md`` shows how to check one with nothing
+but the ``cryptography`` package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+
+from sayso.models import Account, AuditEvent, Brand
+from sayso.services.brands import BrandService
+from sayso.services.ledger import EventType, LedgerKey, _timestamp, signature_valid
+
+RECEIPT_SCHEMA = "sayso-consent-receipt/v1 (after ISO/IEC TS 27560)"
+SIGNATURE_ALG = "Ed25519"
+#: The ledger events a receipt is made from.
+RECEIPT_EVENTS = (str(EventType.CONSENT_GRANTED), str(EventType.CONSENT_REVOKED))
+#: What ``details.reason`` of a revoke event says when the account was erased.
+ERASURE_REASON = "account_erased"
+
+COLLECTED_ON_CONSENT_PAGE = "Sayso consent page"
+COLLECTED_BY_CONSUMER_CONTROLS = "Sayso consumer controls"
+COLLECTED_BY_ERASURE = "Sayso account erasure"
+
+WITHDRAWAL_HOW = (
+    "Revoke one field, the whole brand or everything on the Brands page of Sayso (url), "
+    "with the Sayso browser extension on the brand's site, or with an authenticated "
+    "DELETE to the API URL (api). A revoke takes effect on the brand's next request."
+)
+
+
+def receipt_bytes(receipt: Mapping) -> bytes:
+    """The exact bytes a receipt's signature covers: every member but ``signature``, as
+    sorted-key compact JSON (no insignificant whitespace, non-ASCII unescaped) in UTF-8."""
+    unsigned = {key: value for key, value in receipt.items() if key != "signature"}
+    return json.dumps(
+        unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def key_id_of(public_key) -> str:
+    """The key id of an Ed25519 public key, as :class:`LedgerKey` names its own."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def verify_receipt(receipt: Mapping, public_key) -> bool:
+    """Whether ``receipt`` is signed, unmodified, by the Ed25519 ``public_key``."""
+    signature = receipt.get("signature") if isinstance(receipt, Mapping) else None
+    if not isinstance(signature, Mapping) or signature.get("alg") != SIGNATURE_ALG:
+        return False
+    if signature.get("key_id") != key_id_of(public_key):
+        return False
+    value = signature.get("value")
+    if not isinstance(value, str):
+        return False
+    try:
+        message = receipt_bytes(receipt)
+    except (TypeError, ValueError):
+        return False
+    return signature_valid(public_key, value, message)
+
+
+def _rfc3339(value: str | None) -> str | None:
+    """An ISO 8601 instant from event details, in the ledger's own ``...Z`` form."""
+    if not value:
+        return None
+    return _timestamp(datetime.fromisoformat(value))
+
+
+@dataclass(frozen=True)
+class ReceiptLinks:
+    """The absolute URLs a receipt carries (built by the caller, which knows the site)."""
+
+    issuer: str
+    public_key: str
+    brands_page: str
+    revoke_api: Callable[[str], str]
+
+
+class ReceiptService:
+    """Builds and signs consent receipts from the ledger; writes nothing."""
+
+    def __init__(self, session, ledger_key: LedgerKey, brands: BrandService, links: ReceiptLinks):
+        self.session = session
+        self.key = ledger_key
+        self.brands = brands
+        self.links = links
+
+    def for_account(self, account: Account, brand_public_id: str | None = None) -> list[dict]:
+        """Every receipt of the account (optionally of one brand), oldest first."""
+        query = self._events(account)
+        if brand_public_id is not None:
+            query = query.where(AuditEvent.brand == brand_public_id)
+        return [self.sign(r) for r in self._unsigned(self.session.scalars(query))]
+
+    def one(self, account: Account, seq: int) -> dict | None:
+        """The account's receipt for the ledger event ``seq``; ``None`` if there is none."""
+        row = self.session.scalar(self._events(account).where(AuditEvent.seq == seq))
+        if row is None:
+            return None
+        # Earlier events of the same brand: a revoke recorded before revokes named their
+        # purposes takes them from the grant it withdrew.
+        history = self.session.scalars(
+            self._events(account).where(AuditEvent.brand == row.brand, AuditEvent.seq <= seq)
+        )
+        *_, receipt = self._unsigned(history)
+        return self.sign(receipt)
+
+    def sign(self, receipt: dict) -> dict:
+        """``receipt`` with its ``signature`` member (Ed25519 by the ledger key)."""
+        return {
+            **receipt,
+            "signature": {
+                "alg": SIGNATURE_ALG,
+                "key_id": self.key.key_id,
+                "value": self.key.sign(receipt_bytes(receipt)),
+            },
+        }
+
+    def _events(self, account: Account):
+        return (
+            select(AuditEvent)
+            .where(
+                AuditEvent.subject == account.pseudonym,
+                AuditEvent.type.in_(RECEIPT_EVENTS),
+                AuditEvent.brand.is_not(None),
+            )
+            .order_by(AuditEvent.seq)
+        )
+
+    def _unsigned(self, rows: Iterable[AuditEvent]):
+        rows = list(rows)
+        names = {
+            b.public_id: b.name
+            for b in self.session.scalars(
+                select(Brand).where(Brand.public_id.in_({r.brand for r in rows}))
+            )
+        }
+        granted: dict[tuple[str, str], str] = {}  # (brand, field) -> purpose last granted
+        for row in rows:
+            details = json.loads(row.details)
+            fields = json.loads(row.fields)
+            purposes = details.get("purposes") or {}
+            if row.type == EventType.CONSENT_GRANTED:
+                granted.update({(row.brand, f): p for f, p in purposes.items()})
+            else:
+                purposes = {f: purposes.get(f, granted.get((row.brand, f))) for f in fields}
+            yield self._build(row, names.get(row.brand), fields, purposes, details)
+
+    def _build(self, row, brand_name, fields, purposes, details) -> dict:
+        given = row.type == EventType.CONSENT_GRANTED
+        time = _timestamp(row.occurred_at)
+        by_purpose: dict[str | None, list[str]] = {}
+        for field in fields:
+            by_purpose.setdefault(purposes.get(field), []).append(field)
+        if given:
+            method = COLLECTED_ON_CONSENT_PAGE
+        elif details.get("reason") == ERASURE_REASON:
+            method = COLLECTED_BY_ERASURE
+        else:
+            method = COLLECTED_BY_CONSUMER_CONTROLS
+        return {
+            "schema": RECEIPT_SCHEMA,
+            "record_id": row.hash,
+            "issuer": {
+                "name": "Sayso",
+                "url": self.links.issuer,
+                "public_key_url": self.links.public_key,
+            },
+            "ledger": {"seq": row.seq, "hash": row.hash},
+            # The brand's pairwise id, not Sayso's own pseudonym: it is the id the controller
+            # already knows the consumer by, and two brands shown receipts cannot join on it.
+            "principal": {
+                "pseudonym": self.brands.pairwise_subject(row.brand, row.subject),
+                "kind": "pairwise",
+            },
+            "controller": {
+                "id": row.brand,
+                "name": brand_name,
+                "client_id": details.get("client_id") if given else None,
+            },
+            "purposes": [
+                {"purpose": purpose, "data_categories": sorted(names)}
+                for purpose, names in sorted(
+                    by_purpose.items(), key=lambda item: (item[0] is None, item[0] or "")
+                )
+            ],
+            "data_categories": sorted(fields),
+            "collection_method": method,
+            "event": {
+                "type": "given" if given else "withdrawn",
+                "time": time,
+                "state": "active" if given else "withdrawn",
+            },
+            # When this consent stops applying: the expiry chosen (null: until withdrawn)
+            # for a grant, the moment of withdrawal for a revoke.
+            "validity": {"expires_at": _rfc3339(details.get("expires_at")) if given else time},
+            "withdrawal": {
+                "how": WITHDRAWAL_HOW,
+                "url": self.links.brands_page,
+                "api": self.links.revoke_api(row.brand),
+            },
+        }

@@ -1,0 +1,264 @@
+"""A consumer's rights over their own data: who read what, a full export, and erasure.
+
+Reads come from the ledger (``api:profile:read`` events name the fields read, never the
+values). Erasure is one transaction across the services that own each table: revokes (with
+their events and webhooks), token revocation, deleting disclosures, shredding the data key,
+closing the account and the erasure event all land together, or nothing does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import select
+
+from sayso.models import Account, AuditEvent, Brand
+from sayso.models._types import utcnow
+from sayso.services.accounts import AccountService, WrongPassword, actor_for
+from sayso.services.consent import BrandGrants, ConsentService
+from sayso.services.disclosures import DisclosureService
+from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.receipts import ERASURE_REASON, ReceiptService
+from sayso.services.tokens import TokenService
+from sayso.services.vault import Vault
+
+EXPORT_FORMAT = "sayso-data-export/v1"
+
+
+class AccountErased(Exception):
+    """The account is already erased: there is nothing left to export or erase."""
+
+
+@dataclass(frozen=True)
+class ProfileRead:
+    """One read of the consumer's profile by a brand, as the ledger recorded it."""
+
+    seq: int
+    occurred_at: datetime
+    brand_id: str
+    brand_name: str | None
+    client_id: str | None
+    fields: list[str]
+    purposes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AccessPage:
+    """A page of reads, newest first; ``next_before`` continues it (``None``: no more)."""
+
+    reads: list[ProfileRead]
+    next_before: int | None
+
+
+@dataclass(frozen=True)
+class ExportedAccount:
+    """The account itself, as exported."""
+
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DataExport:
+    """Everything Sayso holds about one consumer, decrypted, at one moment."""
+
+    exported_at: datetime
+    account: ExportedAccount
+    disclosures: dict
+    grants: list[BrandGrants]
+    receipts: list[dict]
+    access_history: list[ProfileRead]
+    ledger_seq: int
+
+    @property
+    def filename(self) -> str:
+        """What the export is called when saved."""
+        return f"sayso-my-data-{self.exported_at:%Y%m%d}.json"
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing an account did."""
+
+    revoked: dict[str, list[str]]
+    brand_names: dict[str, str]
+    disclosures_deleted: list[str]
+    tokens_revoked: int
+    ledger_seq: int
+
+
+class DataRightsService:
+    """Access history, export and erasure for one consumer at a time."""
+
+    def __init__(
+        self,
+        session,
+        ledger: Ledger,
+        vault: Vault,
+        accounts: AccountService,
+        consent: ConsentService,
+        disclosures: DisclosureService,
+        tokens: TokenService,
+        receipts: ReceiptService,
+    ):
+        self.session = session
+        self.ledger = ledger
+        self.vault = vault
+        self.accounts = accounts
+        self.consent = consent
+        self.disclosures = disclosures
+        self.tokens = tokens
+        self.receipts = receipts
+
+    # Access history ------------------------------------------------------------
+
+    def access_history(
+        self,
+        account: Account,
+        brand_public_id: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> AccessPage:
+        """The brands' reads of the account, newest first, ``limit`` at a time.
+
+        ``before`` is the ``next_before`` of the previous page (a ledger sequence number).
+        """
+        query = self._reads(account, brand_public_id).order_by(AuditEvent.seq.desc())
+        if before is not None:
+            query = query.where(AuditEvent.seq < before)
+        rows = self.session.scalars(query.limit(limit + 1)).all()
+        reads = self._as_reads(rows[:limit])
+        return AccessPage(reads, reads[-1].seq if len(rows) > limit else None)
+
+    def all_reads(self, account: Account, batch: int = 1000) -> Iterator[ProfileRead]:
+        """Every read of the account, oldest first, fetched in batches."""
+        after = 0
+        while True:
+            rows = self.session.scalars(
+                self._reads(account, None)
+                .where(AuditEvent.seq > after)
+                .order_by(AuditEvent.seq)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return
+            yield from self._as_reads(rows)
+            after = rows[-1].seq
+
+    def _reads(self, account: Account, brand_public_id: str | None):
+        query = select(AuditEvent).where(
+            AuditEvent.subject == account.pseudonym,
+            AuditEvent.type == str(EventType.PROFILE_READ),
+        )
+        if brand_public_id is not None:
+            query = query.where(AuditEvent.brand == brand_public_id)
+        return query
+
+    def _as_reads(self, rows) -> list[ProfileRead]:
+        names = dict(
+            self.session.execute(
+                select(Brand.public_id, Brand.name).where(
+                    Brand.public_id.in_({r.brand for r in rows})
+                )
+            ).all()
+        )
+        reads = []
+        for row in rows:
+            actor_kind, _, actor_id = row.actor.partition(":")
+            reads.append(
+                ProfileRead(
+                    seq=row.seq,
+                    occurred_at=row.occurred_at,
+                    brand_id=row.brand,
+                    brand_name=names.get(row.brand),
+                    client_id=actor_id if actor_kind == "client" else None,
+                    fields=json.loads(row.fields),
+                    purposes=json.loads(row.details).get("purposes") or {},
+                )
+            )
+        return reads
+
+    # Export ----------------------------------------------------------------------
+
+    def export(self, account: Account) -> DataExport:
+        """Everything about the account, decrypted; the export is a ledger event, committed
+        before anything is returned (if it cannot be recorded, nothing is handed out)."""
+        if not account.is_active:
+            raise AccountErased
+        document = DataExport(
+            exported_at=utcnow(),
+            account=ExportedAccount(self.accounts.email_of(account), account.created_at),
+            disclosures=self.disclosures.read(account),
+            grants=self.consent.overview(account),
+            receipts=self.receipts.for_account(account),
+            access_history=list(self.all_reads(account)),
+            ledger_seq=0,
+        )
+        try:
+            event = self.ledger.append(
+                Event(
+                    EventType.DATA_EXPORTED,
+                    actor=actor_for(account),
+                    subject=account.pseudonym,
+                    fields=tuple(document.disclosures),
+                    details={
+                        "receipts": len(document.receipts),
+                        "reads": len(document.access_history),
+                    },
+                )
+            )
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        return replace(document, ledger_seq=event.seq)
+
+    # Erasure ---------------------------------------------------------------------
+
+    def erase(self, account: Account, password: str) -> Erasure:
+        """Erase the account, confirmed by its password; raise :class:`WrongPassword`.
+
+        Every live grant is revoked (each with its ledger event and ``consent.revoked``
+        webhooks), every token revoked, every disclosure deleted and the data key shredded,
+        so any copy of the ciphertexts (backups included) is unreadable for good. The email
+        and password go; the account row and its pseudonym stay, because the ledger's events
+        name it, and they hold no values. One transaction: all of it lands, or none.
+        """
+        if not account.is_active:
+            raise AccountErased
+        if not self.accounts.check_password(account, password):
+            raise WrongPassword
+        now = utcnow()
+        try:
+            # Tokens first, so the count covers all of them (a brand's revoke ends its own).
+            tokens = self.tokens.revoke_all_of_account(account.id, now)
+            revoked = self.consent.revoke_all_uncommitted(account, now, reason=ERASURE_REASON)
+            deleted = self.disclosures.delete_all_uncommitted(account)
+            self.vault.shred(account.id)
+            self.accounts.close_uncommitted(account, now)
+            event = self.ledger.append(
+                Event(
+                    EventType.ACCOUNT_ERASED,
+                    actor=actor_for(account),
+                    subject=account.pseudonym,
+                    fields=tuple(deleted),
+                    details={
+                        "brands_revoked": len(revoked),
+                        "tokens_revoked": tokens,
+                        "data_key": "shredded",
+                    },
+                )
+            )
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        names = dict(
+            self.session.execute(
+                select(Brand.public_id, Brand.name).where(Brand.public_id.in_(revoked))
+            ).all()
+        )
+        return Erasure(revoked, names, deleted, tokens, event.seq)

@@ -1,0 +1,66 @@
+"""The consumer's "My data" page: download everything, or erase the account."""
+
+from flask import current_app, jsonify, render_template, request, session
+from flask_login import current_user, logout_user
+from marshmallow import ValidationError
+
+from sayso import services
+from sayso.auth import consumer_required
+from sayso.extensions import limiter
+from sayso.fields import FIELDS
+from sayso.models._types import utcnow
+from sayso.schemas.rights import DataExportSchema, EraseFormSchema
+from sayso.services.accounts import WrongPassword
+from sayso.web import bp
+from sayso.web.forms import flatten_errors
+
+
+def _erase_limit() -> str:
+    # The password is checked here too, so guessing it is limited as on the sign-in page.
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _page(errors, status: int = 200):
+    return render_template("my_data.html", errors=errors), status
+
+
+@bp.get("/account/data")
+@consumer_required
+def my_data():
+    """Download everything Sayso holds about you, or erase your account."""
+    return _page([])
+
+
+@bp.post("/account/data/export")
+@consumer_required
+def download_my_data():
+    """One JSON file: disclosures, grants, receipts, access history and the account."""
+    now = utcnow()
+    export = services.rights().export(current_user)
+    response = jsonify(DataExportSchema(context_now=now).dump(export))
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/account/erase")
+@limiter.limit(_erase_limit)
+@consumer_required
+def erase_account():
+    """Erase the account, confirmed by password and a ticked box; then sign out."""
+    try:
+        data = EraseFormSchema().load(
+            {
+                "password": request.form.get("password", ""),
+                "confirm": request.form.get("confirm") or False,
+            }
+        )
+    except ValidationError as exc:
+        return _page(flatten_errors(exc.messages), 422)
+    try:
+        erasure = services.rights().erase(current_user, data["password"])
+    except WrongPassword:
+        return _page(["The password is not right. Nothing was erased."], 403)
+    logout_user()
+    session.clear()
+    return render_template("erased.html", erasure=erasure, fields=FIELDS)

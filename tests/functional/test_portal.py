@@ -1,0 +1,432 @@
+"""The brand portal through HTTP, with CSRF on: clients, secrets shown once, deliveries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from sayso.extensions import db
+from sayso.models import AuditEvent, OAuthClient, Token, WebhookDelivery
+from tests.helpers import api_headers, csrf_token, log_in, sign_up
+from tests.oauth_helpers import ALL_SCOPES, basic, bearer, connect, consent, exchange, make_brand
+from tests.oauth_helpers import pkce as new_pkce
+
+MEMBER = "maria@bookshop.example"
+MEMBER_PASSWORD = "brand portal password"
+SHOP = "https://shop.bookshop.example/callback"
+DISCLOSURES = {
+    "interests": [{"topic_id": 100}, {"text": "crime fiction"}],
+    "channels": [{"channel": "email", "max_per_week": 1}],
+}
+
+
+def add_member(runner, brand_id, email=MEMBER, password=MEMBER_PASSWORD):
+    """Add a person to a brand through the CLI, as an operator would."""
+    return runner.invoke(
+        args=["brands", "add-member", brand_id, email, "--password-stdin"], input=password + "\n"
+    )
+
+
+def member_of(app, brand_id, email=MEMBER):
+    """A signed-in test client for a new member of ``brand_id``."""
+    result = add_member(app.test_cli_runner(), brand_id, email)
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    assert log_in(client, email, MEMBER_PASSWORD).status_code == 302
+    return client
+
+
+def client_form(member, **overrides) -> dict:
+    """A valid portal form for a client asking for interests and channels."""
+    form = {
+        "csrf_token": csrf_token(member, "/portal/clients/new"),
+        "name": "Bookshop web",
+        "redirect_uris": SHOP + "\n",
+        "scope": ["interests:read", "channels:read"],
+        "purpose_interests:read": ALL_SCOPES["interests:read"],
+        "purpose_channels:read": ALL_SCOPES["channels:read"],
+        "webhook_url": "",
+    }
+    form.update(overrides)
+    return form
+
+
+def shown(html: str, label: str) -> str:
+    """A value the secrets page shows next to ``label``."""
+    match = re.search(rf"<th>{re.escape(label)}</th><td><code>([^<]+)</code>", html)
+    assert match, f"{label} not shown"
+    return match.group(1)
+
+
+def database_text(app) -> str:
+    """Every value of every row of every table, as text (bytes as latin-1)."""
+    parts = []
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(table.select()):
+                for value in row:
+                    if isinstance(value, bytes):
+                        value = value.decode("latin-1")
+                    parts.append(str(value))
+    return "\n".join(parts)
+
+
+def client_row(app, client_id) -> OAuthClient | None:
+    with app.app_context():
+        row = db.session.scalars(
+            select(OAuthClient).where(OAuthClient.client_id == client_id)
+        ).one_or_none()
+        if row is not None:
+            db.session.expunge(row)
+        return row
+
+
+@pytest.fixture
+def brand(runner):
+    return make_brand(runner, webhook="https://bookshop.example/hooks")
+
+
+@pytest.fixture
+def member(app, brand):
+    return member_of(app, brand["brand_id"])
+
+
+@pytest.fixture
+def consumer(app):
+    client = app.test_client()
+    sign_up(client, "ada@example.org")
+    client.put("/api/v1/me/disclosures", json=DISCLOSURES, headers=api_headers(client))
+    return client
+
+
+def register(member, **overrides):
+    return member.post("/portal/clients/new", data=client_form(member, **overrides))
+
+
+# Access ----------------------------------------------------------------------
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    response = client.get("/portal")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=/portal")
+
+
+def test_consumers_get_a_readable_403(app, consumer):
+    response = consumer.get("/portal")
+    assert response.status_code == 403
+    assert "brand portal is for people who work for a brand" in response.get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_token(consumer, "/account/password"),
+        "name": "Sneaky",
+        "redirect_uris": SHOP,
+        "scope": ["interests:read"],
+        "purpose_interests:read": "whatever we like",
+    }
+    assert consumer.post("/portal/clients/new", data=form).status_code == 403
+    assert consumer.get("/portal/deliveries").status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OAuthClient)) == 0
+
+
+def test_member_signs_in_and_sees_the_brand_domains_and_clients(member, brand, runner):
+    runner.invoke(args=["brands", "verify-domain", "bookshop.example"])
+    html = member.get("/portal").get_data(as_text=True)
+    assert "Bookshop" in html and brand["brand_id"] in html
+    assert "bookshop.example" in html and "not verified" not in html
+    assert brand["client_id"] in html
+    assert "Brand portal" in html and "My disclosures" not in html
+
+
+# Registering, secrets shown once -------------------------------------------------
+
+
+def test_member_registers_a_client_and_sees_its_secrets_exactly_once(app, member, brand):
+    response = register(member, webhook_url="https://shop.bookshop.example/hooks")
+    assert response.status_code == 201
+    assert "Location" not in response.headers
+    html = response.get_data(as_text=True)
+    client_id = shown(html, "Client ID")
+    secret = shown(html, "Client secret")
+    webhook_secret = shown(html, "Webhook signing secret")
+    assert secret.startswith("sayso_cs_") and webhook_secret.startswith("sayso_whs_")
+    assert response.headers["Cache-Control"] == "no-store"
+
+    row = client_row(app, client_id)
+    assert row.brand_id is not None and row.name == "Bookshop web"
+    assert row.redirect_uris == [SHOP]
+    assert row.scope_purposes == {
+        "interests:read": ALL_SCOPES["interests:read"],
+        "channels:read": ALL_SCOPES["channels:read"],
+    }
+    assert row.client_secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    stored = database_text(app)
+    assert secret not in stored and webhook_secret not in stored
+    assert row.client_secret_hash in stored
+
+    for page in [
+        "/portal",
+        f"/portal/clients/{client_id}",
+        f"/portal/clients/{client_id}/delete",
+        "/portal/clients/new",
+        "/portal/deliveries",
+        "/portal/registration",
+    ]:
+        again = member.get(page)
+        assert again.status_code == 200, page
+        text = again.get_data(as_text=True)
+        assert secret not in text and webhook_secret not in text, page
+    session_cookie = member.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert secret not in session_cookie.value
+
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.type == "brand:client:created")
+        ).all()[-1]
+        assert json.loads(event.details)["client_id"] == client_id
+        assert event.actor.startswith("brand:")
+
+
+def test_a_registered_client_runs_the_oauth_flow(member, consumer):
+    html = register(member).get_data(as_text=True)
+    new = {
+        "client_id": shown(html, "Client ID"),
+        "client_secret": shown(html, "Client secret"),
+        "redirect_uri": SHOP,
+    }
+    token = connect(consumer, new, ["interests"], scope="interests:read channels:read")
+    profile = consumer.get("/api/v1/profile", headers=bearer(token["access_token"]))
+    assert profile.status_code == 200
+    assert set(profile.get_json()) == {"sub", "interests"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"redirect_uris": "http://shop.bookshop.example/cb"}, "must use https"),
+        ({"redirect_uris": "https://shop.bookshop.example/cb#done"}, "must not have a fragment"),
+        ({"redirect_uris": "https://user:pw@shop.bookshop.example/cb"}, "must not carry credent"),
+        ({"redirect_uris": "/callback"}, "must be an absolute URL"),
+        ({"redirect_uris": "  \n"}, "Give one to ten redirect URIs"),
+        ({"purpose_channels:read": ""}, "Declare the purpose for Channels (channels:read)"),
+        ({"purpose_interests:read": "no"}, "Declare the purpose for Interests (interests:read)"),
+        ({"scope": []}, "Tick at least one field"),
+        ({"scope": ["email:read"], "purpose_email:read": "a purpose"}, "not a scope Sayso"),
+        ({"name": ""}, "Name:"),
+        ({"webhook_url": "ftp://bookshop.example/hooks"}, "The webhook URL must use https"),
+    ],
+)
+def test_bad_clients_are_refused_with_readable_errors(app, member, overrides, message):
+    response = register(member, **overrides)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    errors = html.split('class="errors"')[1].split("</div>")[0]
+    assert message in errors.replace("&#39;", "'")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OAuthClient)) == 1
+
+
+def test_the_form_keeps_what_was_typed_after_an_error(member):
+    html = register(member, **{"purpose_channels:read": ""}).get_data(as_text=True)
+    assert ALL_SCOPES["interests:read"] in html
+    assert 'value="interests:read" checked' in html
+
+
+@pytest.mark.parametrize("loopback_allowed", [True, False])
+def test_http_redirects_only_on_loopback_and_only_when_allowed(app_factory, loopback_allowed):
+    app = app_factory(ALLOW_HTTP_LOOPBACK=loopback_allowed)
+    brand = make_brand(app.test_cli_runner(), redirect="https://bookshop.example/callback")
+    member = member_of(app, brand["brand_id"])
+    loopback = register(member, redirect_uris="http://localhost:8000/callback")
+    assert loopback.status_code == (201 if loopback_allowed else 422)
+    if not loopback_allowed:
+        assert "must use https" in loopback.get_data(as_text=True)
+    elsewhere = register(member, redirect_uris="http://shop.bookshop.example/callback")
+    assert elsewhere.status_code == 422
+
+
+# Rotating and deleting ------------------------------------------------------------
+
+
+def test_rotating_the_secret_shows_the_new_one_once_and_the_old_one_fails(
+    app, member, consumer, brand
+):
+    page = f"/portal/clients/{brand['client_id']}"
+    response = member.post(page + "/rotate-secret", data={"csrf_token": csrf_token(member, page)})
+    assert response.status_code == 200
+    new_secret = shown(response.get_data(as_text=True), "Client secret")
+    assert new_secret != brand["client_secret"]
+    assert new_secret not in member.get(page).get_data(as_text=True)
+    assert client_row(app, brand["client_id"]).client_secret_hash == (
+        hashlib.sha256(new_secret.encode()).hexdigest()
+    )
+    assert new_secret not in database_text(app)
+
+    rotated = {**brand, "client_secret": new_secret}
+    assert connect(consumer, rotated, ["interests"])["access_token"]
+
+    verifier, challenge = new_pkce()
+    code = consent(consumer, brand, ["interests"], challenge=challenge, prompt="consent")["code"]
+    refused = exchange(consumer, brand, code, verifier, auth=basic(brand))
+    assert refused.status_code == 401
+    assert refused.get_json()["error"] == "invalid_client"
+
+
+def test_rotating_the_webhook_secret_changes_what_signs_deliveries(app, member, brand):
+    from sayso import services
+
+    page = f"/portal/clients/{brand['client_id']}"
+    response = member.post(
+        page + "/rotate-webhook-secret", data={"csrf_token": csrf_token(member, page)}
+    )
+    assert response.status_code == 200
+    secret = shown(response.get_data(as_text=True), "Webhook signing secret")
+    assert secret != brand["webhook_secret"]
+    with app.app_context():
+        client = services.brands().client(brand["client_id"])
+        assert services.brands().webhook_secret(client) == secret
+    assert secret not in database_text(app)
+    assert secret not in member.get(page).get_data(as_text=True)
+
+
+def test_delete_asks_first_then_removes_the_client_and_its_tokens_stop(
+    app, member, consumer, brand
+):
+    token = connect(consumer, brand, ["interests"])["access_token"]
+    page = f"/portal/clients/{brand['client_id']}/delete"
+    assert "cannot be undone" in member.get(page).get_data(as_text=True)
+
+    unconfirmed = member.post(page, data={"csrf_token": csrf_token(member, page)})
+    assert unconfirmed.status_code == 422
+    assert "Tick the box" in unconfirmed.get_data(as_text=True)
+    assert client_row(app, brand["client_id"]) is not None
+
+    response = member.post(page, data={"csrf_token": csrf_token(member, page), "confirm": "yes"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/portal"
+    assert "is deleted" in member.get("/portal").get_data(as_text=True)
+    assert client_row(app, brand["client_id"]) is None
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Token)) == 0
+        assert db.session.scalars(
+            select(AuditEvent).where(AuditEvent.type == "brand:client:deleted")
+        ).one()
+    assert consumer.get("/api/v1/profile", headers=bearer(token)).status_code == 401
+    assert member.get(f"/portal/clients/{brand['client_id']}").status_code == 404
+
+
+# Isolation and CSRF --------------------------------------------------------------
+
+
+def test_a_member_of_one_brand_cannot_touch_another_brands_client(app, member, runner):
+    other = make_brand(runner, name="Other", domain="other.example")
+    before = client_row(app, other["client_id"]).client_secret_hash
+    token = csrf_token(member, "/portal")
+    base = f"/portal/clients/{other['client_id']}"
+    assert member.get(base).status_code == 404
+    assert member.get(base + "/delete").status_code == 404
+    for action in ("/rotate-secret", "/rotate-webhook-secret"):
+        assert member.post(base + action, data={"csrf_token": token}).status_code == 404
+    gone = member.post(base + "/delete", data={"csrf_token": token, "confirm": "yes"})
+    assert gone.status_code == 404
+    assert client_row(app, other["client_id"]).client_secret_hash == before
+    assert other["client_id"] not in member.get("/portal").get_data(as_text=True)
+
+
+def test_posts_without_the_csrf_token_are_refused(app, member, brand):
+    form = client_form(member)
+    del form["csrf_token"]
+    assert member.post("/portal/clients/new", data=form).status_code == 400
+    base = f"/portal/clients/{brand['client_id']}"
+    before = client_row(app, brand["client_id"]).client_secret_hash
+    assert member.post(base + "/rotate-secret").status_code == 400
+    assert member.post(base + "/delete", data={"confirm": "yes"}).status_code == 400
+    assert member.post("/portal/registration/tokens").status_code == 400
+    assert client_row(app, brand["client_id"]).client_secret_hash == before
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OAuthClient)) == 1
+
+
+# Deliveries and registration tokens --------------------------------------------------
+
+
+def test_webhook_deliveries_show_up_after_a_consumer_revokes(app, member, consumer, brand):
+    assert "No deliveries yet" in member.get("/portal/deliveries").get_data(as_text=True)
+    connect(consumer, brand, ["interests", "channels"])
+    consumer.delete(f"/api/v1/me/grants/{brand['brand_id']}", headers=api_headers(consumer))
+    html = member.get("/portal/deliveries").get_data(as_text=True)
+    assert "consent.revoked" in html
+    assert "pending" in html and brand["client_id"] in html
+    with app.app_context():
+        delivery = db.session.scalars(select(WebhookDelivery)).one()
+    assert delivery.event_id in html
+
+
+def test_deliveries_of_another_brand_are_not_shown(app, member, consumer, runner):
+    other = make_brand(
+        runner, name="Other", domain="other.example", webhook="https://other.example/hooks"
+    )
+    connect(consumer, other, ["interests"])
+    consumer.delete(f"/api/v1/me/grants/{other['brand_id']}", headers=api_headers(consumer))
+    html = member.get("/portal/deliveries").get_data(as_text=True)
+    assert "consent.revoked" not in html and other["client_id"] not in html
+
+
+def test_an_initial_access_token_is_shown_once_and_can_be_revoked(app, member):
+    page = "/portal/registration"
+    assert "http://localhost/oauth/register" in member.get(page).get_data(as_text=True)
+    response = member.post(page + "/tokens", data={"csrf_token": csrf_token(member, page)})
+    assert response.status_code == 201
+    token = shown(response.get_data(as_text=True), "Initial access token")
+    assert token not in member.get(page).get_data(as_text=True)
+    assert "1 token(s) work now" in member.get(page).get_data(as_text=True)
+    assert token not in database_text(app)
+    body = {
+        "redirect_uris": [SHOP],
+        "scope": "interests:read",
+        "sayso_purposes": {"interests:read": "recommend books"},
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    assert member.post("/oauth/register", json=body, headers=headers).status_code == 201
+
+    revoked = member.post(page + "/revoke", data={"csrf_token": csrf_token(member, page)})
+    assert revoked.status_code == 302
+    assert member.post("/oauth/register", json=body, headers=headers).status_code == 401
+
+
+# The CLI -------------------------------------------------------------------------
+
+
+def test_add_member_refuses_a_consumer_and_a_member_of_another_brand(runner, brand, consumer):
+    refused = add_member(runner, brand["brand_id"], email="ada@example.org")
+    assert refused.exit_code == 1 and "not a brand" in refused.output
+    assert add_member(runner, brand["brand_id"]).exit_code == 0
+    again = add_member(runner, brand["brand_id"])
+    assert again.exit_code == 0 and "password unchanged" in again.output
+    other = make_brand(runner, name="Other", domain="other.example")
+    elsewhere = add_member(runner, other["brand_id"])
+    assert elsewhere.exit_code == 1 and "another brand" in elsewhere.output
+    assert add_member(runner, "br_nope").exit_code == 1
+    short = add_member(runner, brand["brand_id"], email="new@bookshop.example", password="short")
+    assert short.exit_code == 1
+
+
+def test_brands_list_and_initial_token(runner, brand):
+    listed = json.loads(runner.invoke(args=["brands", "list", "--json"]).output)
+    assert listed == [
+        {
+            "brand_id": brand["brand_id"],
+            "name": "Bookshop",
+            "domains": [{"domain": "bookshop.example", "verified": False}],
+            "clients": [{"client_id": brand["client_id"], "name": "Bookshop"}],
+        }
+    ]
+    text = runner.invoke(args=["brands", "list"]).output
+    assert brand["brand_id"] in text and "(not verified)" in text
+    issued = runner.invoke(args=["brands", "initial-token", brand["brand_id"]])
+    assert issued.exit_code == 0 and issued.output.startswith("sayso_iat_")
+    assert runner.invoke(args=["brands", "initial-token", "br_nope"]).exit_code == 1
