@@ -1,0 +1,510 @@
+"""The Bookshop: a sample brand that connects to Sayso with OAuth 2 (Authlib, PKCE).
+
+It asks for three fields, shows in plain words what the consumer let it see, reads the
+profile afresh on every page view, refreshes (and rotates) its tokens, and applies
+Sayso's signed revocation webhooks. See README.md beside this file to run it.
+
+It deliberately imports nothing from Sayso: a brand only has Sayso's public interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+import time
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+
+#: What the bookshop asks for. The consumer may grant any subset of it.
+SCOPE = "interests:read browsing_categories:read channels:read"
+#: Sayso-Signature timestamps further than this from our clock are refused (replays).
+SIGNATURE_TOLERANCE = 300
+#: Refresh an access token this many seconds before it expires.
+REFRESH_LEEWAY = 60
+#: Seconds to wait for Sayso before telling the visitor it is not answering.
+SAYSO_TIMEOUT = 10
+
+#: app.config key -> (environment variable, default); None means it must be set.
+SETTINGS = {
+    "BOOKSHOP_SAYSO_URL": ("BOOKSHOP_SAYSO_URL", "http://127.0.0.1:5000"),
+    "BOOKSHOP_URL": ("BOOKSHOP_URL", "http://127.0.0.1:5001"),
+    "BOOKSHOP_CLIENT_ID": ("BOOKSHOP_CLIENT_ID", None),
+    "BOOKSHOP_CLIENT_SECRET": ("BOOKSHOP_CLIENT_SECRET", None),
+    "BOOKSHOP_WEBHOOK_SECRET": ("BOOKSHOP_WEBHOOK_SECRET", None),
+    "SECRET_KEY": ("BOOKSHOP_SECRET_KEY", None),
+    # The SQLite file for tokens and the webhook log ("" means instance/bookshop.sqlite3).
+    "BOOKSHOP_DATABASE": ("BOOKSHOP_DATABASE", ""),
+}
+
+CHANNEL_VERBS = {
+    "email": "email you",
+    "sms": "text you",
+    "push": "send you a push notification",
+    "post": "write to you",
+    "phone": "call you",
+    "in_app": "notify you in the app",
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the bookshop; ``config`` overrides the ``BOOKSHOP_*`` environment variables."""
+    app = Flask(__name__, instance_path=str(Path(__file__).parent / "instance"))
+    for key, (var, default) in SETTINGS.items():
+        app.config[key] = os.environ.get(var, default)
+    app.config.update(config or {})
+    missing = [var for key, (var, dflt) in SETTINGS.items() if dflt is None and not app.config[key]]
+    if missing:
+        raise RuntimeError(
+            f"Set {', '.join(missing)}: see examples/bookshop/README.md for where each comes from"
+        )
+    app.config["BOOKSHOP_SAYSO_URL"] = app.config["BOOKSHOP_SAYSO_URL"].rstrip("/")
+    app.config["BOOKSHOP_URL"] = app.config["BOOKSHOP_URL"].rstrip("/")
+    # Sayso and the bookshop may share a host (127.0.0.1 on two ports), and cookies ignore
+    # ports: a name of our own keeps the two sessions apart.
+    app.config.update(SESSION_COOKIE_NAME="bookshop_session", SESSION_COOKIE_SAMESITE="Lax")
+    # Webhook bodies are small; refuse anything large before reading it.
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    if not app.config["BOOKSHOP_DATABASE"]:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["BOOKSHOP_DATABASE"] = str(Path(app.instance_path) / "bookshop.sqlite3")
+
+    store = BookshopStore(app.config["BOOKSHOP_DATABASE"])
+    store.create_tables()
+    app.extensions["bookshop_store"] = store
+
+    sayso_url = app.config["BOOKSHOP_SAYSO_URL"]
+    oauth = OAuth(app)
+    oauth.register(
+        "sayso",
+        client_id=app.config["BOOKSHOP_CLIENT_ID"],
+        client_secret=app.config["BOOKSHOP_CLIENT_SECRET"],
+        server_metadata_url=f"{sayso_url}/.well-known/oauth-authorization-server",
+        api_base_url=f"{sayso_url}/api/v1/",
+        client_kwargs={
+            "scope": SCOPE,
+            "code_challenge_method": "S256",
+            "default_timeout": SAYSO_TIMEOUT,
+        },
+    )
+    app.extensions["bookshop_oauth"] = oauth
+
+    register_views(app)
+    return app
+
+
+def _store() -> BookshopStore:
+    return current_app.extensions["bookshop_store"]
+
+
+def _sayso():
+    return current_app.extensions["bookshop_oauth"].sayso
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# --- What the bookshop keeps ---------------------------------------------------------
+
+
+class BookshopStore:
+    """Tokens per Sayso subject, the last profile read, and the webhook log (SQLite).
+
+    The browser's session holds only the subject (Sayso's pairwise id for this brand);
+    tokens never leave the server.
+    """
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS connections (
+            sub TEXT PRIMARY KEY,
+            access_token TEXT,
+            refresh_token TEXT,
+            expires_at INTEGER,
+            scope TEXT,
+            profile TEXT NOT NULL DEFAULT '{}',
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS webhook_events (
+            event_id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            sub TEXT,
+            fields TEXT NOT NULL,
+            created_at TEXT,
+            received_at TEXT NOT NULL
+        );
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @contextmanager
+    def transaction(self, immediate: bool = False):
+        """A connection in one transaction, committed on success; ``immediate`` takes the
+        write lock up front (other writers wait)."""
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+            conn.row_factory = sqlite3.Row
+            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def create_tables(self) -> None:
+        """Create the tables if they are missing."""
+        with closing(sqlite3.connect(self.path)) as conn:
+            conn.executescript(self.SCHEMA)
+
+    def connection(self, sub: str) -> sqlite3.Row | None:
+        """The stored connection for a subject."""
+        with self.transaction() as conn:
+            return conn.execute("SELECT * FROM connections WHERE sub = ?", (sub,)).fetchone()
+
+    def save_tokens(self, conn, sub: str, token: dict) -> None:
+        """Store a token response (in ``conn``'s transaction); Sayso rotates refresh tokens,
+        so the one in this response replaces the old one."""
+        conn.execute(
+            "INSERT INTO connections (sub, access_token, refresh_token, expires_at, scope,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sub) DO UPDATE SET"
+            " access_token = excluded.access_token, refresh_token = excluded.refresh_token,"
+            " expires_at = excluded.expires_at, scope = excluded.scope,"
+            " updated_at = excluded.updated_at",
+            (
+                sub,
+                token["access_token"],
+                token.get("refresh_token"),
+                int(token.get("expires_at") or 0),
+                token.get("scope", ""),
+                _now(),
+            ),
+        )
+
+    def save_profile(self, sub: str, profile: dict) -> None:
+        """Cache the latest profile read."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE connections SET profile = ?, updated_at = ? WHERE sub = ?",
+                (json.dumps(profile), _now(), sub),
+            )
+
+    def disconnect(self, sub: str) -> None:
+        """Forget the tokens and everything read: the consumer took it all back."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE connections SET access_token = NULL, refresh_token = NULL,"
+                " expires_at = NULL, profile = '{}', updated_at = ? WHERE sub = ?",
+                (_now(), sub),
+            )
+
+    def record_event(self, event: dict) -> bool:
+        """Record a webhook event and apply it, once: False if it was already recorded."""
+        data = event.get("data") or {}
+        sub, fields = data.get("sub"), list(data.get("fields") or [])
+        with self.transaction(immediate=True) as conn:
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO webhook_events"
+                " (event_id, type, sub, fields, created_at, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    event["id"],
+                    event["type"],
+                    sub,
+                    json.dumps(fields),
+                    event.get("created_at"),
+                    _now(),
+                ),
+            ).rowcount
+            if inserted and event["type"] == "consent.revoked" and sub:
+                row = conn.execute(
+                    "SELECT profile FROM connections WHERE sub = ?", (sub,)
+                ).fetchone()
+                if row is not None:
+                    cached = json.loads(row["profile"])
+                    for name in fields:
+                        cached.pop(name, None)
+                    conn.execute(
+                        "UPDATE connections SET profile = ?, updated_at = ? WHERE sub = ?",
+                        (json.dumps(cached), _now(), sub),
+                    )
+        return bool(inserted)
+
+    def events(self, sub: str, limit: int = 20) -> list[dict]:
+        """The webhook events about one subject, newest first."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM webhook_events WHERE sub = ? ORDER BY received_at DESC, rowid DESC"
+                " LIMIT ?",
+                (sub, limit),
+            ).fetchall()
+        return [{**dict(r), "fields": json.loads(r["fields"])} for r in rows]
+
+
+# --- Reading the profile, refreshing tokens --------------------------------------------
+
+
+class Disconnected(Exception):
+    """Sayso no longer lets the bookshop read anything for this consumer."""
+
+
+class SaysoUnavailable(Exception):
+    """Sayso did not answer usefully; try again later."""
+
+
+@dataclass
+class ProfileView:
+    """What the home page shows about one consumer."""
+
+    state: str  # "anonymous" | "connected" | "disconnected" | "unavailable"
+    profile: dict = field(default_factory=dict)
+
+
+def _bearer(row_or_token) -> dict:
+    # No expires_at on purpose: Authlib would otherwise refresh on its own, sending the
+    # full configured scope, which Sayso rightly refuses when the consumer granted a subset.
+    return {"access_token": row_or_token["access_token"], "token_type": "Bearer"}
+
+
+def refresh(sub: str, stale: str) -> dict:
+    """New tokens for ``sub`` from its refresh token ``stale``.
+
+    Sayso rotates refresh tokens and treats a second use as theft (it revokes them all),
+    so refreshing happens under the store's write lock: whoever comes second finds the
+    row already refreshed and uses that.
+    """
+    with _store().transaction(immediate=True) as conn:
+        row = conn.execute("SELECT * FROM connections WHERE sub = ?", (sub,)).fetchone()
+        if row is None or not row["refresh_token"]:
+            raise Disconnected
+        if row["refresh_token"] != stale:
+            return dict(row)
+        try:
+            token = _sayso().fetch_access_token(
+                grant_type="refresh_token",
+                refresh_token=row["refresh_token"],
+                # An empty scope is left out of the request, so the new tokens cover what
+                # was granted. Without it Authlib would send the scope configured above,
+                # all three fields, which Sayso refuses when the consumer granted fewer.
+                scope="",
+            )
+        except OAuthError as exc:
+            if exc.error in {"invalid_grant", "invalid_scope"}:
+                raise Disconnected from None
+            raise SaysoUnavailable(str(exc)) from None
+        except requests.RequestException as exc:
+            raise SaysoUnavailable(str(exc)) from None
+        _store().save_tokens(conn, sub, token)
+        return dict(token)
+
+
+def _get_profile(token: dict) -> requests.Response:
+    try:
+        return _sayso().get("profile", token=_bearer(token))
+    except requests.RequestException as exc:
+        raise SaysoUnavailable(str(exc)) from None
+
+
+def read_profile(sub: str) -> dict:
+    """The consumer's profile as Sayso serves it right now (never from a cache)."""
+    row = _store().connection(sub)
+    if row is None or not row["access_token"]:
+        raise Disconnected
+    token = dict(row)
+    if (token["expires_at"] or 0) - REFRESH_LEEWAY <= time.time():
+        token = refresh(sub, row["refresh_token"])
+    response = _get_profile(token)
+    if response.status_code == 401 and "invalid_token" in response.headers.get(
+        "WWW-Authenticate", ""
+    ):
+        # Expired early, or revoked: one refresh tells which.
+        token = refresh(sub, token.get("refresh_token"))
+        response = _get_profile(token)
+    if response.status_code == 401:
+        raise Disconnected
+    if response.status_code != 200:
+        raise SaysoUnavailable(f"profile answered {response.status_code}")
+    profile = response.json()
+    _store().save_profile(sub, profile)
+    return profile
+
+
+def profile_view(sub: str | None) -> ProfileView:
+    """Read the profile for the page, turning failures into what the page should say."""
+    if not sub:
+        return ProfileView("anonymous")
+    try:
+        return ProfileView("connected", read_profile(sub))
+    except Disconnected:
+        _store().disconnect(sub)
+        return ProfileView("disconnected")
+    except SaysoUnavailable as exc:
+        current_app.logger.warning("Sayso unavailable: %s", exc)
+        return ProfileView("unavailable")
+
+
+# --- Plain words for what we were allowed to see ----------------------------------------
+
+
+def _topic(item: dict) -> str:
+    return item["text"] if item.get("text") else f"topic #{item['topic_id']}"
+
+
+def describe_interests(items: list[dict]) -> str:
+    """Interests, as a promise."""
+    return "We'll recommend books about " + ", ".join(_topic(i) for i in items) + "."
+
+
+def describe_browsing(items: list[dict]) -> str:
+    """Browsing categories, as a promise (heaviest first)."""
+    ordered = sorted(items, key=lambda i: -i.get("weight", 0))
+    return "We'll show these shelves first: " + ", ".join(_topic(i) for i in ordered) + "."
+
+
+def describe_channel(item: dict) -> str:
+    """One channel with its cap and quiet hours, as a promise."""
+    verb = CHANNEL_VERBS.get(item["channel"], f"contact you by {item['channel']}")
+    cap = item.get("max_per_week", 0)
+    if cap == 0:
+        return f"We'll never {verb}."
+    sentence = f"We'll {verb} at most {cap} {'time' if cap == 1 else 'times'} a week"
+    quiet = item.get("quiet_hours")
+    if quiet:
+        sentence += f", never between {quiet['start']} and {quiet['end']} ({quiet['tz']})"
+    return sentence + "."
+
+
+def describe(profile: dict) -> list[tuple[str, str, list[str]]]:
+    """(field, heading, sentences) for each field the profile holds, in a fixed order."""
+    sections = []
+    if "interests" in profile:
+        items = profile["interests"] or []
+        lines = [describe_interests(items)] if items else ["You haven't listed any yet."]
+        sections.append(("interests", "Your interests", lines))
+    if "browsing_categories" in profile:
+        items = profile["browsing_categories"] or []
+        lines = [describe_browsing(items)] if items else ["You haven't listed any yet."]
+        sections.append(("browsing_categories", "Your favourite shelves", lines))
+    if "channels" in profile:
+        items = profile["channels"] or []
+        lines = [describe_channel(i) for i in items] or ["You haven't listed any yet."]
+        sections.append(("channels", "How we keep in touch", lines))
+    return sections
+
+
+# --- Webhooks ---------------------------------------------------------------------------
+
+
+def verify_signature(secret: str, body: bytes, header: str, now: float | None = None) -> bool:
+    """Check a ``Sayso-Signature: t=<unix>,v1=<hex>`` header over the raw body.
+
+    The MAC is HMAC-SHA256 over ``f"{t}."`` + body; a stale ``t`` is refused so a captured
+    delivery cannot be replayed later.
+    """
+    values: dict[str, list[str]] = {}
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if sep:
+            values.setdefault(key, []).append(value)
+    try:
+        timestamp = int(values["t"][0])
+    except (KeyError, ValueError):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > SIGNATURE_TOLERANCE:
+        return False
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+    # Several v1 values may be sent while a secret is being rotated.
+    return any(hmac.compare_digest(expected, given) for given in values.get("v1", []))
+
+
+def _event(body: bytes) -> dict | None:
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("data", {}), dict):
+        return None
+    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        return None
+    return event
+
+
+# --- Views ------------------------------------------------------------------------------
+
+
+def register_views(app: Flask) -> None:
+    """The home page, the OAuth dance and the webhook receiver."""
+
+    @app.get("/")
+    def home():
+        """What Sayso lets us see about you, read afresh, and the webhooks we received."""
+        sub = session.get("sub")
+        view = profile_view(sub)
+        return render_template(
+            "home.html",
+            view=view,
+            sections=describe(view.profile),
+            events=_store().events(sub) if sub else [],
+            message=session.pop("message", None),
+        )
+
+    @app.get("/connect")
+    def connect():
+        """Send the visitor to Sayso's consent page (authorization code + PKCE)."""
+        redirect_uri = current_app.config["BOOKSHOP_URL"] + "/callback"
+        try:
+            return _sayso().authorize_redirect(redirect_uri)
+        except requests.RequestException:
+            return render_template("error.html", message="Sayso isn't answering."), 503
+
+    @app.get("/callback")
+    def callback():
+        """Sayso's answer: check who sent it, exchange the code, learn who this is."""
+        sayso = _sayso()
+        # RFC 9207: the answer must come from the server we sent the visitor to (mix-up
+        # defence); checked before the code goes anywhere.
+        if request.args.get("iss") != sayso.load_server_metadata()["issuer"]:
+            message = "That answer did not come from Sayso."
+            return render_template("error.html", message=message), 400
+        try:
+            token = sayso.authorize_access_token()
+        except OAuthError as exc:
+            if exc.error == "access_denied":
+                session["message"] = "You didn't share anything with the bookshop. That's fine."
+                return redirect(url_for("home"))
+            return render_template("error.html", message=f"Sayso said no: {exc}"), 400
+        response = _get_profile(token)
+        if response.status_code != 200:
+            return render_template("error.html", message="Sayso refused our new token."), 502
+        profile = response.json()
+        sub = profile["sub"]
+        with _store().transaction() as conn:
+            _store().save_tokens(conn, sub, token)
+        _store().save_profile(sub, profile)
+        session["sub"] = sub
+        return redirect(url_for("home"))
+
+    @app.post("/webhooks/sayso")
+    def sayso_webhook():
+        """Sayso's signed events: verified, recorded once, applied."""
+        body = request.get_data(cache=False)
+        header = request.headers.get("Sayso-Signature", "")
+        if not verify_signature(current_app.config["BOOKSHOP_WEBHOOK_SECRET"], body, header):
+            return jsonify({"error": "bad signature"}), 400
+        event = _event(body)
+        if event is None:
+            return jsonify({"error": "not an event"}), 400
+        new = _store().record_event(event)
+        return jsonify({"received": event["id"], "duplicate": not new})
