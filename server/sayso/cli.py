@@ -14,11 +14,13 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from sayso import services
+from sayso.commands import create_account_from_stdin
 from sayso.commands.audit import audit_cli
 from sayso.commands.officers import officers_cli
 from sayso.extensions import db
+from sayso.fields import MANAGE_SCOPE
 from sayso.schemas.accounts import SignUpSchema
-from sayso.schemas.brands import BrandSchema, ClientSchema
+from sayso.schemas.brands import BrandSchema, ClientSchema, check_brand_url
 from sayso.services.accounts import EmailTaken
 from sayso.services.webhooks import STATUSES
 
@@ -55,14 +57,7 @@ brands_cli = click.Group("brands", help="Manage brands and their OAuth clients."
 @with_appcontext
 def create_consumer(email: str, password_stdin: bool) -> None:
     """Create a consumer account; the password comes from standard input."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        data = SignUpSchema().load({"email": email, "password": password})
-        services.accounts().sign_up(data["email"], data["password"])
-    except ValidationError as exc:
-        raise click.ClickException(json.dumps(exc.messages)) from None
-    except EmailTaken:
-        raise click.ClickException("an account with that email exists") from None
+    create_account_from_stdin(email, "consumer")
     click.echo(f"created consumer {email}")
 
 
@@ -93,11 +88,27 @@ def _parse_scopes(values: tuple[str, ...]) -> dict[str, str]:
     required=True,
     help='SCOPE="purpose", e.g. interests:read="tailor our newsletter" (repeatable).',
 )
+@click.option(
+    "--third-party",
+    "third_party_scopes",
+    multiple=True,
+    help="A scope whose purpose passes data to third parties (repeatable); "
+    "Sayso will refuse to ask consumers for it.",
+)
 @click.option("--webhook-url", default=None, help="Where revocation events are POSTed.")
 @click.option("--client-name", default=None, help="The client's name (default: the brand's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_appcontext
-def create_brand(name, domains, redirect_uris, scope_values, webhook_url, client_name, as_json):
+def create_brand(
+    name,
+    domains,
+    redirect_uris,
+    scope_values,
+    third_party_scopes,
+    webhook_url,
+    client_name,
+    as_json,
+):
     """Create a brand with one OAuth client; prints client_id and client_secret (shown once)."""
     try:
         brand_data = BrandSchema().load({"name": name, "domains": [d.lower() for d in domains]})
@@ -108,6 +119,7 @@ def create_brand(name, domains, redirect_uris, scope_values, webhook_url, client
                 "name": client_name or name,
                 "redirect_uris": list(redirect_uris),
                 "scope_purposes": _parse_scopes(scope_values),
+                "third_party_scopes": list(third_party_scopes),
                 "webhook_url": webhook_url,
             }
         )
@@ -251,6 +263,50 @@ def demo(as_json: bool) -> None:
         click.echo(f"Demo consumer: {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
 
+#: The browser extension's client: public (PKCE, no secret), no brand, one scope.
+EXTENSION_CLIENT_ID = "sayso-extension"
+EXTENSION_CLIENT_NAME = "Sayso browser extension"
+EXTENSION_SCOPES = {MANAGE_SCOPE: "manage your consent from the browser extension"}
+#: Chromium's redirect for the id pinned by the "key" in extension/manifest.json.
+EXTENSION_ID = "kcbeacjgbdmffpfeohjhngmloglamnbe"
+EXTENSION_DEFAULT_REDIRECT = f"https://{EXTENSION_ID}.chromiumapp.org/"
+
+
+@click.command("init")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="The extension's redirect URI (repeatable; replaces the registered ones). "
+    f"Default on first run: {EXTENSION_DEFAULT_REDIRECT}",
+)
+@with_appcontext
+def init(redirect_uris: tuple[str, ...]) -> None:
+    """Register Sayso's first-party client, the browser extension (idempotent)."""
+    for uri in redirect_uris:
+        try:
+            check_brand_url(uri, current_app.config["ALLOW_HTTP_LOOPBACK"], "redirect URI")
+        except ValidationError as exc:
+            raise click.BadParameter(
+                f"{uri}: {exc.messages[0]}", param_hint="--redirect-uri"
+            ) from None
+    brands = services.brands()
+    wanted = list(redirect_uris) or None
+    if brands.client(EXTENSION_CLIENT_ID) is None and wanted is None:
+        wanted = [EXTENSION_DEFAULT_REDIRECT]
+    try:
+        client, changed = brands.ensure_first_party_client(
+            EXTENSION_CLIENT_ID, EXTENSION_CLIENT_NAME, EXTENSION_SCOPES, wanted, actor="cli"
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    state = "registered" if changed else "unchanged"
+    click.echo(f"{client.name} ({client.client_id}): {state}")
+    for uri in client.redirect_uris:
+        click.echo(f"    redirect URI {uri}")
+
+
 webhooks_cli = click.Group("webhooks", help="Deliver revocation webhooks and inspect the outbox.")
 
 
@@ -330,3 +386,4 @@ def init_app(app) -> None:
     app.cli.add_command(brands_cli)
     app.cli.add_command(webhooks_cli)
     app.cli.add_command(demo)
+    app.cli.add_command(init)

@@ -127,9 +127,13 @@ def export_data():
           content: {application/json: {schema: DataExport}}
         401: Unauthorized
     """
-    now = utcnow()
-    export = services.rights().export(current_user)
-    response = jsonify(DataExportSchema(context_now=now).dump(export))
+    return data_export_response(current_user)
+
+
+def data_export_response(account):
+    """The consumer's data export as a JSON attachment (the API and the My data page)."""
+    export = services.rights().export(account)
+    response = jsonify(DataExportSchema(context_now=utcnow()).dump(export))
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 from flask.cli import with_appcontext
-from marshmallow import ValidationError
 
-from sayso import services
-from sayso.schemas.accounts import SignUpSchema
-from sayso.services.accounts import EmailTaken
+from sayso.commands import create_account_from_stdin
 
 officers_cli = click.Group("officers", help="Manage privacy officer accounts.")
 
@@ -22,13 +16,5 @@ officers_cli = click.Group("officers", help="Manage privacy officer accounts.")
 @with_appcontext
 def create_officer(email: str, password_stdin: bool) -> None:
     """Create a privacy officer account; the password comes from standard input."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        data = SignUpSchema().load({"email": email, "password": password})
-        services.accounts().sign_up(data["email"], data["password"], role="officer")
-    except ValidationError as exc:
-        raise click.ClickException(json.dumps(exc.messages)) from None
-    except EmailTaken:
-        # Never promote an existing consumer or brand account: an officer is a separate login.
-        raise click.ClickException("an account with that email exists") from None
+    create_account_from_stdin(email, "officer")
     click.echo(f"created officer {email}; the console is at /console")

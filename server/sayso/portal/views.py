@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from sayso import services
 from sayso.extensions import login_manager
-from sayso.fields import FIELDS
+from sayso.fields import FIELDS, PERMISSIONS
 from sayso.portal import bp
 from sayso.portal.forms import client_errors, client_from
 from sayso.schemas.brands import ClientSchema
@@ -25,6 +25,9 @@ NOT_A_MEMBER = (
     "The brand portal is for people who work for a brand on Sayso. This account is not "
     "one of them; ask your brand's Sayso operator to add you."
 )
+
+#: What a client may ask for: each field's read scope, and each permission's scope.
+ASKABLE = {**FIELDS, **PERMISSIONS}
 
 
 @bp.before_request
@@ -53,7 +56,13 @@ def _actor() -> str:
 
 
 def _blank_form() -> dict:
-    return {"name": "", "redirect_uris": [], "scope_purposes": {}, "webhook_url": None}
+    return {
+        "name": "",
+        "redirect_uris": [],
+        "scope_purposes": {},
+        "third_party_scopes": [],
+        "webhook_url": None,
+    }
 
 
 @bp.get("")
@@ -69,7 +78,7 @@ def new_client():
     """Register a client; the answer shows its secrets, once."""
     if request.method == "GET":
         return render_template(
-            "portal/client_form.html", brand=g.brand, fields=FIELDS, form=_blank_form(), errors=[]
+            "portal/client_form.html", brand=g.brand, fields=ASKABLE, form=_blank_form(), errors=[]
         )
     form = client_from(request.form)
     schema = ClientSchema(allow_http_loopback=current_app.config["ALLOW_HTTP_LOOPBACK"])
@@ -79,7 +88,7 @@ def new_client():
         return render_template(
             "portal/client_form.html",
             brand=g.brand,
-            fields=FIELDS,
+            fields=ASKABLE,
             form=form,
             errors=client_errors(exc.messages, form),
         ), 422
@@ -163,7 +172,9 @@ def deliveries():
     return render_template(
         "portal/deliveries.html",
         brand=g.brand,
-        deliveries=services.brands().recent_deliveries(g.brand, limit=50),
+        deliveries=services.webhook_outbox().deliveries(
+            client_ids=[c.client_id for c in g.brand.clients], limit=50
+        ),
     )
 
 

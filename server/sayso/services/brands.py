@@ -18,7 +18,6 @@ from sayso.models import (
     BrandMember,
     InitialAccessToken,
     OAuthClient,
-    WebhookDelivery,
 )
 from sayso.models._types import utcnow
 from sayso.services.ledger import Event, EventType, Ledger
@@ -126,6 +125,81 @@ class BrandService:
             )
         return row
 
+    def by_domain(self, domain: str) -> BrandDomain | None:
+        """The claimed domain row for this registrable domain (verified or not)."""
+        domain = domain.strip().lower().rstrip(".")
+        if not domain or "\x00" in domain:
+            return None
+        return self.session.scalar(select(BrandDomain).where(BrandDomain.domain == domain))
+
+    def declared_purposes(self, brand: Brand) -> dict[str, str]:
+        """``{field: purpose}`` for every field any of the brand's clients asks for (the
+        oldest client's purpose wins when two declare one)."""
+        declared: dict[str, str] = {}
+        for client in brand.clients:
+            for scope, purpose in client.scope_purposes.items():
+                name, _, action = scope.partition(":")
+                if action == "read":
+                    declared.setdefault(name, purpose)
+        return declared
+
+    def client_declaring(self, brand: Brand, field: str) -> OAuthClient | None:
+        """The brand's oldest client that declared a purpose for ``field``."""
+        scope = f"{field}:read"
+        return next(
+            (
+                c
+                for c in brand.clients
+                if scope in c.scope_purposes and scope not in c.third_party_scopes
+            ),
+            None,
+        )
+
+    def ensure_first_party_client(
+        self,
+        client_id: str,
+        name: str,
+        scope_purposes: dict[str, str],
+        redirect_uris: list[str] | None,
+        actor: str = "operator",
+    ) -> tuple[OAuthClient, bool]:
+        """Create (or bring up to date) a first-party public client with no brand.
+
+        Idempotent: redirect URIs are replaced only when given; returns the client and
+        whether anything changed. The caller commits.
+        """
+        client = self.client(client_id)
+        if client is None:
+            new = self.create_client(
+                None,
+                name,
+                list(redirect_uris or []),
+                scope_purposes,
+                public=True,
+                actor=actor,
+                client_id=client_id,
+            )
+            return new.client, True
+        if client.brand_id is not None or not client.is_public:
+            raise ValueError(f"client {client_id} exists and is not a first-party public client")
+        changed = False
+        if redirect_uris is not None and client.redirect_uris != list(redirect_uris):
+            client.redirect_uris = list(redirect_uris)
+            changed = True
+        if client.scope_purposes != scope_purposes or client.name != name:
+            client.scope_purposes = scope_purposes
+            client.name = name
+            changed = True
+        if changed:
+            self.ledger.append(
+                Event(
+                    EventType.CLIENT_UPDATED,
+                    actor=actor,
+                    details={"client_id": client.client_id, "redirect_uris": client.redirect_uris},
+                )
+            )
+        return client, changed
+
     def pairwise_subject(self, brand_public_id: str, pseudonym: str) -> str:
         """The consumer's stable id for this brand alone, so brands cannot join on it."""
         mac = hmac.new(
@@ -146,6 +220,7 @@ class BrandService:
         actor: str = "operator",
         client_id: str | None = None,
         client_secret: str | None = None,
+        third_party_scopes: list[str] = (),
     ) -> NewClient:
         """Register a client; its secret (and webhook secret) are returned once, never stored.
 
@@ -161,7 +236,7 @@ class BrandService:
             webhook_url=webhook_url or None,
         )
         client.redirect_uris = redirect_uris
-        client.scope_purposes = scope_purposes
+        client.declare_scopes(scope_purposes, third_party_scopes)
         webhook_secret = self._set_webhook_secret(client) if webhook_url else None
         self.session.add(client)
         self.session.flush()
@@ -185,6 +260,7 @@ class BrandService:
         actor: str = "operator",
         client_id: str | None = None,
         client_secret: str | None = None,
+        third_party_scopes: list[str] = (),
     ) -> NewClient:
         """Create a brand's confidential client and commit it with its ledger event."""
         new = self.create_client(
@@ -196,6 +272,7 @@ class BrandService:
             actor=actor,
             client_id=client_id,
             client_secret=client_secret,
+            third_party_scopes=third_party_scopes,
         )
         self.session.commit()
         return new
@@ -324,17 +401,3 @@ class BrandService:
         if row is None or row.revoked_at is not None:
             return None
         return self.session.get(Brand, row.brand_id)
-
-    # Webhook deliveries (read-only: the webhook outbox owns the table) -----------
-
-    def recent_deliveries(self, brand: Brand, limit: int = 50) -> list[WebhookDelivery]:
-        """The latest webhook deliveries to the brand's clients, newest first."""
-        return list(
-            self.session.scalars(
-                select(WebhookDelivery)
-                .join(OAuthClient, OAuthClient.client_id == WebhookDelivery.client_id)
-                .where(OAuthClient.brand_id == brand.id)
-                .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
-                .limit(limit)
-            )
-        )

@@ -1,15 +1,15 @@
 """The consumer's "My data" page: download everything, or erase the account."""
 
-from flask import current_app, jsonify, render_template, request, session
+from flask import current_app, render_template, request, session
 from flask_login import current_user, logout_user
 from marshmallow import ValidationError
 
 from sayso import services
+from sayso.api.rights import data_export_response
 from sayso.auth import consumer_required
 from sayso.extensions import limiter
 from sayso.fields import FIELDS
-from sayso.models._types import utcnow
-from sayso.schemas.rights import DataExportSchema, EraseFormSchema
+from sayso.schemas.rights import EraseFormSchema
 from sayso.services.accounts import WrongPassword
 from sayso.web import bp
 from sayso.web.forms import flatten_errors
@@ -35,12 +35,7 @@ def my_data():
 @consumer_required
 def download_my_data():
     """One JSON file: disclosures, grants, receipts, access history and the account."""
-    now = utcnow()
-    export = services.rights().export(current_user)
-    response = jsonify(DataExportSchema(context_now=now).dump(export))
-    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return data_export_response(current_user)
 
 
 @bp.post("/account/erase")
