@@ -174,3 +174,24 @@ def test_export_of_100k_events_runs_in_bounded_memory(app):
         # (holding 100k events at once would take well over 50 MB).
         assert peak < 25 * 1024 * 1024, peak
         assert db.session.scalar(select(db.func.count()).select_from(AuditEvent)) == 100_000
+
+
+def test_forged_row_with_recomputed_hashes_fails_offline(ledger_app):
+    """Rewrite an event and re-chain every later one: only the signed checkpoint can tell."""
+    import hashlib
+
+    lines = _export(ledger_app).splitlines()
+    records = [json.loads(line) for line in lines]
+    events = [r for r in records if r["kind"] == "event"]
+    events[2]["event"]["actor"] = "forger"  # seq 3, before the checkpoint at seq 4
+    prev = events[2]["prev_hash"]
+    for record in events[2:]:
+        canonical = json.dumps(
+            record["event"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        record["prev_hash"] = prev
+        record["hash"] = hashlib.sha256(bytes.fromhex(prev) + canonical).hexdigest()
+        prev = record["hash"]
+    ok, why = verify_lines([json.dumps(r) for r in records], _key(ledger_app))
+    assert not ok
+    assert "checkpoint at seq 4: the events differ from what was signed" in why
