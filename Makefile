@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export SAYSO_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test lint format install install-dev clean
+.PHONY: run test lint format install install-dev clean bench test-extension screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,36 @@ run: install
 	@echo "Sayso is starting on http://$(HOST):$(PORT)"
 	$(BIN)/sayso run --host $(HOST) --port $(PORT)
 
-## test: set up with the dev tools, then ruff and the whole pytest suite
-test: install-dev
+## test: set up with the dev tools, then ruff, the whole pytest suite, and the extension's
+## node tests and web-ext lint
+test: install-dev test-extension
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The extension's dev tools (web-ext), from package-lock.json; reinstalled when it changes.
+extension/node_modules/.package-lock.json: extension/package-lock.json
+	npm ci --prefix extension --no-audit --no-fund
+	touch $@
+
+## test-extension: node --test unit tests, then web-ext lint of the Firefox build
+test-extension: extension/node_modules/.package-lock.json
+	node --test extension/test/
+	cd extension && npx --no-install web-ext lint --source-dir . \
+		--ignore-files 'node_modules/**' 'test/**' 'package.json' 'package-lock.json'
+
+## screenshots: rerun the extension's end-to-end test, saving docs/img/extension-*.png
+screenshots: install-dev
+	SAYSO_EXTENSION_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e/test_extension.py
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
+## bench: every benchmark scenario on SQLite and PostgreSQL; writes docs/benchmarks.md
+## (BENCH_SCALE=small for a quick run; BENCH_POSTGRES_URL, BENCH_DATABASES: see bench/run.py)
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench
 
 lint: install-dev
 	$(BIN)/ruff check .

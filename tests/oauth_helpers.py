@@ -20,12 +20,20 @@ REDIRECT = "https://bookshop.example/callback"
 
 
 def make_brand(
-    runner, name="Bookshop", domain="bookshop.example", redirect=REDIRECT, scopes=None, webhook=None
+    runner,
+    name="Bookshop",
+    domain="bookshop.example",
+    redirect=REDIRECT,
+    scopes=None,
+    webhook=None,
+    third_party=(),
 ):
     """Create a brand and its client through the CLI, as an operator would."""
     args = ["brands", "create", name, "--domain", domain, "--redirect-uri", redirect, "--json"]
     for scope, purpose in (scopes or ALL_SCOPES).items():
         args += ["--scope", f"{scope}={purpose}"]
+    for scope in third_party:
+        args += ["--third-party", scope]
     if webhook:
         args += ["--webhook-url", webhook]
     result = runner.invoke(args=args)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, request, url_for
+from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from sayso import services
 from sayso.errors import error_response, wants_json
-from sayso.extensions import login_manager
+from sayso.extensions import csrf, db, login_manager
+from sayso.fields import MANAGE_SCOPE
+from sayso.models import Account
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -41,6 +43,45 @@ def role_required(role: str):
 
 
 consumer_required = role_required("consumer")
+
+
+def current_consumer():
+    """The consumer a ``consent_manager_required`` view acts for (bearer or session)."""
+    return g.get("bearer_consumer") or current_user._get_current_object()
+
+
+def consent_manager_required(view):
+    """A consumer's session (with the CSRF token on writes), or a bearer token with scope
+    ``consent:manage`` of a first-party client, for an active consumer.
+
+    CSRF protects cookies a browser sends on its own; a bearer token is never sent
+    implicitly, so the check does not apply to it. A signed-in session wins over a bearer
+    header, so a request that carries the cookie always needs the CSRF token.
+    """
+    session_view = consumer_required(view)
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        if bearer and not current_user.is_authenticated:
+            # Imported here: the oauth package imports this module.
+            from sayso.oauth.resource import BearerRefused, bearer_token, unauthorized_token
+
+            token = bearer_token(MANAGE_SCOPE)
+            account = db.session.get(Account, token.account_id)
+            if token.brand_id is not None or account is None or not account.is_active:
+                raise BearerRefused(unauthorized_token("This token cannot manage consent."))
+            if account.role != "consumer":
+                abort(403, "This page is for consumer accounts.")
+            g.bearer_consumer = account
+            return view(*args, **kwargs)
+        if request.method in current_app.config["WTF_CSRF_METHODS"]:
+            csrf.protect()
+        return session_view(*args, **kwargs)
+
+    # The global check would run before the view could tell a bearer request apart.
+    csrf.exempt(wrapper)
+    return wrapper
 
 
 def home_for(account) -> str:

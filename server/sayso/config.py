@@ -54,6 +54,7 @@ ENV_OVERRIDES = {
     "TRUSTED_PROXIES": ("SAYSO_TRUSTED_PROXIES", int),
     "ISSUER": ("SAYSO_ISSUER", str),
     "LEDGER_CHECKPOINT_INTERVAL": ("SAYSO_LEDGER_CHECKPOINT_INTERVAL", int),
+    "ANSWERS_K": ("SAYSO_ANSWERS_K", int),
     "ALLOW_HTTP_LOOPBACK": ("SAYSO_ALLOW_HTTP_LOOPBACK", _env_bool),
 }
 
@@ -84,6 +85,8 @@ def defaults(instance_path: str) -> dict:
         "ISSUER": "",
         # A signed checkpoint every this many ledger events (and on demand).
         "LEDGER_CHECKPOINT_INTERVAL": 1000,
+        # The portal shows a question's aggregate answers only once this many answered.
+        "ANSWERS_K": 10,
         # Brands' redirect and webhook URLs must be https; http on a loopback host is
         # allowed only when this is true (default: everywhere but production), so the
         # sample bookshop can run on http://127.0.0.1 while you try Sayso.
@@ -148,6 +151,8 @@ def _check_values(cfg) -> None:
         raise ConfigError("SAYSO_TRUSTED_PROXIES must be 0 or more")
     if cfg["LEDGER_CHECKPOINT_INTERVAL"] < 1:
         raise ConfigError("SAYSO_LEDGER_CHECKPOINT_INTERVAL must be 1 or more")
+    if cfg["ANSWERS_K"] < 2:
+        raise ConfigError("SAYSO_ANSWERS_K must be 2 or more")
 
 
 def decode_key(value: str | bytes, var: str) -> bytes:

@@ -173,6 +173,66 @@ FIELDS: dict[str, DisclosureField] = {
 }
 
 
+#: The scope of a first-party client (the browser extension) that acts for the consumer on
+#: their own consent: list, grant and revoke grants, read and change disclosures. It reads
+#: no brand's view of anything, so it is not a field scope and not in :func:`scopes`.
+MANAGE_SCOPE = "consent:manage"
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A scope that lets a brand do something rather than read a field, granted like one.
+
+    Its grants are stored under ``name`` (as a field's are under the field's name), so
+    the consent page, the Brands page and revocation treat both alike.
+    """
+
+    name: str
+    scope: str
+    label: str
+    description: str
+
+
+PERMISSIONS: dict[str, Permission] = {
+    p.name: p
+    for p in (
+        Permission(
+            name="contacts",
+            scope="contacts:write",
+            label="Contact reports",
+            description="Report each message it sends you, so Sayso can check it against "
+            "your channel preferences and show you how often it contacts you.",
+        ),
+        Permission(
+            name="answers",
+            scope="answers:read",
+            label="Your answers",
+            description="Your answers to this brand's own questions (never to anyone "
+            "else's), if you choose to answer them.",
+        ),
+    )
+}
+assert not set(PERMISSIONS) & set(FIELDS), "a permission must not share a field's name"
+
+
 def scopes() -> list[str]:
-    """Every read scope the registry defines."""
-    return [f.scope for f in FIELDS.values()]
+    """Every scope a brand may ask for: each field's read scope, then each permission's."""
+    return [f.scope for f in FIELDS.values()] + [p.scope for p in PERMISSIONS.values()]
+
+
+def grantable(name: str) -> DisclosureField | Permission | None:
+    """The field or permission a grant is stored under ``name``."""
+    return FIELDS.get(name) or PERMISSIONS.get(name)
+
+
+def grant_name_of(scope: str) -> str | None:
+    """The name grants of ``scope`` are stored under (a field's or a permission's)."""
+    name, _, action = scope.partition(":")
+    if action == "read" and name in FIELDS:
+        return name
+    return next((p.name for p in PERMISSIONS.values() if p.scope == scope), None)
+
+
+def scope_of(name: str) -> str:
+    """The scope of a field or permission name."""
+    return grantable(name).scope

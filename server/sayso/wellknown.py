@@ -1,8 +1,11 @@
-"""Public documents anyone may fetch: the ledger's verification key."""
+"""Public documents anyone may fetch: the ledger's verification key, the GPC support resource."""
 
 from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("wellknown", __name__)
+
+#: When Sayso's Global Privacy Control handling last changed (the GPC spec's ``lastUpdate``).
+GPC_LAST_UPDATE = "2026-11-23"
 
 
 @bp.get("/.well-known/sayso-ledger-key.json")
@@ -10,4 +13,13 @@ def ledger_key():
     """The Ed25519 public key that signs ledger checkpoints and consent receipts."""
     response = jsonify(current_app.extensions["sayso_ledger_key"].public_document())
     response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/.well-known/gpc.json")
+def gpc():
+    """The GPC support resource: Sayso honours ``Sec-GPC: 1`` (it never lets data be sold
+    or shared with third parties, and records the signal in consent receipts)."""
+    response = jsonify({"gpc": True, "lastUpdate": GPC_LAST_UPDATE})
+    response.headers["Cache-Control"] = "public, max-age=86400"
     return response

@@ -182,7 +182,12 @@ def test_after_erasure_the_ledger_verifies_and_records_it(app, client, brand, co
 
     (erased,) = events(app, "account:consumer:erased", pseudonym)
     assert erased["fields"] == ["browsing_categories", "channels", "interests"]
-    assert erased["details"] == {"brands_revoked": 1, "tokens_revoked": 1, "data_key": "shredded"}
+    assert erased["details"] == {
+        "brands_revoked": 1,
+        "answers_deleted": 0,
+        "tokens_revoked": 1,
+        "data_key": "shredded",
+    }
     (revoked,) = events(app, "consent:grant:revoked", pseudonym)
     assert revoked["seq"] < erased["seq"]
     # Earlier events stay, and no event holds a value.

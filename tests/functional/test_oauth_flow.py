@@ -45,7 +45,7 @@ def test_metadata_describes_the_server(client):
     assert meta["issuer"] == "http://localhost"
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert set(meta["scopes_supported"]) == set(ALL_SCOPES)
+    assert set(meta["scopes_supported"]) == set(ALL_SCOPES) | {"contacts:write", "answers:read"}
     assert meta["token_endpoint"] == "http://localhost/oauth/token"
 
 

@@ -17,10 +17,11 @@ from apispec_webframeworks.flask import FlaskPlugin
 from schemathesis import engine
 from schemathesis.engine import events
 
+from sayso import services
 from sayso.api.openapi import EXTENSION_KEY, openapi_document
-from sayso.fields import FIELDS, scopes
+from sayso.fields import FIELDS, MANAGE_SCOPE, scopes
 from tests.helpers import api_headers, sign_up
-from tests.oauth_helpers import connect, make_brand
+from tests.oauth_helpers import ALL_SCOPES, connect, make_brand
 
 SPEC = "/api/v1/openapi.json"
 METHODS = {"get", "put", "post", "patch", "delete"}
@@ -150,7 +151,7 @@ def test_security_schemes_come_from_config_and_registry(app, document):
     flow = schemes["oauth2"]["flows"]["authorizationCode"]
     assert flow["authorizationUrl"] == "http://localhost/oauth/authorize"
     assert flow["tokenUrl"] == "http://localhost/oauth/token"
-    assert set(flow["scopes"]) == set(scopes())
+    assert set(flow["scopes"]) == {*scopes(), MANAGE_SCOPE}
     assert document["servers"] == [{"url": "http://localhost"}]
     field = document["components"]["parameters"]["Field"]
     assert field["schema"]["enum"] == list(FIELDS)
@@ -223,11 +224,27 @@ def _credentials(client, runner) -> dict:
     headers = api_headers(client)
     response = client.put("/api/v1/me/disclosures", json=DISCLOSURES, headers=headers)
     assert response.status_code == 200
-    token = connect(client, make_brand(runner), list(FIELDS))["access_token"]
+    scopes_ = {**ALL_SCOPES, "contacts:write": "count our emails", "answers:read": "know you"}
+    brand = make_brand(runner, scopes=scopes_)
+    granted = [*FIELDS, "contacts", "answers"]
+    token = connect(client, brand, granted, scope=" ".join(scopes_))["access_token"]
+    # A published question of that brand, so the consumer has one to answer.
+    app = client.application
+    with app.app_context():
+        service = services.questions()
+        question = service.create(
+            services.brands().by_public_id(brand["brand_id"]),
+            {"kind": "text", "prompt": "Which authors?", "purpose": "tell you about books"},
+            actor="test",
+        )
+        service.publish(question, actor="test")
+        question_id = question.id
     return {
         "session": client.get_cookie("sayso_session").value,
         "csrf": headers["X-CSRFToken"],
         "bearer": token,
+        "question_id": question_id,
+        "reconnect": lambda: connect(client, brand, granted, scope=" ".join(scopes_)),
     }
 
 
@@ -305,6 +322,21 @@ def test_schemathesis_finds_no_server_error_and_no_drift(app, client, runner):
         case = read_field.Case(path_parameters={"field": name})
         response = case.call_and_validate(cookies=cookies, checks=checks)
         statuses[read_field.label].add(response.status_code)
+    # Likewise the generators rarely draw the one open question's id, or a past sent_at;
+    # and the run may have revoked the brand, which closes its question: grant it again.
+    fresh = credentials["reconnect"]()["access_token"]
+    question = {"question_id": credentials["question_id"]}
+    for method, body in (("PUT", {"answer": "Michael Chabon"}), ("DELETE", None)):
+        operation = schema["/api/v1/me/questions/{question_id}"][method]
+        case = operation.Case(path_parameters=question, body=body) if body else None
+        case = case or operation.Case(path_parameters=question)
+        response = case.call_and_validate(cookies=cookies, headers=headers, checks=checks)
+        statuses[operation.label].add(response.status_code)
+    report = schema["/api/v1/contacts"]["POST"]
+    case = report.Case(body={"channel": "email", "sent_at": "2026-01-01T09:00:00Z"})
+    bearer_ = {"Authorization": f"Bearer {fresh}"}
+    response = case.call_and_validate(headers=bearer_, checks=checks)
+    statuses[report.label].add(response.status_code)
 
     # The run really reached the app as a signed-in consumer and as a brand: every
     # operation answered with success at least once, not only with 401 or 404.

@@ -9,7 +9,13 @@ from sayso.taxonomy import is_topic, topics
 
 
 def test_every_field_has_a_read_scope_and_description():
-    assert scopes() == ["interests:read", "browsing_categories:read", "channels:read"]
+    assert scopes() == [
+        "interests:read",
+        "browsing_categories:read",
+        "channels:read",
+        "contacts:write",
+        "answers:read",
+    ]
     for field in FIELDS.values():
         assert field.description and field.label
 

@@ -5,10 +5,13 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from sayso.api import (  # noqa: E402,F401  (views register on bp)
+    brands,
+    contacts,
     disclosures,
     grants,
     me,
     openapi,
     profile,
+    questions,
     rights,
 )

@@ -1,12 +1,11 @@
 """``/api/v1/me/disclosures``: read and change what the consumer volunteers."""
 
 from flask import abort, jsonify
-from flask_login import current_user
 
 from sayso import services
 from sayso.api import bp
 from sayso.api.body import load_json
-from sayso.auth import consumer_required
+from sayso.auth import consent_manager_required, current_consumer
 from sayso.fields import FIELDS
 from sayso.schemas.disclosures import DisclosuresSchema, value_schema
 
@@ -18,30 +17,31 @@ def _field_or_404(field: str) -> str:
 
 
 @bp.get("/me/disclosures")
-@consumer_required
+@consent_manager_required
 def get_disclosures():
     """Every field the consumer has disclosed.
     ---
     get:
       tags: [disclosures]
-      security: [{session: []}]
+      security: [{session: []}, {oauth2: [consent:manage]}]
       responses:
         200:
           description: The disclosed fields; a field not disclosed is absent.
           content: {application/json: {schema: Disclosures}}
         401: Unauthorized
+        403: Forbidden
     """
-    return jsonify(services.disclosures().read(current_user))
+    return jsonify(services.disclosures().read(current_consumer()))
 
 
 @bp.put("/me/disclosures")
-@consumer_required
+@consent_manager_required
 def put_disclosures():
     """Replace the whole document: fields left out (or null) are deleted.
     ---
     put:
       tags: [disclosures]
-      security: [{session: [], csrf: []}]
+      security: [{session: [], csrf: []}, {oauth2: [consent:manage]}]
       requestBody:
         required: true
         content: {application/json: {schema: Disclosures}}
@@ -51,46 +51,48 @@ def put_disclosures():
           content: {application/json: {schema: Disclosures}}
         400: BadRequest
         401: Unauthorized
+        403: Forbidden
         413: PayloadTooLarge
         415: UnsupportedMediaType
         422: ValidationFailed
     """
     document = load_json(DisclosuresSchema())
     service = services.disclosures()
-    service.replace(current_user, document)
-    return jsonify(service.read(current_user))
+    service.replace(current_consumer(), document)
+    return jsonify(service.read(current_consumer()))
 
 
 @bp.get("/me/disclosures/<field>")
-@consumer_required
+@consent_manager_required
 def get_disclosure(field: str):
     """One field's value, or 404 when it is not disclosed.
     ---
     get:
       tags: [disclosures]
-      security: [{session: []}]
+      security: [{session: []}, {oauth2: [consent:manage]}]
       parameters: [Field]
       responses:
         200:
           description: The field's value.
           content: {application/json: {schema: FieldValue}}
         401: Unauthorized
+        403: Forbidden
         404: NotFound
     """
-    values = services.disclosures().read(current_user)
+    values = services.disclosures().read(current_consumer())
     if _field_or_404(field) not in values:
         abort(404, f"You have not disclosed {field}.")
     return jsonify({"value": values[field]})
 
 
 @bp.put("/me/disclosures/<field>")
-@consumer_required
+@consent_manager_required
 def put_disclosure(field: str):
     """Set one field: the body is ``{"value": [...]}``.
     ---
     put:
       tags: [disclosures]
-      security: [{session: [], csrf: []}]
+      security: [{session: [], csrf: []}, {oauth2: [consent:manage]}]
       parameters: [Field]
       requestBody:
         required: true
@@ -101,30 +103,32 @@ def put_disclosure(field: str):
           content: {application/json: {schema: FieldValue}}
         400: BadRequest
         401: Unauthorized
+        403: Forbidden
         404: NotFound
         413: PayloadTooLarge
         415: UnsupportedMediaType
         422: ValidationFailed
     """
     value = load_json(value_schema(_field_or_404(field)))["value"]
-    services.disclosures().update(current_user, {field: value})
+    services.disclosures().update(current_consumer(), {field: value})
     return jsonify({"value": value})
 
 
 @bp.delete("/me/disclosures/<field>")
-@consumer_required
+@consent_manager_required
 def delete_disclosure(field: str):
     """Delete one field.
     ---
     delete:
       tags: [disclosures]
-      security: [{session: [], csrf: []}]
+      security: [{session: [], csrf: []}, {oauth2: [consent:manage]}]
       parameters: [Field]
       responses:
         204: {description: Deleted (or it was not disclosed).}
         400: BadRequest
         401: Unauthorized
+        403: Forbidden
         404: NotFound
     """
-    services.disclosures().update(current_user, {_field_or_404(field): None})
+    services.disclosures().update(current_consumer(), {_field_or_404(field): None})
     return "", 204

@@ -1,24 +1,23 @@
 """``/api/v1/me/grants``: the consumer's grants, and revoking them."""
 
 from flask import abort, jsonify
-from flask_login import current_user
 
 from sayso import services
 from sayso.api import bp
-from sayso.auth import consumer_required
-from sayso.fields import FIELDS
+from sayso.auth import consent_manager_required, current_consumer
+from sayso.fields import grantable
 from sayso.models._types import utcnow
 from sayso.schemas.consent import BrandGrantsSchema
 
 
 @bp.get("/me/grants")
-@consumer_required
+@consent_manager_required
 def list_grants():
     """Each brand with its grants (current and past) and when it last read.
     ---
     get:
       tags: [grants]
-      security: [{session: []}]
+      security: [{session: []}, {oauth2: [consent:manage]}]
       responses:
         200:
           description: One entry per brand that holds or held a grant, by brand name.
@@ -26,9 +25,10 @@ def list_grants():
             application/json:
               schema: {type: array, items: BrandGrants}
         401: Unauthorized
+        403: Forbidden
     """
     now = utcnow()
-    entries = services.consent().overview(current_user)
+    entries = services.consent().overview(current_consumer())
     return jsonify(BrandGrantsSchema(many=True, context_now=now).dump(entries))
 
 
@@ -40,31 +40,32 @@ def _brand_or_404(brand_id: str):
 
 
 @bp.delete("/me/grants")
-@consumer_required
+@consent_manager_required
 def revoke_everything():
     """Revoke every grant of every brand.
     ---
     delete:
       tags: [grants]
-      security: [{session: [], csrf: []}]
+      security: [{session: [], csrf: []}, {oauth2: [consent:manage]}]
       responses:
         200:
           description: What was revoked, by brand.
           content: {application/json: {schema: Revoked}}
         400: BadRequest
         401: Unauthorized
+        403: Forbidden
     """
-    return jsonify({"revoked": services.consent().revoke_everything(current_user)})
+    return jsonify({"revoked": services.consent().revoke_everything(current_consumer())})
 
 
 @bp.delete("/me/grants/<brand_id>")
-@consumer_required
+@consent_manager_required
 def revoke_brand(brand_id: str):
     """Revoke every field one brand holds.
     ---
     delete:
       tags: [grants]
-      security: [{session: [], csrf: []}]
+      security: [{session: [], csrf: []}, {oauth2: [consent:manage]}]
       parameters: [BrandId]
       responses:
         200:
@@ -72,20 +73,21 @@ def revoke_brand(brand_id: str):
           content: {application/json: {schema: Revoked}}
         400: BadRequest
         401: Unauthorized
+        403: Forbidden
         404: NotFound
     """
-    revoked = services.consent().revoke(current_user, _brand_or_404(brand_id))
+    revoked = services.consent().revoke(current_consumer(), _brand_or_404(brand_id))
     return jsonify({"revoked": {brand_id: revoked}})
 
 
 @bp.delete("/me/grants/<brand_id>/<field>")
-@consumer_required
+@consent_manager_required
 def revoke_field(brand_id: str, field: str):
     """Revoke one field of one brand.
     ---
     delete:
       tags: [grants]
-      security: [{session: [], csrf: []}]
+      security: [{session: [], csrf: []}, {oauth2: [consent:manage]}]
       parameters: [BrandId, Field]
       responses:
         200:
@@ -93,10 +95,41 @@ def revoke_field(brand_id: str, field: str):
           content: {application/json: {schema: Revoked}}
         400: BadRequest
         401: Unauthorized
+        403: Forbidden
         404: NotFound
     """
     brand = _brand_or_404(brand_id)
-    if field not in FIELDS:
-        abort(404, f"No disclosure field named {field!r}.")
-    revoked = services.consent().revoke(current_user, brand, [field])
+    if grantable(field) is None:
+        abort(404, f"No field or permission named {field!r}.")
+    revoked = services.consent().revoke(current_consumer(), brand, [field])
     return jsonify({"revoked": {brand_id: revoked}})
+
+
+@bp.post("/me/grants/<brand_id>/<field>")
+@consent_manager_required
+def grant_field(brand_id: str, field: str):
+    """Grant one field to one brand at once, with the purpose the brand declared for it.
+    ---
+    post:
+      tags: [grants]
+      description: >-
+        The browser extension's toggle. The grant lasts a year, like the consent page's
+        default; the purpose is the one the brand declared on its client for the field.
+      security: [{session: [], csrf: []}, {oauth2: [consent:manage]}]
+      parameters: [BrandId, Field]
+      responses:
+        200:
+          description: What was granted, by brand.
+          content: {application/json: {schema: Granted}}
+        400: BadRequest
+        401: Unauthorized
+        403: Forbidden
+        404: NotFound
+    """
+    brand = _brand_or_404(brand_id)
+    if grantable(field) is None:
+        abort(404, f"No field or permission named {field!r}.")
+    client = services.consent().grant_field(current_consumer(), brand, field, via="api")
+    if client is None:
+        abort(404, f"{brand.name} never asked for {field}.")
+    return jsonify({"granted": {brand_id: [field]}})

@@ -19,10 +19,19 @@ from flask import current_app, jsonify, render_template, request, url_for
 
 from sayso.api import bp
 from sayso.api.reference import reference
-from sayso.fields import FIELDS
-from sayso.schemas.api import ErrorSchema, MeSchema, ProfileSchema, RevokedSchema
+from sayso.fields import FIELDS, MANAGE_SCOPE, PERMISSIONS
+from sayso.schemas.api import (
+    BrandLookupSchema,
+    ErrorSchema,
+    GrantedSchema,
+    MeSchema,
+    ProfileSchema,
+    RevokedSchema,
+)
 from sayso.schemas.consent import BrandGrantsSchema, GrantSchema
+from sayso.schemas.contacts import ContactPolicySchema, ContactRecordedSchema, ContactReportSchema
 from sayso.schemas.disclosures import DisclosuresSchema, FieldInfoSchema, value_schema
+from sayso.schemas.questions import AnswerBodySchema, OpenQuestionSchema
 from sayso.schemas.rights import AccessHistorySchema, DataExportSchema, EraseSchema, ReceiptSchema
 
 OPENAPI_VERSION = "3.1.0"
@@ -47,6 +56,9 @@ TAGS = [
     ("disclosures", "What the consumer volunteers, field by field."),
     ("grants", "Which brand may read which field, and taking it back."),
     ("profile", "What a brand's token may read, right now."),
+    ("contacts", "Whether a brand may contact the consumer now, and the contacts it reports."),
+    ("questions", "Brands' questions for the consumer, and the consumer's optional answers."),
+    ("brands", "The brand behind a website, for the browser extension (public)."),
     ("rights", "The consumer's consent receipts, access history, data export and erasure."),
     ("meta", "This description, as JSON and as a page."),
 ]
@@ -67,6 +79,10 @@ ERROR_RESPONSES = {
     ),
     "Unauthorized": _error("Nobody is signed in (`unauthorized`)."),
     "NotFound": _error("No such field, brand or disclosure (`not_found`)."),
+    "Forbidden": _error(
+        "The account is not a consumer's, or the bearer token is not a first-party client's "
+        "with scope `consent:manage` (`forbidden`, `insufficient_scope`)."
+    ),
     "PayloadTooLarge": _error("The body is larger than 256 KiB (`payload_too_large`)."),
     "UnsupportedMediaType": _error(
         "The body is not sent as `application/json` (`unsupported_media_type`)."
@@ -183,10 +199,17 @@ def _components(spec: APISpec, app) -> None:
     components.schema("Grant", schema=GrantSchema)
     components.schema("BrandGrants", schema=BrandGrantsSchema)
     components.schema("Revoked", schema=RevokedSchema)
+    components.schema("Granted", schema=GrantedSchema)
+    components.schema("BrandLookup", schema=BrandLookupSchema)
     components.schema("Receipt", schema=ReceiptSchema)
     components.schema("AccessHistory", schema=AccessHistorySchema)
     components.schema("DataExport", schema=DataExportSchema)
     components.schema("Erase", schema=EraseSchema)
+    components.schema("ContactPolicy", schema=ContactPolicySchema)
+    components.schema("OpenQuestion", schema=OpenQuestionSchema)
+    components.schema("AnswerBody", schema=AnswerBodySchema)
+    components.schema("ContactReport", schema=ContactReportSchema)
+    components.schema("ContactRecorded", schema=ContactRecordedSchema)
     components.schema(
         "Profile",
         {"description": "What a brand's token reads: the granted fields, and nothing else."},
@@ -248,8 +271,16 @@ def _components(spec: APISpec, app) -> None:
                     "tokenUrl": token_url,
                     "refreshUrl": token_url,
                     "scopes": {
-                        field.scope: f"Read the consumer's {field.label.lower()}, if granted."
-                        for field in FIELDS.values()
+                        **{
+                            field.scope: f"Read the consumer's {field.label.lower()}, if granted."
+                            for field in FIELDS.values()
+                        },
+                        **{
+                            permission.scope: f"{permission.label}: {permission.description}"
+                            for permission in PERMISSIONS.values()
+                        },
+                        MANAGE_SCOPE: "Act for the consumer on their own consent (first-party "
+                        "clients only, such as the Sayso browser extension).",
                     },
                 }
             },

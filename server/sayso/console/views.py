@@ -177,6 +177,15 @@ def brands():
     return render_template("console/brands.html", brands=console.brands())
 
 
+@bp.get("/breaches")
+def breaches():
+    """Brands that contacted consumers beyond their preferences, most breaches first."""
+    services.audit_console().record_view(_actor(), "breaches", {})
+    return render_template(
+        "console/breaches.html", summaries=services.contacts().brands_with_breaches()
+    )
+
+
 @bp.get("/brands/<brand_id>")
 def brand(brand_id: str):
     """One brand: its totals, its activity chart, and the check that every read had a grant."""

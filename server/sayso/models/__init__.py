@@ -3,25 +3,30 @@
 from sayso.models.accounts import Account
 from sayso.models.brands import Brand, BrandDomain, BrandMember, InitialAccessToken, OAuthClient
 from sayso.models.consent import Grant
+from sayso.models.contacts import Contact
 from sayso.models.disclosures import Disclosure
 from sayso.models.ledger import AuditEvent, LedgerCheckpoint
 from sayso.models.oauth import AuthorizationCode, Token
+from sayso.models.questions import Answer, Question
 from sayso.models.vault import DataKey
 from sayso.models.webhooks import WebhookDelivery
 
 __all__ = [
     "Account",
+    "Answer",
     "AuditEvent",
     "AuthorizationCode",
     "Brand",
     "BrandDomain",
     "BrandMember",
+    "Contact",
     "DataKey",
     "Disclosure",
     "Grant",
     "InitialAccessToken",
     "LedgerCheckpoint",
     "OAuthClient",
+    "Question",
     "Token",
     "WebhookDelivery",
 ]

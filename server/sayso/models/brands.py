@@ -90,13 +90,40 @@ class OAuthClient(db.Model):
     def redirect_uris(self, value: list[str]) -> None:
         self.redirect_uris_json = json.dumps(list(value))
 
+    # Stored as ``{scope: purpose}``; a scope whose purpose passes data to third parties
+    # is stored as ``{scope: {"purpose": ..., "third_parties": true}}``, so rows written
+    # before the flag existed read the same.
+
     @property
     def scope_purposes(self) -> dict[str, str]:
-        return json.loads(self.scope_purposes_json)
+        return {
+            scope: value["purpose"] if isinstance(value, dict) else value
+            for scope, value in json.loads(self.scope_purposes_json).items()
+        }
 
     @scope_purposes.setter
     def scope_purposes(self, value: dict[str, str]) -> None:
-        self.scope_purposes_json = json.dumps(dict(value), sort_keys=True)
+        self.declare_scopes(value, ())
+
+    @property
+    def third_party_scopes(self) -> list[str]:
+        """The scopes whose declared purpose involves passing data to third parties."""
+        return sorted(
+            scope
+            for scope, value in json.loads(self.scope_purposes_json).items()
+            if isinstance(value, dict) and value.get("third_parties")
+        )
+
+    def declare_scopes(self, purposes: dict[str, str], third_parties) -> None:
+        """Set each scope's purpose, flagging those that pass data to third parties."""
+        flagged = set(third_parties)
+        self.scope_purposes_json = json.dumps(
+            {
+                scope: {"purpose": purpose, "third_parties": True} if scope in flagged else purpose
+                for scope, purpose in purposes.items()
+            },
+            sort_keys=True,
+        )
 
     @property
     def is_public(self) -> bool:
@@ -113,7 +140,8 @@ class OAuthClient(db.Model):
         return uris[0] if len(uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        allowed = list(self.scope_purposes)
+        shared = self.third_party_scopes
+        allowed = [s for s in self.scope_purposes if s not in shared]
         if not scope:
             return " ".join(allowed)
         return " ".join(s for s in allowed if s in scope.split())

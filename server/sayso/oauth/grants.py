@@ -59,6 +59,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         registered = self.request.client.scope_purposes
         if scope and any(s not in registered for s in scope_to_list(scope)):
             raise InvalidScopeError("Ask only for scopes registered with a purpose.")
+        # Sayso never lets a brand pass a consumer's data on: a scope whose declared
+        # purpose involves third parties is refused before any consent page is shown.
+        shared = set(self.request.client.third_party_scopes) & set(scope_to_list(scope or ""))
+        if shared:
+            raise InvalidScopeError(
+                "Sayso does not allow passing consumers' data to third parties; "
+                "refused: " + " ".join(sorted(shared))
+            )
 
     def save_authorization_code(self, code, request):
         payload = request.payload
@@ -149,10 +157,10 @@ class SaysoIntrospectionEndpoint(IntrospectionEndpoint):
         return 200, self.introspect_token(token, expires_at), default_json_headers
 
     def introspect_token(self, token, expires_at):
-        from sayso.services.consent import field_of
+        from sayso.fields import grant_name_of
 
         live = services.consent().live_fields(token.account_id, token.brand_id)
-        scopes = [s for s in token.scope.split() if field_of(s) in live]
+        scopes = [s for s in token.scope.split() if grant_name_of(s) in live]
         if not scopes:
             return {"active": False}
         client = services.brands().client(token.client_id)

@@ -5,7 +5,9 @@ initial access token), its own rules for what is registered (``ClientSchema``: e
 redirect URIs, a declared purpose for every scope) and storage through ``BrandService``.
 
 Sayso's extension members: ``sayso_purposes`` (``{"interests:read": "why", ...}``, required
-for every scope in ``scope``) and ``sayso_webhook_url`` (optional). The answer repeats what
+for every scope in ``scope``), ``sayso_webhook_url`` (optional) and
+``sayso_third_party_scopes`` (optional: the scopes whose purpose passes data to third
+parties, which Sayso then refuses to ask consumers for). The answer repeats what
 was registered, with ``client_secret`` and, with a webhook URL, ``sayso_webhook_secret``:
 both shown this once.
 """
@@ -40,6 +42,7 @@ MEMBER_TYPES = {
     "redirect_uris": list,
     "scope": str,
     "sayso_purposes": dict,
+    "sayso_third_party_scopes": list,
     "sayso_webhook_url": str,
     "client_name": str,
     "token_endpoint_auth_method": str,
@@ -65,6 +68,7 @@ class SaysoClientMetadata(ClientMetadataClaims):
     REGISTERED_CLAIMS = (
         *ClientMetadataClaims.REGISTERED_CLAIMS,
         "sayso_purposes",
+        "sayso_third_party_scopes",
         "sayso_webhook_url",
     )
 
@@ -158,6 +162,7 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
             "name": claims.get("client_name") or brand.name,
             "redirect_uris": claims.get("redirect_uris") or [],
             "scope_purposes": purposes,
+            "third_party_scopes": claims.get("sayso_third_party_scopes") or [],
             "webhook_url": claims.get("sayso_webhook_url"),
         }
         schema = ClientSchema(allow_http_loopback=current_app.config["ALLOW_HTTP_LOOPBACK"])
@@ -171,6 +176,11 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
             "redirect_uris": client["redirect_uris"],
             "scope": " ".join(client["scope_purposes"]),
             "sayso_purposes": client["scope_purposes"],
+            **(
+                {"sayso_third_party_scopes": client["third_party_scopes"]}
+                if client["third_party_scopes"]
+                else {}
+            ),
             **({"sayso_webhook_url": client["webhook_url"]} if client["webhook_url"] else {}),
             "grant_types": GRANT_TYPES,
             "response_types": ["code"],
@@ -193,6 +203,7 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
             client_metadata["redirect_uris"],
             client_metadata["sayso_purposes"],
             webhook_url=client_metadata.get("sayso_webhook_url"),
+            third_party_scopes=client_metadata.get("sayso_third_party_scopes", []),
             actor=f"registration:{credential['token_hash'][:16]}",
             client_id=client_info["client_id"],
             client_secret=client_info["client_secret"],
@@ -216,6 +227,7 @@ class _Payload:
 _MEMBERS = {
     "name": "client_name",
     "scope_purposes": "sayso_purposes",
+    "third_party_scopes": "sayso_third_party_scopes",
     "webhook_url": "sayso_webhook_url",
 }
 

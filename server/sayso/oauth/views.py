@@ -13,13 +13,13 @@ from marshmallow import ValidationError
 from sayso import services
 from sayso.auth import consumer_required
 from sayso.extensions import csrf, limiter
-from sayso.fields import FIELDS
+from sayso.fields import MANAGE_SCOPE, grant_name_of, grantable, scope_of
 from sayso.oauth import bp
 from sayso.oauth.issuer import issuer
 from sayso.oauth.server import authorization_server, metadata
 from sayso.schemas.consent import ConsentDecisionSchema
 from sayso.security import CONTENT_SECURITY_POLICY
-from sayso.services.consent import EXPIRY_CHOICES, field_of
+from sayso.services.consent import EXPIRY_CHOICES
 
 
 @bp.get("/.well-known/oauth-authorization-server")
@@ -56,27 +56,26 @@ def authorize():
         return _error(error)
     client = grant.client
     if client.brand is None:
+        if client.is_public and grant.request.scope.split() == [MANAGE_SCOPE]:
+            return _authorize_first_party(server, grant, client)
         return render_template("error.html", status=400, message="Not a brand's client."), 400
-    requested = [f for f in (field_of(s) for s in grant.request.scope.split()) if f]
+    requested = [f for f in (grant_name_of(s) for s in grant.request.scope.split()) if f]
     consent = services.consent()
 
     if request.method == "GET":
         live = consent.live_fields(current_user.id, client.brand_id)
         if requested and set(requested) <= live and request.args.get("prompt") != "consent":
-            grant.request.consented_scope = " ".join(f"{f}:read" for f in requested)
+            grant.request.consented_scope = " ".join(scope_of(f) for f in requested)
             return server.create_authorization_response(grant=grant, grant_user=current_user)
         response = render_template(
             "consent.html",
             client=client,
             brand=client.brand,
-            requested=[(FIELDS[f], client.scope_purposes[f"{f}:read"]) for f in requested],
+            requested=[(grantable(f), client.scope_purposes[scope_of(f)]) for f in requested],
             expiries=EXPIRY_CHOICES,
             gpc=request.headers.get("Sec-GPC") == "1",
         )
-        # The form's answer is a redirect to the brand: form-action must allow its origin.
-        target = _origin(grant.request.payload.redirect_uri or client.get_default_redirect_uri())
-        csp = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {target}")
-        return response, 200, {"Content-Security-Policy": csp}
+        return _with_form_action(response, grant, client)
 
     try:
         decision = ConsentDecisionSchema().load(
@@ -91,9 +90,35 @@ def authorize():
     chosen = [f for f in requested if f in decision["fields_"]]
     if decision["decision"] == "deny" or not chosen:
         return server.create_authorization_response(grant=grant, grant_user=None)
-    consent.grant(current_user, client, chosen, decision["expiry"])
+    # Global Privacy Control, as the browser sent it with the consumer's decision, goes
+    # into the grant event and so into the consent receipt.
+    gpc = request.headers.get("Sec-GPC") == "1"
+    consent.grant(
+        current_user, client, chosen, decision["expiry"], context={"gpc": True} if gpc else None
+    )
     # The token's scope is exactly what the consumer ticked.
-    grant.request.consented_scope = " ".join(f"{f}:read" for f in chosen)
+    grant.request.consented_scope = " ".join(scope_of(f) for f in chosen)
+    return server.create_authorization_response(grant=grant, grant_user=current_user)
+
+
+def _with_form_action(response, grant, client):
+    # The form's answer is a redirect to the client: form-action must allow its origin.
+    target = _origin(grant.request.payload.redirect_uri or client.get_default_redirect_uri())
+    csp = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {target}")
+    return response, 200, {"Content-Security-Policy": csp}
+
+
+def _authorize_first_party(server, grant, client):
+    """A first-party client (the browser extension) asks to manage the consumer's consent:
+    one checkbox, no field list; it never sees the password, and its token is revocable."""
+    if request.method == "GET":
+        return _with_form_action(
+            render_template("consent_manage.html", client=client), grant, client
+        )
+    allowed = request.form.get("decision") == "allow" and request.form.get("manage") == "yes"
+    if not allowed:
+        return server.create_authorization_response(grant=grant, grant_user=None)
+    grant.request.consented_scope = MANAGE_SCOPE
     return server.create_authorization_response(grant=grant, grant_user=current_user)
 
 

@@ -6,8 +6,7 @@ this module only turns form inputs into its document and its messages into sente
 
 from __future__ import annotations
 
-from sayso.fields import FIELDS
-from sayso.services.consent import field_of
+from sayso.fields import grant_name_of, grantable
 from sayso.web.forms import flatten_errors
 
 
@@ -22,14 +21,17 @@ def client_from(form) -> dict:
         "scope_purposes": {
             scope: form.get(f"purpose_{scope}", "").strip() for scope in form.getlist("scope")
         },
+        "third_party_scopes": [
+            scope for scope in form.getlist("scope") if form.get(f"third_parties_{scope}") == "yes"
+        ],
         "webhook_url": form.get("webhook_url", "").strip() or None,
     }
 
 
 def scope_label(scope: str) -> str:
     """How a scope is named to people: its field's label, or the scope itself."""
-    field = field_of(scope)
-    return FIELDS[field].label if field else scope
+    name = grant_name_of(scope)
+    return grantable(name).label if name else scope
 
 
 def _messages(value) -> list[str]:

@@ -18,7 +18,9 @@ from sayso.portal import bp
 from sayso.portal.forms import client_errors, client_from
 from sayso.schemas.brands import ClientSchema
 from sayso.schemas.portal import DeleteClientSchema
+from sayso.schemas.questions import QuestionSchema
 from sayso.services.accounts import actor_for
+from sayso.taxonomy import topics
 from sayso.web.forms import flatten_errors
 
 NOT_A_MEMBER = (
@@ -208,3 +210,64 @@ def revoke_initial_access_tokens():
     count = services.brands().revoke_initial_access_tokens(g.brand)
     flash(f"{count} initial access token(s) revoked.")
     return redirect(url_for("portal.registration"))
+
+
+def _question_form(form) -> dict:
+    """The question form, reshaped for ``QuestionSchema`` (choices one per line)."""
+    return {
+        "kind": form.get("kind", ""),
+        "prompt": form.get("prompt", "").strip(),
+        "purpose": form.get("purpose", "").strip(),
+        "why": form.get("why", "").strip() or None,
+        "options": [line.strip() for line in form.get("options", "").splitlines() if line.strip()],
+    }
+
+
+@bp.route("/questions", methods=["GET", "POST"])
+def questions():
+    """The brand's questions, and a form to write a new one (a draft until published)."""
+    service = services.questions()
+    form, errors, status = _question_form({}), [], 200
+    if request.method == "POST":
+        form = _question_form(request.form)
+        try:
+            data = QuestionSchema().load(form)
+        except ValidationError as exc:
+            errors, status = flatten_errors(exc.messages), 422
+        else:
+            service.create(g.brand, data, actor=_actor())
+            return redirect(url_for("portal.questions"))
+    return render_template(
+        "portal/questions.html",
+        brand=g.brand,
+        questions=service.of_brand(g.brand),
+        form=form,
+        errors=errors,
+    ), status
+
+
+def _question_or_404(question_id: int):
+    question = services.questions().question_of_brand(g.brand, question_id)
+    if question is None:
+        abort(404)
+    return question
+
+
+@bp.post("/questions/<int:question_id>/publish")
+def publish_question(question_id: int):
+    """Ask every consumer who granted the brand anything."""
+    services.questions().publish(_question_or_404(question_id), actor=_actor())
+    return redirect(url_for("portal.question", question_id=question_id))
+
+
+@bp.get("/questions/<int:question_id>")
+def question(question_id: int):
+    """One question and its aggregate answers (only once enough consumers answered)."""
+    question = _question_or_404(question_id)
+    return render_template(
+        "portal/question.html",
+        brand=g.brand,
+        question=question,
+        aggregate=services.questions().aggregate(question),
+        topics=topics(),
+    )

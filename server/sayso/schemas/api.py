@@ -48,6 +48,38 @@ class RevokedSchema(Schema):
     )
 
 
+class GrantedSchema(Schema):
+    """What a grant started: the fields granted, by brand id."""
+
+    granted = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={"description": "Brand id → the fields granted just now."},
+    )
+
+
+class DeclaredFieldSchema(Schema):
+    """A field a brand asks for, with the purpose it declared."""
+
+    field = fields.String(required=True)
+    purpose = fields.String(required=True)
+
+
+class BrandLookupSchema(Schema):
+    """The brand behind a domain, as the browser extension shows it."""
+
+    brand_id = fields.String(required=True)
+    name = fields.String(required=True)
+    domain = fields.String(required=True, metadata={"description": "The registrable domain."})
+    verified = fields.Boolean(
+        required=True, metadata={"description": "Whether an operator verified the domain."}
+    )
+    fields_ = fields.List(
+        fields.Nested(DeclaredFieldSchema), required=True, data_key="fields", attribute="fields"
+    )
+
+
 def _profile_schema() -> type[Schema]:
     declared = {
         "sub": fields.String(
@@ -64,6 +96,14 @@ def _profile_schema() -> type[Schema]:
             f"`{field.scope}` is granted, and `null` when granted but not disclosed."
         }
         declared[name] = value
+    declared["answers"] = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={
+            "description": "The consumer's answers to this brand's own questions, by question "
+            "id: present only while `answers:read` is granted."
+        },
+    )
     return Schema.from_dict(declared, name="ProfileSchema")
 
 

@@ -73,6 +73,14 @@ class ClientSchema(Schema):
         required=True,
         validate=validate.Length(min=1),
     )
+    third_party_scopes = fields.List(
+        fields.String(validate=validate.OneOf(scopes())),
+        load_default=list,
+        metadata={
+            "description": "Scopes whose purpose involves passing data to third parties. "
+            "Sayso refuses to ask consumers for these."
+        },
+    )
     webhook_url = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=2048)
     )
@@ -84,6 +92,13 @@ class ClientSchema(Schema):
     @validates_schema(skip_on_field_errors=False)
     def _urls(self, data, **kwargs):
         errors = {}
+        undeclared = set(data.get("third_party_scopes") or []) - set(
+            data.get("scope_purposes") or {}
+        )
+        if undeclared:
+            errors["third_party_scopes"] = [
+                "Flag only scopes you declare a purpose for: " + ", ".join(sorted(undeclared))
+            ]
         for i, uri in enumerate(data.get("redirect_uris") or []):
             if not isinstance(uri, str):
                 continue

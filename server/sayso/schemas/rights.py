@@ -116,6 +116,14 @@ class ReceiptSchema(Schema):
         fields.String(), required=True, metadata={"description": "The disclosure fields."}
     )
     collection_method = fields.String(required=True)
+    global_privacy_control = fields.Boolean(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "For a grant, whether the consumer's browser sent Global Privacy "
+            "Control (`Sec-GPC: 1`) when consenting; null for a withdrawal."
+        },
+    )
     event = fields.Nested(ReceiptEventSchema, required=True)
     validity = fields.Nested(ReceiptValiditySchema, required=True)
     withdrawal = fields.Nested(ReceiptWithdrawalSchema, required=True)

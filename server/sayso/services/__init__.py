@@ -11,9 +11,11 @@ from sayso.services.accounts import AccountService
 from sayso.services.audit_console import AuditConsole
 from sayso.services.brands import BrandService
 from sayso.services.consent import ConsentService
+from sayso.services.contacts import ContactPolicyService
 from sayso.services.disclosures import DisclosureService
 from sayso.services.ledger import Ledger
 from sayso.services.profile import ProfileService
+from sayso.services.questions import QuestionService
 from sayso.services.receipts import ReceiptLinks, ReceiptService
 from sayso.services.rights import DataRightsService
 from sayso.services.tokens import TokenService
@@ -51,7 +53,7 @@ def accounts() -> AccountService:
 
 def disclosures() -> DisclosureService:
     """The disclosure service."""
-    return DisclosureService(db.session, vault(), ledger())
+    return DisclosureService(db.session, vault(), ledger(), WebhookOutbox(db.session), brands())
 
 
 def brands() -> BrandService:
@@ -64,6 +66,16 @@ def consent() -> ConsentService:
     return ConsentService(db.session, ledger(), WebhookOutbox(db.session), brands())
 
 
+def contacts() -> ContactPolicyService:
+    """Contact policy checks and the contacts brands report."""
+    return ContactPolicyService(db.session, vault(), ledger())
+
+
+def questions() -> QuestionService:
+    """Brands' questions and consumers' answers, with the app's k-anonymity threshold."""
+    return QuestionService(db.session, vault(), ledger(), current_app.config["ANSWERS_K"])
+
+
 def tokens() -> TokenService:
     """Authorization codes and tokens."""
     return TokenService(db.session, ledger())
@@ -71,7 +83,7 @@ def tokens() -> TokenService:
 
 def profile() -> ProfileService:
     """Profile reads for brands' tokens."""
-    return ProfileService(db.session, vault(), ledger(), brands())
+    return ProfileService(db.session, vault(), ledger(), brands(), questions())
 
 
 def webhook_outbox() -> WebhookOutbox:
@@ -116,4 +128,5 @@ def rights() -> DataRightsService:
         disclosures(),
         tokens(),
         receipts(),
+        questions(),
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, update
 
+from sayso.fields import grant_name_of, grantable
 from sayso.models import (
     Account,
     Brand,
@@ -138,14 +139,17 @@ class BrandService:
         declared: dict[str, str] = {}
         for client in brand.clients:
             for scope, purpose in client.scope_purposes.items():
-                name, _, action = scope.partition(":")
-                if action == "read":
+                name = grant_name_of(scope)
+                if name is not None and scope not in client.third_party_scopes:
                     declared.setdefault(name, purpose)
         return declared
 
     def client_declaring(self, brand: Brand, field: str) -> OAuthClient | None:
-        """The brand's oldest client that declared a purpose for ``field``."""
-        scope = f"{field}:read"
+        """The brand's oldest client that declared a purpose for ``field`` (or permission)."""
+        granted = grantable(field)
+        if granted is None:
+            return None
+        scope = granted.scope
         return next(
             (
                 c

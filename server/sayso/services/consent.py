@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from sayso.fields import FIELDS
+from sayso.fields import FIELDS, scope_of
 from sayso.models import Account, AuditEvent, Brand, Grant, OAuthClient, Token
 from sayso.models._types import utcnow
 from sayso.services.accounts import actor_for
@@ -83,7 +83,7 @@ class ConsentService:
         declared = {}
         try:
             for field in sorted(set(fields)):
-                purpose = purposes[f"{field}:read"]
+                purpose = purposes[scope_of(field)]
                 declared[field] = purpose
                 row = existing.get(field)
                 if row is None:
@@ -112,6 +112,17 @@ class ConsentService:
         except Exception:
             self.session.rollback()
             raise
+
+    def grant_field(
+        self, account: Account, brand: Brand, field: str, expiry: str = "1y", via: str = "api"
+    ) -> OAuthClient | None:
+        """Grant one field at once (the extension's toggle), with the purpose the brand
+        declared for it on its client; ``None`` when the brand never asked for the field."""
+        client = self.brands.client_declaring(brand, field)
+        if client is None:
+            return None
+        self.grant(account, client, [field], expiry, context={"via": via})
+        return client
 
     def revoke(self, account: Account, brand: Brand, fields: list[str] | None = None) -> list[str]:
         """Revoke some (or all) of a brand's fields; committed before this returns."""

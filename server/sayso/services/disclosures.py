@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 
 from sqlalchemy import select
 
 from sayso.fields import FIELDS
-from sayso.models import Account, Disclosure
+from sayso.models import Account, Brand, Disclosure, Grant
+from sayso.models._types import utcnow
 from sayso.services.accounts import actor_for
+from sayso.services.brands import BrandService
 from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.vault import Vault
+from sayso.services.webhooks import WebhookOutbox
 
 
 def _encode(value) -> bytes:
@@ -20,10 +24,21 @@ def _encode(value) -> bytes:
 class DisclosureService:
     """Owns the ``disclosures`` table. Values are validated by the caller (``fields.py``)."""
 
-    def __init__(self, session, vault: Vault, ledger: Ledger):
+    def __init__(
+        self,
+        session,
+        vault: Vault,
+        ledger: Ledger,
+        outbox: WebhookOutbox | None = None,
+        brands: BrandService | None = None,
+    ):
         self.session = session
         self.vault = vault
         self.ledger = ledger
+        # Without an outbox (and the brand service for pairwise subjects) no change
+        # notifications are queued; the app's factory always passes both.
+        self.outbox = outbox
+        self.brands = brands
 
     def read(self, account: Account) -> dict[str, list]:
         """Every field the account has disclosed, decrypted, in registry order."""
@@ -67,8 +82,9 @@ class DisclosureService:
                     row.ciphertext = sealed
                 updated.append(name)
             actor = actor_for(account)
+            last_event = None
             if updated:
-                self.ledger.append(
+                last_event = self.ledger.append(
                     Event(
                         EventType.DISCLOSURE_UPDATED,
                         actor,
@@ -77,7 +93,7 @@ class DisclosureService:
                     )
                 )
             if deleted:
-                self.ledger.append(
+                last_event = self.ledger.append(
                     Event(
                         EventType.DISCLOSURE_DELETED,
                         actor,
@@ -85,11 +101,45 @@ class DisclosureService:
                         fields=tuple(deleted),
                     )
                 )
+            if last_event is not None:
+                self._notify(account, set(updated + deleted), last_event.seq)
             self.session.commit()
         except Exception:
             self.session.rollback()
             raise
         return updated + deleted
+
+    def _notify(self, account: Account, changed: set[str], ledger_seq: int) -> None:
+        """Queue ``disclosure.updated`` for each brand with a live grant on a changed field.
+
+        In the caller's transaction, so a brand hears of exactly the changes that
+        committed. The event names fields, never values.
+        """
+        if self.outbox is None or self.brands is None:
+            return
+        now = utcnow()
+        grants = self.session.scalars(
+            select(Grant).where(
+                Grant.account_id == account.id,
+                Grant.field.in_(changed),
+                Grant.revoked_at.is_(None),
+            )
+        ).all()
+        by_brand: dict[int, set[str]] = defaultdict(set)
+        for grant in grants:
+            if grant.is_live(now):
+                by_brand[grant.brand_id].add(grant.field)
+        if not by_brand:
+            return
+        for brand in self.session.scalars(select(Brand).where(Brand.id.in_(by_brand))):
+            data = {
+                "brand_id": brand.public_id,
+                "sub": self.brands.pairwise_subject(brand.public_id, account.pseudonym),
+                "fields": sorted(by_brand[brand.id]),
+                "ledger_seq": ledger_seq,
+            }
+            for client in brand.clients:
+                self.outbox.enqueue(client, "disclosure.updated", data)
 
     def delete_all_uncommitted(self, account: Account) -> list[str]:
         """Delete every disclosure of the account in the caller's transaction; their names.

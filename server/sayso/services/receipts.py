@@ -205,6 +205,9 @@ class ReceiptService:
             ],
             "data_categories": sorted(fields),
             "collection_method": method,
+            # Whether the consumer's browser sent Global Privacy Control (Sec-GPC: 1) when
+            # the consent was given; null for a withdrawal.
+            "global_privacy_control": bool(details.get("gpc")) if given else None,
             "event": {
                 "type": "given" if given else "withdrawn",
                 "time": time,

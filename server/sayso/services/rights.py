@@ -21,6 +21,7 @@ from sayso.services.accounts import AccountService, WrongPassword, actor_for
 from sayso.services.consent import BrandGrants, ConsentService
 from sayso.services.disclosures import DisclosureService
 from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.questions import QuestionService
 from sayso.services.receipts import ERASURE_REASON, ReceiptService
 from sayso.services.tokens import TokenService
 from sayso.services.vault import Vault
@@ -103,6 +104,7 @@ class DataRightsService:
         disclosures: DisclosureService,
         tokens: TokenService,
         receipts: ReceiptService,
+        questions: QuestionService,
     ):
         self.session = session
         self.ledger = ledger
@@ -112,6 +114,7 @@ class DataRightsService:
         self.disclosures = disclosures
         self.tokens = tokens
         self.receipts = receipts
+        self.questions = questions
 
     # Access history ------------------------------------------------------------
 
@@ -237,6 +240,7 @@ class DataRightsService:
             tokens = self.tokens.revoke_all_of_account(account.id, now)
             revoked = self.consent.revoke_all_uncommitted(account, now, reason=ERASURE_REASON)
             deleted = self.disclosures.delete_all_uncommitted(account)
+            answers = self.questions.delete_answers_uncommitted(account)
             self.vault.shred(account.id)
             self.accounts.close_uncommitted(account, now)
             event = self.ledger.append(
@@ -247,6 +251,7 @@ class DataRightsService:
                     fields=tuple(deleted),
                     details={
                         "brands_revoked": len(revoked),
+                        "answers_deleted": answers,
                         "tokens_revoked": tokens,
                         "data_key": "shredded",
                     },

@@ -66,6 +66,16 @@ class Vault:
         """Open a value sealed by :meth:`encrypt_for` with the same account and label."""
         return self._open(AESGCM(self._data_key(account_id)), blob, self._label(account_id, label))
 
+    def decrypt_with(
+        self, account_id: int, wrapped_key: bytes | None, label: str, blob: bytes
+    ) -> bytes:
+        """:meth:`decrypt_for` with the account's wrapped key already fetched (``None`` when
+        it has been shredded), so a caller can load it in the same query as the values."""
+        if wrapped_key is None:
+            raise KeyShredded(f"account {account_id} has no data key")
+        key = self._open(self._master, wrapped_key, self._wrap_label(account_id))
+        return self._open(AESGCM(key), blob, self._label(account_id, label))
+
     def shred(self, account_id: int) -> None:
         """Delete the account's data key: everything sealed with it is unreadable from now on."""
         key = self.session.get(DataKey, account_id)

@@ -10,4 +10,5 @@ from sayso.web import (  # noqa: E402,F401  (views register on bp)
     disclosures,
     home,
     my_data,
+    questions,
 )

@@ -6,7 +6,7 @@ from marshmallow import EXCLUDE
 
 from sayso import services
 from sayso.auth import consumer_required
-from sayso.fields import FIELDS
+from sayso.fields import FIELDS, PERMISSIONS, grantable
 from sayso.models._types import utcnow
 from sayso.schemas.rights import AccessHistoryQuerySchema, ReceiptSchema
 from sayso.web import bp
@@ -21,7 +21,8 @@ def brands():
     return render_template(
         "brands.html",
         entries=services.consent().overview(current_user),
-        fields=FIELDS,
+        fields={**FIELDS, **PERMISSIONS},
+        contacts=services.contacts().this_week_by_brand(current_user),
         now=utcnow(),
     )
 
@@ -48,10 +49,10 @@ def revoke_brand(brand_id: str):
 def revoke_field(brand_id: str, field: str):
     """Revoke one field of one brand."""
     brand = _brand_or_404(brand_id)
-    if field not in FIELDS:
+    if grantable(field) is None:
         abort(404)
     services.consent().revoke(current_user, brand, [field])
-    flash(f"{brand.name} can no longer see your {FIELDS[field].label.lower()}.")
+    flash(f"{brand.name} can no longer see your {grantable(field).label.lower()}.")
     return redirect(url_for("web.brands"))
 
 

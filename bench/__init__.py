@@ -1,0 +1,1 @@
+"""Sayso's benchmark suite: ``python -m bench`` (or ``make bench``) writes docs/benchmarks.md."""

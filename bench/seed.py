@@ -1,0 +1,139 @@
+"""Filling a benchmark database quickly: filler consumers and grants made by the database
+itself (one ``INSERT ... SELECT`` over a generated series), ledger events in Core batches.
+
+Filler rows are never read by the scenarios; they are there so that indexes, pages and
+plans are those of a database of the stated size.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, insert, select, text
+
+from sayso.models import AuditEvent
+from sayso.services.ledger import GENESIS_HASH, canonical_bytes, chain_hash
+
+FILLER_PREFIX = "bench"
+PSEUDONYM_WIDTH = 32 - len(FILLER_PREFIX)
+
+
+def _pseudonym(i: int) -> str:
+    return f"{FILLER_PREFIX}{i:0{PSEUDONYM_WIDTH}d}"
+
+
+def _now(dialect: str):
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return now.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else now
+
+
+def filler_brands(session, count: int) -> None:
+    """``count`` brands for filler grants (``br_bench…``), if not there yet."""
+    dialect = session.get_bind().dialect.name
+    for i in range(count):
+        session.execute(
+            text("INSERT INTO brands (public_id, name, created_at) VALUES (:p, :n, :now)"),
+            {"p": f"br_bench{i:04d}", "n": f"Filler brand {i}", "now": _now(dialect)},
+        )
+    session.commit()
+
+
+def filler_consumers(session, start: int, stop: int, grants_each: int) -> None:
+    """Consumers ``start``..``stop - 1`` (by number), each with ``grants_each`` live grants."""
+    if stop <= start:
+        return
+    dialect = session.get_bind().dialect.name
+    params = {"start": start, "stop": stop - 1, "now": _now(dialect)}
+    if dialect == "sqlite":
+        session.execute(
+            text(
+                "WITH RECURSIVE s(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM s "  # noqa: S608
+                "WHERE i < :stop) "
+                "INSERT INTO accounts (role, pseudonym, session_epoch, failed_logins, created_at) "
+                f"SELECT 'consumer', '{FILLER_PREFIX}' || printf('%0{PSEUDONYM_WIDTH}d', i), "
+                "0, 0, :now FROM s"
+            ),
+            params,
+        )
+    else:
+        session.execute(
+            text(
+                "INSERT INTO accounts (role, pseudonym, session_epoch, failed_logins, created_at) "  # noqa: S608
+                f"SELECT 'consumer', '{FILLER_PREFIX}' || lpad(i::text, {PSEUDONYM_WIDTH}, '0'), "
+                "0, 0, :now FROM generate_series(CAST(:start AS integer), CAST(:stop AS integer)) "
+                "AS i"
+            ),
+            params,
+        )
+    session.execute(
+        text(
+            "INSERT INTO grants (account_id, brand_id, field, purpose, granted_at) "
+            "SELECT a.id, b.id, 'interests', 'bench filler', :now FROM accounts a "
+            "CROSS JOIN (SELECT id FROM brands WHERE public_id LIKE 'br_bench%' "
+            "ORDER BY id LIMIT :each) b "
+            "WHERE a.pseudonym BETWEEN :low AND :high"
+        ),
+        {
+            "now": params["now"],
+            "each": grants_each,
+            "low": _pseudonym(start),
+            "high": _pseudonym(stop - 1),
+        },
+    )
+    session.commit()
+    if dialect == "postgresql":
+        session.execute(text("ANALYZE"))
+        session.commit()
+
+
+def ledger_head(session) -> tuple[int, str]:
+    """The last sequence number and hash of the chain (0 and genesis when empty)."""
+    row = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    return (row.seq, row.hash) if row else (0, GENESIS_HASH)
+
+
+def ledger_events(session, count: int, batch: int = 5000) -> None:
+    """Append ``count`` valid events after the head, in Core batches (like
+    ``tests/ledger_helpers.bulk_chain``)."""
+    last_seq, prev_hash = ledger_head(session)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = []
+    table = AuditEvent.__table__
+    for seq in range(last_seq + 1, last_seq + 1 + count):
+        moment = base + timedelta(seconds=seq)
+        brand = f"br_{seq % 7:016x}"
+        fields = ["interests"] if seq % 2 else ["channels", "interests"]
+        type_ = "api:profile:read" if seq % 3 else "consent:grant:created"
+        subject = f"{seq % 100:032x}"
+        canonical = canonical_bytes(seq, moment, type_, "system", subject, brand, fields, None, {})
+        digest = chain_hash(prev_hash, canonical)
+        rows.append(
+            {
+                "seq": seq,
+                "occurred_at": moment,
+                "type": type_,
+                "actor": "system",
+                "subject": subject,
+                "brand": brand,
+                "fields": '["' + '","'.join(fields) + '"]',
+                "purpose": None,
+                "details": "{}",
+                "canonical": canonical,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+        if len(rows) == batch:
+            session.connection().execute(insert(table), rows)
+            rows = []
+    if rows:
+        session.connection().execute(insert(table), rows)
+    session.commit()
+
+
+def count_rows(session, model) -> int:
+    """How many rows a table holds."""
+    return session.scalar(select(func.count()).select_from(model))

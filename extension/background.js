@@ -1,0 +1,35 @@
+// The service worker: wires the controller to the browser. No logic of its own.
+import * as browser from "./lib/browser.js";
+import { buildTables } from "./lib/classify.js";
+import { createController } from "./lib/controller.js";
+
+let tables = null;
+
+async function loadTables() {
+  if (!tables) {
+    const [domains, taxonomy] = await Promise.all(
+      ["data/domains.json", "data/taxonomy-v2.json"].map(async (path) =>
+        (await fetch(browser.assetUrl(path))).json(),
+      ),
+    );
+    tables = buildTables({ domains, taxonomy });
+  }
+  return tables;
+}
+
+const controller = createController({
+  storageGet: browser.storageGet,
+  storageSet: browser.storageSet,
+  storageRemove: browser.storageRemove,
+  fetch: (...args) => fetch(...args),
+  crypto: globalThis.crypto,
+  redirectUri: browser.redirectUri,
+  launchWebAuthFlow: browser.launchWebAuthFlow,
+  setBadge: browser.setBadge,
+  tables: loadTables,
+});
+
+browser.onMessage((message) => controller.handle(message));
+browser.onTabReady((tabId, tab, how) => {
+  controller.visited(tabId, tab, how).catch(() => {});
+});

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  SaysoError, authorizeUrl, codeFromRedirect, createSaysoClient, liveFields, normalizeSaysoUrl,
+} from "../lib/api.js";
+
+/** A fetch stub answering from a table of "METHOD path" → [status, body]. */
+function stubFetch(routes) {
+  const calls = [];
+  const fetch = async (url, init = {}) => {
+    const { pathname, search } = new URL(url);
+    const key = `${init.method || "GET"} ${pathname}${search}`;
+    calls.push({ key, init });
+    if (!(key in routes)) throw new TypeError("Failed to fetch");
+    const [status, body] = routes[key];
+    return { status, ok: status >= 200 && status < 300, json: async () => body };
+  };
+  return { fetch, calls };
+}
+
+function memoryTokens(initial = null) {
+  let token = initial;
+  return { get: async () => token, set: async (t) => { token = t; }, peek: () => token };
+}
+
+const BASE = "http://127.0.0.1:5000";
+
+test("the authorize URL asks for consent:manage with S256", () => {
+  const url = new URL(authorizeUrl(BASE, { redirectUri: "https://x.chromiumapp.org/", challenge: "c", state: "s" }));
+  assert.equal(url.pathname, "/oauth/authorize");
+  assert.equal(url.searchParams.get("scope"), "consent:manage");
+  assert.equal(url.searchParams.get("code_challenge_method"), "S256");
+  assert.equal(url.searchParams.get("client_id"), "sayso-extension");
+});
+
+test("the redirect's state and iss are checked", () => {
+  const ok = `https://x.chromiumapp.org/?code=abc&state=s&iss=${encodeURIComponent(BASE)}`;
+  assert.equal(codeFromRedirect(ok, { state: "s", saysoUrl: BASE }), "abc");
+  assert.throws(() => codeFromRedirect(ok, { state: "other", saysoUrl: BASE }), SaysoError);
+  const evil = "https://x.chromiumapp.org/?code=abc&state=s&iss=https%3A%2F%2Fevil.example";
+  assert.throws(() => codeFromRedirect(evil, { state: "s", saysoUrl: BASE }), /another server/);
+  const denied = "https://x.chromiumapp.org/?error=access_denied&state=s";
+  assert.throws(() => codeFromRedirect(denied, { state: "s", saysoUrl: BASE }), /access_denied/);
+});
+
+test("Sayso URLs are normalised and must be http(s)", () => {
+  assert.equal(normalizeSaysoUrl("http://127.0.0.1:5000/"), BASE);
+  assert.throws(() => normalizeSaysoUrl("ftp://x"));
+});
+
+test("code exchange stores the token; requests send it without cookies", async () => {
+  const tokens = memoryTokens();
+  const { fetch, calls } = stubFetch({
+    "POST /oauth/token": [200, { access_token: "at", refresh_token: "rt", expires_in: 600 }],
+    "GET /api/v1/me/grants": [200, [{ brand_id: "br_1", grants: [
+      { field: "interests", active: true }, { field: "channels", active: false }] }]],
+  });
+  const api = createSaysoClient({ saysoUrl: BASE, fetch, tokens, now: () => 0 });
+  await api.exchangeCode("code", "verifier", "https://x.chromiumapp.org/");
+  assert.equal(tokens.peek().access_token, "at");
+  const body = new URLSearchParams(calls[0].init.body);
+  assert.equal(body.get("code_verifier"), "verifier");
+  assert.equal(body.get("client_id"), "sayso-extension");
+  const overview = await api.grants();
+  assert.equal(calls[1].init.headers.Authorization, "Bearer at");
+  assert.equal(calls[1].init.credentials, "omit");
+  assert.deepEqual(liveFields(overview, "br_1"), ["interests"]);
+  assert.deepEqual(liveFields(overview, "br_2"), []);
+});
+
+test("an expired access token is refreshed first", async () => {
+  const tokens = memoryTokens({ access_token: "old", refresh_token: "rt", expires_at: 0 });
+  const { fetch, calls } = stubFetch({
+    "POST /oauth/token": [200, { access_token: "new", refresh_token: "rt2", expires_in: 600 }],
+    "POST /api/v1/me/grants/br_1/interests": [200, { granted: { br_1: ["interests"] } }],
+  });
+  const api = createSaysoClient({ saysoUrl: BASE, fetch, tokens, now: () => 1000 });
+  await api.grant("br_1", "interests");
+  assert.equal(calls[1].init.headers.Authorization, "Bearer new");
+  assert.equal(tokens.peek().refresh_token, "rt2");
+});
+
+test("errors say what went wrong: unreachable, signed out, revoked", async () => {
+  const down = createSaysoClient({ saysoUrl: BASE, fetch: stubFetch({}).fetch, tokens: memoryTokens() });
+  await assert.rejects(down.lookup("x.example"), { kind: "unreachable" });
+  await assert.rejects(down.grants(), { kind: "signed_out" });
+  const tokens = memoryTokens({ access_token: "at", expires_at: 1e15 });
+  const { fetch } = stubFetch({ "GET /api/v1/me/grants": [401, {}] });
+  const revoked = createSaysoClient({ saysoUrl: BASE, fetch, tokens });
+  await assert.rejects(revoked.grants(), { kind: "revoked" });
+  assert.equal(tokens.peek(), null);
+});
+
+test("lookup is public and 404 means no brand", async () => {
+  const { fetch, calls } = stubFetch({
+    "GET /api/v1/brands/lookup?domain=bookshop.example": [200, { brand_id: "br_1", verified: true }],
+    "GET /api/v1/brands/lookup?domain=nobody.example": [404, {}],
+  });
+  const api = createSaysoClient({ saysoUrl: BASE, fetch, tokens: memoryTokens() });
+  assert.equal((await api.lookup("bookshop.example")).brand_id, "br_1");
+  assert.equal(await api.lookup("nobody.example"), null);
+  assert.equal(calls[0].init.headers, undefined);
+});
+
+test("sharing replaces the browsing_categories disclosure", async () => {
+  const { fetch, calls } = stubFetch({
+    "PUT /api/v1/me/disclosures/browsing_categories": [200, { value: [] }],
+    "DELETE /api/v1/me/grants/br_1": [200, { revoked: { br_1: ["interests"] } }],
+    "POST /oauth/revoke": [200, {}],
+  });
+  const tokens = memoryTokens({ access_token: "at", refresh_token: "rt", expires_at: 1e15 });
+  const api = createSaysoClient({ saysoUrl: BASE, fetch, tokens });
+  await api.shareCategories([{ topic_id: 100, weight: 1 }]);
+  assert.deepEqual(JSON.parse(calls[0].init.body), { value: [{ topic_id: 100, weight: 1 }] });
+  await api.revoke("br_1");
+  await api.signOut();
+  assert.equal(new URLSearchParams(calls[2].init.body).get("token"), "rt");
+  assert.equal(tokens.peek(), null);
+});

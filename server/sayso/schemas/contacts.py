@@ -1,0 +1,64 @@
+"""Contact policy checks and contact reports, as brands send and get them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from sayso.fields import CHANNELS
+from sayso.models._types import utcnow
+
+#: How far ahead of our clock a brand's ``sent_at`` may be (clocks drift a little).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class ContactPolicyQuerySchema(Schema):
+    """The query of ``GET /api/v1/contact-policy``."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+
+
+class ContactPolicySchema(Schema):
+    """Whether the brand may contact the consumer on the channel now, and if not, when."""
+
+    allowed = fields.Boolean(required=True)
+    reason = fields.String(
+        required=True,
+        metadata={
+            "enum": ["ok", "channel_not_permitted", "weekly_cap_reached", "quiet_hours"],
+            "description": "`ok`, or why not.",
+        },
+    )
+    next_allowed_at = fields.String(
+        allow_none=True,
+        metadata={
+            "format": "date-time",
+            "description": "When a contact would next be allowed (UTC); `null` when the "
+            "consumer does not allow the channel at all.",
+        },
+    )
+
+
+class ContactReportSchema(Schema):
+    """A contact the brand made: on which channel, and when."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    sent_at = fields.AwareDateTime(
+        required=True, metadata={"description": "When it was sent, with a UTC offset."}
+    )
+
+    @validates("sent_at")
+    def _not_in_the_future(self, value, **kwargs):
+        if value > utcnow() + CLOCK_SKEW:
+            raise ValidationError("A contact cannot be reported before it is sent.")
+
+
+class ContactRecordedSchema(Schema):
+    """The contact as recorded: a breach if it went beyond the consumer's preferences."""
+
+    id = fields.Integer(required=True)
+    channel = fields.String(required=True)
+    sent_at = fields.AwareDateTime(required=True)
+    breach = fields.Boolean(required=True)
+    reason = fields.String(required=True)

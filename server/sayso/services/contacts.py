@@ -1,0 +1,248 @@
+"""Contact policy: may a brand contact a consumer on a channel now, and the contacts it reports.
+
+:func:`decide` is the whole policy, a pure function of the consumer's ``channels``
+disclosure, the brand's contacts in the last seven days and the time. The service around
+it loads those, answers brands' checks and records their reports, flagging each contact
+that went beyond the consumer's preferences as a breach.
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import Integer, cast, func, select
+
+from sayso.models import Account, Brand, Contact, Disclosure
+from sayso.models._types import utcnow
+from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.vault import Vault
+
+#: The window a weekly cap counts over: the seven days up to the moment in question.
+WEEK = timedelta(days=7)
+
+ALLOWED = "ok"
+NOT_PERMITTED = "channel_not_permitted"
+CAP_REACHED = "weekly_cap_reached"
+QUIET_HOURS = "quiet_hours"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a contact is allowed, why, and when it next would be (``None``: not foreseeable)."""
+
+    allowed: bool
+    reason: str
+    next_allowed_at: datetime | None = None
+
+    def as_dict(self) -> dict:
+        """The JSON a brand gets."""
+        when = self.next_allowed_at
+        return {
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "next_allowed_at": when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            if when
+            else None,
+        }
+
+
+def _hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(quiet_hours: dict | None, moment: datetime) -> datetime | None:
+    """The end of the quiet window ``moment`` falls in, in UTC, or ``None`` if it is outside.
+
+    Windows are wall-clock times in the consumer's zone and may span midnight
+    (``22:00``-``07:00``).
+    """
+    if not quiet_hours:
+        return None
+    zone = zoneinfo.ZoneInfo(quiet_hours["tz"])
+    local = moment.astimezone(zone)
+    start, end = _hhmm(quiet_hours["start"]), _hhmm(quiet_hours["end"])
+    now = local.time().replace(tzinfo=None)
+    if start < end:
+        inside = start <= now < end
+        end_day = local.date()
+    else:
+        inside = now >= start or now < end
+        end_day = local.date() + timedelta(days=1) if now >= start else local.date()
+    if not inside:
+        return None
+    # A wall-clock end that a DST change skips resolves forward (zoneinfo's fold=0).
+    return datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
+
+
+def decide(
+    channels: list[dict] | None, channel: str, recent: list[datetime], now: datetime
+) -> Decision:
+    """May a brand use ``channel`` at ``now``, given its contacts in the seven days before?
+
+    ``recent`` are the brand's earlier contacts on that channel (any order; ones outside
+    the seven days before ``now`` are ignored). The cap is checked before quiet hours, and
+    ``next_allowed_at`` is the first moment both allow.
+    """
+    preference = next((c for c in channels or [] if c["channel"] == channel), None)
+    if preference is None or preference["max_per_week"] == 0:
+        return Decision(False, NOT_PERMITTED)
+    window = sorted(t for t in recent if now - WEEK < t <= now)
+    cap = preference["max_per_week"]
+    quiet = preference.get("quiet_hours")
+    if len(window) >= cap:
+        # The cap frees up when enough of the oldest contacts leave the window.
+        freed = window[len(window) - cap] + WEEK
+        return Decision(False, CAP_REACHED, quiet_until(quiet, freed) or freed)
+    until = quiet_until(quiet, now)
+    if until is not None:
+        return Decision(False, QUIET_HOURS, until)
+    return Decision(True, ALLOWED)
+
+
+@dataclass(frozen=True)
+class ContactTally:
+    """A brand's contacts with a consumer on one channel in the last seven days, and the cap."""
+
+    channel: str
+    count: int
+    cap: int | None
+    breaches: int
+
+
+@dataclass(frozen=True)
+class BreachSummary:
+    """A brand's breaches, for the officer console."""
+
+    brand: Brand
+    breaches: int
+    last_breach_at: datetime
+
+
+class ContactPolicyService:
+    """Owns the ``contacts`` table."""
+
+    def __init__(self, session, vault: Vault, ledger: Ledger):
+        self.session = session
+        self.vault = vault
+        self.ledger = ledger
+
+    def channels_of(self, account: Account) -> list[dict] | None:
+        """The consumer's ``channels`` disclosure, decrypted, or ``None``."""
+        row = self.session.get(Disclosure, (account.id, "channels"))
+        if row is None:
+            return None
+        return json.loads(self.vault.decrypt_for(account.id, "channels", row.ciphertext))
+
+    def _recent(self, account: Account, brand: Brand, channel: str, now: datetime) -> list:
+        return list(
+            self.session.scalars(
+                select(Contact.sent_at).where(
+                    Contact.account_id == account.id,
+                    Contact.brand_id == brand.id,
+                    Contact.channel == channel,
+                    Contact.sent_at > now - WEEK,
+                    Contact.sent_at <= now,
+                )
+            )
+        )
+
+    def check(
+        self, account: Account, brand: Brand, channel: str, actor: str, now: datetime | None = None
+    ) -> Decision:
+        """The decision for a brand about to contact the consumer, recorded as a read."""
+        now = now or utcnow()
+        decision = decide(
+            self.channels_of(account), channel, self._recent(account, brand, channel, now), now
+        )
+        self.ledger.append(
+            Event(
+                EventType.CONTACT_POLICY_CHECKED,
+                actor=actor,
+                subject=account.pseudonym,
+                brand=brand.public_id,
+                fields=("channels",),
+                details={"channel": channel, "allowed": decision.allowed},
+            )
+        )
+        self.session.commit()
+        return decision
+
+    def record(
+        self, account: Account, brand: Brand, channel: str, sent_at: datetime, actor: str
+    ) -> Contact:
+        """Record a contact the brand reports; a breach if the policy would have refused it."""
+        decision = decide(
+            self.channels_of(account),
+            channel,
+            self._recent(account, brand, channel, sent_at),
+            sent_at,
+        )
+        contact = Contact(
+            account_id=account.id,
+            brand_id=brand.id,
+            channel=channel,
+            sent_at=sent_at,
+            breach=not decision.allowed,
+            reason=decision.reason,
+        )
+        try:
+            self.session.add(contact)
+            self.ledger.append(
+                Event(
+                    EventType.CONTACT_BREACHED if contact.breach else EventType.CONTACT_RECORDED,
+                    actor=actor,
+                    subject=account.pseudonym,
+                    brand=brand.public_id,
+                    details={"channel": channel, "reason": decision.reason},
+                )
+            )
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        return contact
+
+    def this_week_by_brand(
+        self, account: Account, now: datetime | None = None
+    ) -> dict[int, list[ContactTally]]:
+        """Per brand id and channel, contacts in the last seven days against the consumer's cap."""
+        now = now or utcnow()
+        caps = {c["channel"]: c["max_per_week"] for c in self.channels_of(account) or []}
+        rows = self.session.execute(
+            select(
+                Contact.brand_id,
+                Contact.channel,
+                func.count(),
+                func.sum(cast(Contact.breach, Integer)),
+            )
+            .where(
+                Contact.account_id == account.id,
+                Contact.sent_at > now - WEEK,
+                Contact.sent_at <= now,
+            )
+            .group_by(Contact.brand_id, Contact.channel)
+        ).all()
+        tallies: dict[int, list[ContactTally]] = {}
+        for brand_id, channel, count, breaches in sorted(rows):
+            tallies.setdefault(brand_id, []).append(
+                ContactTally(channel, count, caps.get(channel), int(breaches or 0))
+            )
+        return tallies
+
+    def brands_with_breaches(self) -> list[BreachSummary]:
+        """Every brand that has breached a consumer's preferences, most breaches first."""
+        rows = self.session.execute(
+            select(Contact.brand_id, func.count(), func.max(Contact.sent_at))
+            .where(Contact.breach.is_(True))
+            .group_by(Contact.brand_id)
+        ).all()
+        brands = {
+            b.id: b
+            for b in self.session.scalars(select(Brand).where(Brand.id.in_([r[0] for r in rows])))
+        }
+        summaries = [BreachSummary(brands[b], n, last) for b, n, last in rows]
+        return sorted(summaries, key=lambda s: (-s.breaches, s.brand.name.casefold()))

@@ -1,0 +1,236 @@
+"""Questions brands ask and consumers answer; answers sealed by the vault like disclosures.
+
+A brand sees individual answers only through the profile API, for its own questions and
+only with a live ``answers`` grant; in the portal it sees aggregates, and only once at
+least ``k`` consumers answered a question (k-anonymity).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import delete, select
+
+from sayso.models import Account, Answer, Brand, Grant, Question
+from sayso.models._types import utcnow
+from sayso.services.accounts import actor_for
+from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.vault import KeyShredded, Vault
+
+
+def _label(question: Question) -> str:
+    return f"answer:{question.id}"
+
+
+@dataclass(frozen=True)
+class OpenQuestion:
+    """A published question for the consumer, with their answer if they gave one."""
+
+    question: Question
+    brand: Brand
+    answer: object | None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """How many answered, and the tallies once there are enough (``None`` before)."""
+
+    answered: int
+    k: int
+    tallies: list[tuple[str, int]] | None
+
+
+class QuestionService:
+    """Owns the ``questions`` and ``answers`` tables."""
+
+    def __init__(self, session, vault: Vault, ledger: Ledger, k: int):
+        self.session = session
+        self.vault = vault
+        self.ledger = ledger
+        self.k = k
+
+    # Brands -------------------------------------------------------------------
+
+    def create(self, brand: Brand, data: dict, actor: str) -> Question:
+        """A draft question for ``brand`` (validated by ``QuestionSchema``)."""
+        question = Question(
+            brand_id=brand.id,
+            kind=data["kind"],
+            prompt=data["prompt"].strip(),
+            purpose=data["purpose"].strip(),
+            why=(data.get("why") or "").strip() or None,
+        )
+        question.options = [o.strip() for o in data.get("options") or []]
+        self.session.add(question)
+        self.session.flush()
+        self.ledger.append(
+            Event(
+                EventType.QUESTION_CREATED,
+                actor=actor,
+                brand=brand.public_id,
+                details={"question_id": question.id, "kind": question.kind},
+            )
+        )
+        self.session.commit()
+        return question
+
+    def publish(self, question: Question, actor: str) -> None:
+        """Ask every consumer who granted the brand anything; a no-op once published."""
+        if question.published_at is not None:
+            return
+        question.published_at = utcnow()
+        brand = self.session.get(Brand, question.brand_id)
+        self.ledger.append(
+            Event(
+                EventType.QUESTION_PUBLISHED,
+                actor=actor,
+                brand=brand.public_id,
+                details={"question_id": question.id},
+            )
+        )
+        self.session.commit()
+
+    def of_brand(self, brand: Brand) -> list[Question]:
+        """The brand's questions, newest first."""
+        return list(
+            self.session.scalars(
+                select(Question).where(Question.brand_id == brand.id).order_by(Question.id.desc())
+            )
+        )
+
+    def question_of_brand(self, brand: Brand, question_id: int) -> Question | None:
+        """The brand's own question with this id; ``None`` for anyone else's."""
+        question = self.session.get(Question, question_id)
+        return question if question is not None and question.brand_id == brand.id else None
+
+    def aggregate(self, question: Question) -> Aggregate:
+        """Tallies over every readable answer, withheld until ``k`` consumers answered.
+
+        Answers of erased consumers (their key shredded) are unreadable and do not count
+        toward ``k``, so the threshold always holds for what is tallied.
+        """
+        rows = self.session.scalars(select(Answer).where(Answer.question_id == question.id))
+        values = [v for v in (self._open(row, question) for row in rows) if v is not None]
+        if len(values) < self.k:
+            return Aggregate(len(values), self.k, None)
+        counts: Counter = Counter()
+        for value in values:
+            if question.kind == "text":
+                counts["answered"] += 1  # free text is never shown, even in aggregate
+            else:
+                counts.update([str(v) for v in (value if isinstance(value, list) else [value])])
+        if question.kind in ("single", "multiple"):
+            tallies = [(option, counts.get(option, 0)) for option in question.options]
+        else:
+            tallies = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return Aggregate(len(values), self.k, tallies)
+
+    # Consumers -----------------------------------------------------------------
+
+    def _granting_brand_ids(self, account: Account) -> set[int]:
+        now = utcnow()
+        grants = self.session.scalars(
+            select(Grant).where(Grant.account_id == account.id, Grant.revoked_at.is_(None))
+        ).all()
+        return {g.brand_id for g in grants if g.is_live(now)}
+
+    def open_for(self, account: Account) -> list[OpenQuestion]:
+        """Published questions of brands the consumer grants anything, with their answers."""
+        brand_ids = self._granting_brand_ids(account)
+        if not brand_ids:
+            return []
+        questions = self.session.scalars(
+            select(Question)
+            .where(Question.brand_id.in_(brand_ids), Question.published_at.is_not(None))
+            .order_by(Question.published_at.desc(), Question.id.desc())
+        ).all()
+        brands = {
+            b.id: b for b in self.session.scalars(select(Brand).where(Brand.id.in_(brand_ids)))
+        }
+        answers = self._answers(account.id, questions)
+        return [OpenQuestion(q, brands[q.brand_id], answers.get(q.id)) for q in questions]
+
+    def open_question(self, account: Account, question_id: int) -> Question | None:
+        """A question the consumer may answer now: published, by a brand they grant."""
+        question = self.session.get(Question, question_id)
+        if question is None or question.published_at is None:
+            return None
+        if question.brand_id not in self._granting_brand_ids(account):
+            return None
+        return question
+
+    def answer(self, account: Account, question: Question, value) -> None:
+        """Save (or replace) the consumer's answer, validated by the caller."""
+        sealed = self.vault.encrypt_for(
+            account.id, _label(question), json.dumps(value, sort_keys=True).encode()
+        )
+        row = self.session.scalar(
+            select(Answer).where(Answer.question_id == question.id, Answer.account_id == account.id)
+        )
+        try:
+            if row is None:
+                self.session.add(
+                    Answer(question_id=question.id, account_id=account.id, ciphertext=sealed)
+                )
+            else:
+                row.ciphertext = sealed
+            self._event(EventType.ANSWER_SAVED, account, question)
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+
+    def clear(self, account: Account, question: Question) -> bool:
+        """Delete the consumer's answer; whether there was one."""
+        row = self.session.scalar(
+            select(Answer).where(Answer.question_id == question.id, Answer.account_id == account.id)
+        )
+        if row is None:
+            return False
+        self.session.delete(row)
+        self._event(EventType.ANSWER_DELETED, account, question)
+        self.session.commit()
+        return True
+
+    def delete_answers_uncommitted(self, account: Account) -> int:
+        """Delete every answer of the account (erasure), in the caller's transaction."""
+        return self.session.execute(delete(Answer).where(Answer.account_id == account.id)).rowcount
+
+    def answers_for(self, account_id: int, brand_id: int) -> dict[str, object]:
+        """The consumer's answers to the brand's own questions, by question id (profile API)."""
+        questions = self.session.scalars(
+            select(Question).where(Question.brand_id == brand_id)
+        ).all()
+        return {str(qid): value for qid, value in self._answers(account_id, questions).items()}
+
+    def _answers(self, account_id: int, questions) -> dict[int, object]:
+        by_id = {q.id: q for q in questions}
+        if not by_id:
+            return {}
+        rows = self.session.scalars(
+            select(Answer).where(Answer.account_id == account_id, Answer.question_id.in_(by_id))
+        ).all()
+        opened = {row.question_id: self._open(row, by_id[row.question_id]) for row in rows}
+        return {qid: value for qid, value in opened.items() if value is not None}
+
+    def _open(self, row: Answer, question: Question):
+        try:
+            plain = self.vault.decrypt_for(row.account_id, _label(question), row.ciphertext)
+        except (KeyShredded, InvalidTag):
+            return None  # the consumer was erased: their key is gone, the answer unreadable
+        return json.loads(plain)
+
+    def _event(self, type_: EventType, account: Account, question: Question) -> None:
+        brand = self.session.get(Brand, question.brand_id)
+        self.ledger.append(
+            Event(
+                type_,
+                actor=actor_for(account),
+                subject=account.pseudonym,
+                brand=brand.public_id,
+                details={"question_id": question.id},
+            )
+        )

@@ -1,0 +1,68 @@
+"""The consumer's Questions page: what brands they granted ask, answered only if they wish."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from sayso import services
+from sayso.auth import consumer_required
+from sayso.schemas.questions import load_answer
+from sayso.taxonomy import topics
+from sayso.web import bp
+from sayso.web.forms import flatten_errors
+
+
+def _answer_from(form, question):
+    """The form's answer in the shape its kind takes (validated afterwards)."""
+    if question.kind == "multiple":
+        return form.getlist("answer")
+    if question.kind == "topics":
+        values = form.getlist("answer")
+        return [int(v) if v.strip().isdigit() else v for v in values]
+    return form.get("answer", "")
+
+
+def _page(errors=None, status=200):
+    return render_template(
+        "questions.html",
+        open_questions=services.questions().open_for(current_user),
+        topics=topics(),
+        errors=errors or {},
+    ), status
+
+
+@bp.get("/questions")
+@consumer_required
+def questions():
+    """Open questions from brands the consumer grants anything; answering is optional."""
+    return _page()
+
+
+@bp.post("/questions/<int:question_id>")
+@consumer_required
+def answer_question(question_id: int):
+    """Save (or change) the answer to one question."""
+    service = services.questions()
+    question = service.open_question(current_user, question_id)
+    if question is None:
+        abort(404)
+    try:
+        value = load_answer(question.kind, question.options, _answer_from(request.form, question))
+    except ValidationError as exc:
+        return _page({question.id: flatten_errors(exc.messages)}, 422)
+    service.answer(current_user, question, value)
+    flash("Answer saved. You can change or remove it at any time.")
+    return redirect(url_for("web.questions") + f"#question-{question.id}")
+
+
+@bp.post("/questions/<int:question_id>/clear")
+@consumer_required
+def clear_answer(question_id: int):
+    """Remove the answer to one question."""
+    service = services.questions()
+    question = service.open_question(current_user, question_id)
+    if question is None:
+        abort(404)
+    service.clear(current_user, question)
+    flash("Answer removed.")
+    return redirect(url_for("web.questions"))

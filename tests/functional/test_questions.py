@@ -1,0 +1,283 @@
+"""Brands ask, consumers answer: question kinds, validation, visibility, k-anonymity."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from sayso.extensions import db
+from sayso.models import Answer, AuditEvent, Question
+from sayso.services.ledger import EventType
+from tests.functional.test_portal import member_of
+from tests.helpers import api_headers, csrf_token, sign_up
+from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
+
+SCOPES = {**ALL_SCOPES, "answers:read": "tell you when your favourite authors publish"}
+AUTHORS = "Michael Chabon\nMargaret Atwood\nTerry Pratchett"
+
+
+@pytest.fixture
+def brand(runner):
+    return make_brand(runner, scopes=SCOPES)
+
+
+@pytest.fixture
+def member(app, brand):
+    return member_of(app, brand["brand_id"])
+
+
+def ask(app, member, kind="multiple", options=AUTHORS, publish=True, **extra) -> int:
+    """Write a question in the portal (and publish it); its id."""
+    form = {
+        "csrf_token": csrf_token(member, "/portal/questions"),
+        "kind": kind,
+        "prompt": "Which authors should we tell you about?",
+        "purpose": "email you when their next book is out",
+        "why": "so we only write when it matters to you",
+        "options": options if kind in ("single", "multiple") else "",
+        **extra,
+    }
+    response = member.post("/portal/questions", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        question_id = db.session.scalar(select(Question.id).order_by(Question.id.desc()))
+    if publish:
+        token = csrf_token(member, "/portal/questions")
+        response = member.post(
+            f"/portal/questions/{question_id}/publish", data={"csrf_token": token}
+        )
+        assert response.status_code == 302
+    return question_id
+
+
+def new_consumer(app, email="ada@example.org"):
+    client = app.test_client()
+    sign_up(client, email)
+    return client
+
+
+def answer(consumer, question_id, value):
+    token = csrf_token(consumer, "/questions")
+    return consumer.post(f"/questions/{question_id}", data={"csrf_token": token, "answer": value})
+
+
+def profile(consumer, token):
+    response = consumer.get("/api/v1/profile", headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+KINDS = [
+    ("single", "Margaret Atwood", "Margaret Atwood"),
+    ("multiple", ["Michael Chabon", "Terry Pratchett"], ["Michael Chabon", "Terry Pratchett"]),
+    (
+        "text",
+        "Michael Chabon, and anything about Alaska",
+        "Michael Chabon, and anything about Alaska",
+    ),
+    ("topics", ["100", "332"], [100, 332]),
+]
+
+
+@pytest.mark.parametrize(("kind", "given", "stored"), KINDS)
+def test_each_kind_is_answered_and_read_back_only_with_answers_read(
+    app, brand, member, kind, given, stored
+):
+    question_id = ask(app, member, kind)
+    consumer = new_consumer(app)
+    token = connect(consumer, brand, ["interests", "answers"], scope="interests:read answers:read")[
+        "access_token"
+    ]
+    page = consumer.get("/questions").get_data(as_text=True)
+    assert "Which authors should we tell you about?" in page
+    assert "so we only write when it matters to you" in page
+
+    response = answer(consumer, question_id, given)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert profile(consumer, token)["answers"] == {str(question_id): stored}
+    with app.app_context():
+        (row,) = db.session.scalars(select(Answer)).all()
+        sealed = bytes(row.ciphertext)
+    assert b"Chabon" not in sealed and b"Atwood" not in sealed  # sealed like disclosures
+
+
+BAD = [
+    ("single", "Leo Tolstoy"),
+    ("single", ""),
+    ("multiple", []),
+    ("multiple", ["Michael Chabon", "Michael Chabon"]),
+    ("multiple", ["Leo Tolstoy"]),
+    ("text", ""),
+    ("text", "   "),
+    ("text", "x" * 281),
+    ("text", "bell\x07"),
+    ("topics", []),
+    ("topics", ["romance"]),
+    ("topics", ["99999999"]),
+    ("topics", [str(t) for t in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)]),
+    ("topics", ["100", "100"]),
+]
+
+
+@pytest.mark.parametrize(("kind", "bad"), BAD)
+def test_bad_answers_are_refused_and_nothing_is_stored(app, brand, member, kind, bad):
+    question_id = ask(app, member, kind)
+    consumer = new_consumer(app)
+    connect(consumer, brand, ["interests"], scope="interests:read")
+    response = answer(consumer, question_id, bad)
+    assert response.status_code == 422
+    with app.app_context():
+        assert db.session.scalars(select(Answer)).all() == []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"kind": "single", "options": "Only one"},
+        {"kind": "multiple", "options": "Same\nsame"},
+        {"kind": "text", "options": "A\nB"},
+        {"kind": "essay"},
+        {"prompt": ""},
+        {"purpose": "x"},
+        {"prompt": "y" * 281},
+    ],
+)
+def test_bad_questions_are_refused_in_the_portal(app, member, overrides):
+    form = {
+        "csrf_token": csrf_token(member, "/portal/questions"),
+        "kind": "single",
+        "prompt": "Which authors?",
+        "purpose": "tell you about new books",
+        "options": "A\nB",
+        **overrides,
+    }
+    assert member.post("/portal/questions", data=form).status_code == 422
+    with app.app_context():
+        assert db.session.scalars(select(Question)).all() == []
+
+
+def test_answering_is_optional_editable_and_removable(app, brand, member):
+    question_id = ask(app, member, "single")
+    consumer = new_consumer(app)
+    token = connect(consumer, brand, ["interests", "answers"], scope="interests:read answers:read")[
+        "access_token"
+    ]
+    assert profile(consumer, token)["answers"] == {}  # skipped: nothing
+    assert answer(consumer, question_id, "Michael Chabon").status_code == 302
+    assert answer(consumer, question_id, "Terry Pratchett").status_code == 302
+    assert profile(consumer, token)["answers"] == {str(question_id): "Terry Pratchett"}
+    token_ = csrf_token(consumer, "/questions")
+    assert (
+        consumer.post(f"/questions/{question_id}/clear", data={"csrf_token": token_}).status_code
+        == 302
+    )
+    assert profile(consumer, token)["answers"] == {}
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.type.in_([str(EventType.ANSWER_SAVED), str(EventType.ANSWER_DELETED)])
+            )
+        ).all()
+    assert len(events) == 3
+    assert all("Chabon" not in e.details and "Pratchett" not in e.details for e in events)
+
+
+def test_brands_see_only_their_own_questions_and_answers(app, runner, brand, member):
+    mine = ask(app, member, "single")
+    draft = ask(app, member, "text", publish=False)
+    other = make_brand(runner, name="Garden", domain="garden.example", scopes=SCOPES)
+    other_member = member_of(app, other["brand_id"], email="gil@garden.example")
+    theirs = ask(app, other_member, "text")
+
+    consumer = new_consumer(app)
+    token = connect(consumer, brand, ["interests", "answers"], scope="interests:read answers:read")[
+        "access_token"
+    ]
+    page = consumer.get("/questions").get_data(as_text=True)
+    assert f"question-{mine}" in page
+    assert f"question-{theirs}" not in page  # not granted anything: not asked
+    assert f"question-{draft}" not in page  # a draft is not asked
+    assert answer(consumer, theirs, "hello").status_code == 404
+    assert answer(consumer, draft, "hello").status_code == 404
+
+    other_token = connect(consumer, other, ["channels"], scope="channels:read")["access_token"]
+    assert answer(consumer, mine, "Michael Chabon").status_code == 302
+    assert answer(consumer, theirs, "roses").status_code == 302
+    assert profile(consumer, token)["answers"] == {str(mine): "Michael Chabon"}
+    # No answers:read grant: no answers at all, not even its own question's.
+    assert "answers" not in profile(consumer, other_token)
+    # Nor can another brand's member open the question in the portal.
+    assert other_member.get(f"/portal/questions/{mine}").status_code == 404
+    # Revoking answers stops them at once.
+    path = f"/api/v1/me/grants/{brand['brand_id']}"
+    revoke = consumer.delete(path, headers=api_headers(consumer))
+    assert revoke.status_code == 200
+    assert consumer.get("/api/v1/profile", headers=bearer(token)).status_code == 401
+
+
+def test_aggregates_appear_only_once_k_consumers_answered(app, brand, member):
+    question_id = ask(app, member, "single")
+    picks = ["Michael Chabon"] * 6 + ["Margaret Atwood"] * 4
+    for i, pick in enumerate(picks):
+        consumer = new_consumer(app, f"reader{i}@example.org")
+        connect(consumer, brand, ["interests"], scope="interests:read")
+        assert answer(consumer, question_id, pick).status_code == 302
+        page = member.get(f"/portal/questions/{question_id}").get_data(as_text=True)
+        if i < 9:
+            assert 'id="withheld"' in page and 'id="results"' not in page, i
+            assert "Chabon</td>" not in page
+    assert 'id="results"' in page
+    assert "<td>Michael Chabon</td><td>6</td>" in page
+    assert "<td>Margaret Atwood</td><td>4</td>" in page
+    assert "<td>Terry Pratchett</td><td>0</td>" in page
+    assert "reader" not in page  # never who answered what
+
+
+def test_the_threshold_is_configurable(app_factory):
+    app = app_factory(ANSWERS_K=3)
+    assert app.config["ANSWERS_K"] == 3
+
+
+def test_the_consent_page_offers_answers_with_the_brands_purpose(app, brand):
+    from tests.oauth_helpers import authorize_url, pkce
+
+    consumer = new_consumer(app)
+    _, challenge = pkce()
+    page = consumer.get(authorize_url(brand, scope="answers:read", challenge=challenge))
+    text = page.get_data(as_text=True)
+    assert "Your answers" in text and SCOPES["answers:read"] in text
+
+
+def test_the_json_api_lists_answers_changes_and_removes(app, runner, brand, member):
+    question_id = ask(app, member, "multiple")
+    other = make_brand(runner, name="Garden", domain="garden.example", scopes=SCOPES)
+    other_question = ask(app, member_of(app, other["brand_id"], email="gil@garden.example"), "text")
+    consumer = new_consumer(app)
+    token = connect(consumer, brand, ["interests", "answers"], scope="interests:read answers:read")
+    connect(consumer, other, ["interests"], scope="interests:read")
+
+    listed = consumer.get(f"/api/v1/me/questions?brand_id={brand['brand_id']}").get_json()
+    assert [q["id"] for q in listed] == [question_id]
+    assert listed[0]["options"] == AUTHORS.splitlines() and listed[0]["answer"] is None
+    assert {q["id"] for q in consumer.get("/api/v1/me/questions").get_json()} == {
+        question_id,
+        other_question,
+    }
+
+    path = f"/api/v1/me/questions/{question_id}"
+    headers = api_headers(consumer)
+    bad = consumer.put(path, json={"answer": "Michael Chabon"}, headers=headers)
+    assert bad.status_code == 422  # a multiple choice answer is a list
+    good = consumer.put(path, json={"answer": ["Margaret Atwood"]}, headers=headers)
+    assert good.status_code == 200 and good.get_json() == {"answer": ["Margaret Atwood"]}
+    assert profile(consumer, token["access_token"])["answers"] == {
+        str(question_id): ["Margaret Atwood"]
+    }
+    assert consumer.delete(path, headers=headers).status_code == 204
+    assert profile(consumer, token["access_token"])["answers"] == {}
+    assert (
+        consumer.put(
+            "/api/v1/me/questions/999999", json={"answer": "x"}, headers=headers
+        ).status_code
+        == 404
+    )
