@@ -194,6 +194,27 @@ class ExportAccountSchema(Schema):
     created_at = fields.DateTime(required=True)
 
 
+class ExportedAnswerSchema(Schema):
+    """One answer to one brand's question."""
+
+    brand_id = fields.String(required=True)
+    brand_name = fields.String(required=True)
+    question_id = fields.Integer(required=True)
+    question = fields.String(required=True)
+    answer = fields.Raw(required=True, metadata={"description": "As the question's kind takes it."})
+
+
+class ExportedContactSchema(Schema):
+    """One message a brand reported sending, and whether it broke your preferences."""
+
+    brand_id = fields.String(required=True)
+    brand_name = fields.String(required=True)
+    channel = fields.String(required=True)
+    sent_at = fields.String(required=True)
+    breach = fields.Boolean(required=True)
+    reason = fields.String(required=True)
+
+
 class DataExportSchema(Schema):
     """Everything Sayso holds about the consumer, in one document."""
 
@@ -214,6 +235,16 @@ class DataExportSchema(Schema):
         fields.Nested(ProfileReadSchema),
         required=True,
         metadata={"description": "Every read, oldest first."},
+    )
+    answers = fields.List(
+        fields.Nested(ExportedAnswerSchema),
+        required=True,
+        metadata={"description": "Your answers to brands' questions, decrypted."},
+    )
+    contacts = fields.List(
+        fields.Nested(ExportedContactSchema),
+        required=True,
+        metadata={"description": "Every message brands reported sending you, oldest first."},
     )
 
     def __init__(self, *args, context_now=None, **kwargs):

@@ -129,4 +129,5 @@ def rights() -> DataRightsService:
         tokens(),
         receipts(),
         questions(),
+        contacts(),
     )

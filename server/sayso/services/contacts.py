@@ -233,6 +233,26 @@ class ContactPolicyService:
             )
         return tallies
 
+    def history_of(self, account: Account) -> list[dict]:
+        """Every contact brands reported for the account, oldest first (export)."""
+        rows = self.session.execute(
+            select(Contact, Brand.public_id, Brand.name)
+            .join(Brand, Brand.id == Contact.brand_id)
+            .where(Contact.account_id == account.id)
+            .order_by(Contact.sent_at, Contact.id)
+        ).all()
+        return [
+            {
+                "brand_id": public_id,
+                "brand_name": name,
+                "channel": contact.channel,
+                "sent_at": contact.sent_at.isoformat(),
+                "breach": contact.breach,
+                "reason": contact.reason,
+            }
+            for contact, public_id, name in rows
+        ]
+
     def brands_with_breaches(self) -> list[BreachSummary]:
         """Every brand that has breached a consumer's preferences, most breaches first."""
         rows = self.session.execute(

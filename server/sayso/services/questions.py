@@ -206,6 +206,30 @@ class QuestionService:
         ).all()
         return {str(qid): value for qid, value in self._answers(account_id, questions).items()}
 
+    def all_answers_of(self, account: Account) -> list[dict]:
+        """Every answer of the account, decrypted, with its question and brand (export)."""
+        rows = self.session.execute(
+            select(Answer, Question, Brand)
+            .join(Question, Question.id == Answer.question_id)
+            .join(Brand, Brand.id == Question.brand_id)
+            .where(Answer.account_id == account.id)
+            .order_by(Answer.id)
+        ).all()
+        exported = []
+        for answer, question, brand in rows:
+            value = self._open(answer, question)
+            if value is not None:
+                exported.append(
+                    {
+                        "brand_id": brand.public_id,
+                        "brand_name": brand.name,
+                        "question_id": question.id,
+                        "question": question.prompt,
+                        "answer": value,
+                    }
+                )
+        return exported
+
     def _answers(self, account_id: int, questions) -> dict[int, object]:
         by_id = {q.id: q for q in questions}
         if not by_id:

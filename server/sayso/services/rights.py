@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from sayso.models import Account, AuditEvent, Brand
 from sayso.models._types import utcnow
 from sayso.services.accounts import AccountService, WrongPassword, actor_for
 from sayso.services.consent import BrandGrants, ConsentService
+from sayso.services.contacts import ContactPolicyService
 from sayso.services.disclosures import DisclosureService
 from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.questions import QuestionService
@@ -73,6 +74,8 @@ class DataExport:
     receipts: list[dict]
     access_history: list[ProfileRead]
     ledger_seq: int
+    answers: list[dict] = field(default_factory=list)
+    contacts: list[dict] = field(default_factory=list)
 
     @property
     def filename(self) -> str:
@@ -105,6 +108,7 @@ class DataRightsService:
         tokens: TokenService,
         receipts: ReceiptService,
         questions: QuestionService,
+        contacts: ContactPolicyService,
     ):
         self.session = session
         self.ledger = ledger
@@ -115,6 +119,7 @@ class DataRightsService:
         self.tokens = tokens
         self.receipts = receipts
         self.questions = questions
+        self.contacts = contacts
 
     # Access history ------------------------------------------------------------
 
@@ -199,6 +204,8 @@ class DataRightsService:
             receipts=self.receipts.for_account(account),
             access_history=list(self.all_reads(account)),
             ledger_seq=0,
+            answers=self.questions.all_answers_of(account),
+            contacts=self.contacts.history_of(account),
         )
         try:
             event = self.ledger.append(
@@ -209,6 +216,8 @@ class DataRightsService:
                     fields=tuple(document.disclosures),
                     details={
                         "receipts": len(document.receipts),
+                        "answers": len(document.answers),
+                        "contacts": len(document.contacts),
                         "reads": len(document.access_history),
                     },
                 )
