@@ -1,9 +1,13 @@
-// The popup: the brand behind this tab, its live fields with toggles, revoke everything.
+// The popup: the brand behind this tab, its live fields with toggles, revoke everything,
+// and the brand's open questions (optional, skippable, editable later).
 import { activeTab, sendMessage } from "./lib/browser.js";
+import { MAX_TEXT, prefill, questionsHeading, readAnswer, visibleQuestions } from "./lib/questions.js";
 import { $, el, explain, say } from "./lib/ui.js";
 
 const LABELS = { interests: "Interests", browsing_categories: "Browsing categories", channels: "Channels" };
 let tabUrl = "";
+/** Questions skipped in this popup session: hidden until the popup is opened again. */
+const skipped = new Set();
 
 async function ask(message) {
   const answer = await sendMessage(message);
@@ -17,12 +21,14 @@ function render(view) {
     $("title").textContent = "Sayso";
     say("This page is not a website.", "warn");
     $("brand").hidden = true;
+    $("questions").hidden = true;
     return;
   }
   if (!view.brand) {
     $("title").textContent = view.site;
     say("This site is not a Sayso brand.", "warn");
     $("brand").hidden = true;
+    $("questions").hidden = true;
     return;
   }
   const { brand, live } = view;
@@ -48,6 +54,118 @@ function render(view) {
   $("revoke-all").disabled = live.length === 0 || Boolean(view.error);
   $("revoke-all").onclick = () => act({ type: "revokeBrand", url: tabUrl, brandId: brand.brand_id });
   $("brand").hidden = false;
+  if (view.error) $("questions").hidden = true;
+  else loadQuestions(brand);
+}
+
+function sayQuestions(text, kind = "error") {
+  const box = $("questions-message");
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = !text;
+}
+
+async function loadQuestions(brand, message = { type: "questions", brandId: brand.brand_id }) {
+  try {
+    renderQuestions(brand, await ask(message));
+    sayQuestions("");
+    return true;
+  } catch (error) {
+    sayQuestions(explain(error));
+    $("questions").hidden = false;
+    return false;
+  }
+}
+
+/** The input for one question, and a function reading what it holds. */
+function answerInput(question) {
+  const name = `q-${question.id}`;
+  const current = prefill(question);
+  if (question.kind === "single" || question.kind === "multiple") {
+    const single = question.kind === "single";
+    const set = el("fieldset");
+    set.append(el("legend", question.prompt));
+    const boxes = question.options.map((option, i) => {
+      const box = el("input", "", {
+        type: single ? "radio" : "checkbox", name, value: option, id: `${name}-${i}`,
+        checked: single ? current === option : current.includes(option),
+      });
+      const label = el("label", "", { htmlFor: box.id });
+      label.append(box, ` ${option}`);
+      set.append(label);
+      return box;
+    });
+    const read = () => single
+      ? boxes.find((b) => b.checked)?.value || null
+      : boxes.filter((b) => b.checked).map((b) => b.value);
+    return { node: set, read };
+  }
+  const wrap = el("div");
+  const id = `${name}-input`;
+  const label = el("label", question.prompt, { htmlFor: id });
+  let input;
+  if (question.kind === "text") {
+    input = el("textarea", "", { id, rows: 3, maxLength: MAX_TEXT, value: current });
+    const count = el("span", "", { className: "hint" });
+    const update = () => { count.textContent = `${[...input.value].length}/${MAX_TEXT}`; };
+    input.addEventListener("input", update);
+    update();
+    wrap.append(label, input, count);
+  } else {
+    input = el("input", "", { id, type: "text", value: current, placeholder: "Topic ids, e.g. 215, 239" });
+    wrap.append(label, input, el("span", "Topic ids from the Topics taxonomy, separated by commas.", { className: "hint" }));
+  }
+  return { node: wrap, read: () => input.value };
+}
+
+function renderQuestions(brand, questions) {
+  const shown = visibleQuestions(questions, skipped);
+  const list = $("question-list");
+  list.replaceChildren();
+  $("questions-title").textContent = questionsHeading(brand.name);
+  for (const question of shown) {
+    const row = el("li");
+    row.dataset.questionId = String(question.id);
+    const { node, read } = answerInput(question);
+    row.append(node, el("p", `Purpose: “${question.purpose}”`, { className: "hint" }));
+    if (question.why) row.append(el("p", `Why we ask: “${question.why}”`, { className: "hint" }));
+    const error = el("p", "", { className: "error", hidden: true });
+    error.setAttribute("role", "alert");
+    const actions = el("div", "", { className: "actions" });
+    const save = el("button", question.answer === null ? "Save" : "Save changes", { className: "primary" });
+    save.addEventListener("click", async () => {
+      let answer;
+      try {
+        answer = readAnswer(question, read());
+      } catch (problem) {
+        error.textContent = problem.message;
+        error.hidden = false;
+        return;
+      }
+      if (await loadQuestions(brand, { type: "answerQuestion", brandId: brand.brand_id, id: question.id, answer })) {
+        sayQuestions("Answer saved.", "ok");
+      }
+    });
+    const skip = el("button", "Skip");
+    skip.addEventListener("click", () => {
+      skipped.add(question.id);
+      row.remove();
+      if (!$("question-list").children.length) $("questions").hidden = true;
+    });
+    actions.append(save, skip);
+    if (question.answer !== null) {
+      const clear = el("button", "Clear answer", { className: "danger" });
+      clear.addEventListener("click", async () => {
+        if (await loadQuestions(brand, { type: "clearAnswer", brandId: brand.brand_id, id: question.id })) {
+          sayQuestions("Answer cleared.", "ok");
+        }
+      });
+      actions.append(clear);
+    }
+    row.append(actions, error);
+    list.append(row);
+  }
+  $("questions").hidden = shown.length === 0;
 }
 
 async function act(message) {

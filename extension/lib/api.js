@@ -159,6 +159,8 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
     `/api/v1/me/grants/${encodeURIComponent(brandId)}` +
     (field ? `/${encodeURIComponent(field)}` : "");
 
+  const questionPath = (id) => `/api/v1/me/questions/${encodeURIComponent(id)}`;
+
   return {
     base,
     /** Exchange the code from the sign-in redirect for tokens (stored). */
@@ -208,6 +210,18 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ value }),
       }),
+    /** The open questions of one brand the consumer grants anything, with their answers. */
+    questions: (brandId) =>
+      authorized(`/api/v1/me/questions?brand_id=${encodeURIComponent(brandId)}`),
+    /** Answer one question, or change the answer. */
+    answerQuestion: (id, answer) =>
+      authorized(questionPath(id), {
+        method: "PUT",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ answer }),
+      }),
+    /** Remove the answer to one question. */
+    clearAnswer: (id) => authorized(questionPath(id), { method: "DELETE" }),
   };
 }
 

@@ -115,6 +115,18 @@ export function createController(deps) {
       await (await client()).revoke(brandId);
       return siteView(url);
     },
+    /** The open questions of the brand behind this site (answering is optional). */
+    questions: async ({ brandId }) => (await client()).questions(brandId),
+    async answerQuestion({ brandId, id, answer }) {
+      const api = await client();
+      await api.answerQuestion(id, answer);
+      return api.questions(brandId);
+    },
+    async clearAnswer({ brandId, id }) {
+      const api = await client();
+      await api.clearAnswer(id);
+      return api.questions(brandId);
+    },
     async brands() {
       const overview = await (await client()).grants();
       return overview

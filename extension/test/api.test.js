@@ -117,3 +117,37 @@ test("sharing replaces the browsing_categories disclosure", async () => {
   assert.equal(new URLSearchParams(calls[2].init.body).get("token"), "rt");
   assert.equal(tokens.peek(), null);
 });
+
+test("a brand's open questions are listed, answered and cleared with the bearer token", async () => {
+  const question = { id: 7, brand_id: "br_1", kind: "single", options: ["a", "b"], answer: null };
+  const { fetch, calls } = stubFetch({
+    "GET /api/v1/me/questions?brand_id=br%201": [200, [question]],
+    "PUT /api/v1/me/questions/7": [200, { answer: "a" }],
+    "DELETE /api/v1/me/questions/7": [204, null],
+    "PUT /api/v1/me/questions/8": [404, {}],
+    "PUT /api/v1/me/questions/9": [422, {}],
+  });
+  const tokens = memoryTokens({ access_token: "at", expires_at: 1e15 });
+  const api = createSaysoClient({ saysoUrl: BASE, fetch, tokens });
+  assert.deepEqual(await api.questions("br 1"), [question]);
+  assert.equal(calls[0].init.headers.Authorization, "Bearer at");
+  assert.equal(calls[0].init.credentials, "omit");
+  assert.deepEqual(await api.answerQuestion(7, "a"), { answer: "a" });
+  assert.equal(calls[1].init.headers["Content-Type"], "application/json");
+  assert.deepEqual(JSON.parse(calls[1].init.body), { answer: "a" });
+  assert.equal(await api.clearAnswer(7), null);
+  assert.equal(calls[2].init.headers.Authorization, "Bearer at");
+  await assert.rejects(api.answerQuestion(8, "a"), { kind: "not_found" });
+  await assert.rejects(api.answerQuestion(9, "zzz"), { kind: "failed", status: 422 });
+  assert.equal(tokens.peek().access_token, "at");
+});
+
+test("listing questions signed out or with a revoked token says so", async () => {
+  const signedOut = createSaysoClient({ saysoUrl: BASE, fetch: stubFetch({}).fetch, tokens: memoryTokens() });
+  await assert.rejects(signedOut.questions("br_1"), { kind: "signed_out" });
+  const tokens = memoryTokens({ access_token: "at", expires_at: 1e15 });
+  const { fetch } = stubFetch({ "GET /api/v1/me/questions?brand_id=br_1": [403, {}] });
+  const revoked = createSaysoClient({ saysoUrl: BASE, fetch, tokens });
+  await assert.rejects(revoked.questions("br_1"), { kind: "revoked" });
+  assert.equal(tokens.peek(), null);
+});

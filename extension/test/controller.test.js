@@ -16,6 +16,7 @@ function setup({ recording = false, token = { access_token: "at", expires_at: 1e
   const calls = [];
   const badges = {};
   let live = ["interests"];
+  let answer = null;
   const fetch = async (url, init = {}) => {
     const { pathname, search } = new URL(url);
     const key = `${init.method || "GET"} ${pathname}${search}`;
@@ -30,6 +31,12 @@ function setup({ recording = false, token = { access_token: "at", expires_at: 1e
     if (key === "DELETE /api/v1/me/grants/br_1/interests") { live = live.filter((f) => f !== "interests"); return reply(200, {}); }
     if (key === "POST /api/v1/me/grants/br_1/channels") { live = [...live, "channels"]; return reply(200, {}); }
     if (key === "PUT /api/v1/me/disclosures/browsing_categories") return reply(200, JSON.parse(init.body));
+    if (key === "GET /api/v1/me/questions?brand_id=br_1") {
+      return reply(200, [{ id: 5, brand_id: "br_1", brand_name: "Bookshop", kind: "text", prompt: "Why books?",
+        purpose: "shelf", why: null, options: [], answer }]);
+    }
+    if (key === "PUT /api/v1/me/questions/5") { answer = JSON.parse(init.body).answer; return reply(200, { answer }); }
+    if (key === "DELETE /api/v1/me/questions/5") { answer = null; return reply(204, null); }
     if (key === "POST /oauth/token") return reply(200, { access_token: "new", refresh_token: "r", expires_in: 600 });
     throw new TypeError("Failed to fetch");
   };
@@ -138,4 +145,15 @@ test("changing the Sayso address signs out; unknown messages are refused", async
   assert.equal(store.saysoUrl, "https://sayso.example");
   assert.equal(store.token, undefined);
   await assert.rejects(controller.handle({ type: "constructor" }), /Unknown message/);
+});
+
+test("the popup lists the brand's open questions; answers are saved and cleared", async () => {
+  const { controller, calls } = setup();
+  const [open] = await controller.handle({ type: "questions", brandId: "br_1" });
+  assert.equal(open.answer, null);
+  const saved = await controller.handle({ type: "answerQuestion", brandId: "br_1", id: 5, answer: "Stories" });
+  assert.equal(saved[0].answer, "Stories");
+  assert.ok(calls.some((c) => c.key === "PUT /api/v1/me/questions/5" && c.init.headers.Authorization === "Bearer at"));
+  const cleared = await controller.handle({ type: "clearAnswer", brandId: "br_1", id: 5 });
+  assert.equal(cleared[0].answer, null);
 });
