@@ -1,8 +1,10 @@
 """The Bookshop: a sample brand that connects to Sayso with OAuth 2 (Authlib, PKCE).
 
-It asks for three fields, shows in plain words what the consumer let it see, reads the
-profile afresh on every page view, refreshes (and rotates) its tokens, and applies
-Sayso's signed revocation webhooks. See README.md beside this file to run it.
+It asks for three fields and two permissions, shows in plain words what the consumer let
+it see (their answer to its question too), reads the profile afresh on every page view,
+refreshes (and rotates) its tokens, asks Sayso's contact policy before its weekly email
+and reports the email it sent, and applies Sayso's signed revocation webhooks. See
+README.md beside this file to run it.
 
 It deliberately imports nothing from Sayso: a brand only has Sayso's public interface.
 """
@@ -13,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import sqlite3
 import time
 from contextlib import closing, contextmanager
@@ -26,7 +29,9 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, jsonify, redirect, render_template, request, session, url_for
 
 #: What the bookshop asks for. The consumer may grant any subset of it.
-SCOPE = "interests:read browsing_categories:read channels:read"
+SCOPE = "interests:read browsing_categories:read channels:read answers:read contacts:write"
+#: The question the bookshop asks on Sayso (created in Sayso's brand portal).
+AUTHORS_QUESTION = "Which authors should we tell you about?"
 #: Sayso-Signature timestamps further than this from our clock are refused (replays).
 SIGNATURE_TOLERANCE = 300
 #: Refresh an access token this many seconds before it expires.
@@ -44,6 +49,8 @@ SETTINGS = {
     "SECRET_KEY": ("BOOKSHOP_SECRET_KEY", None),
     # The SQLite file for tokens and the webhook log ("" means instance/bookshop.sqlite3).
     "BOOKSHOP_DATABASE": ("BOOKSHOP_DATABASE", ""),
+    # The id Sayso gave AUTHORS_QUESTION ("" until it is created: no answer is shown).
+    "BOOKSHOP_AUTHORS_QUESTION_ID": ("BOOKSHOP_AUTHORS_QUESTION_ID", ""),
 }
 
 CHANNEL_VERBS = {
@@ -69,6 +76,9 @@ def create_app(config: dict | None = None) -> Flask:
         )
     app.config["BOOKSHOP_SAYSO_URL"] = app.config["BOOKSHOP_SAYSO_URL"].rstrip("/")
     app.config["BOOKSHOP_URL"] = app.config["BOOKSHOP_URL"].rstrip("/")
+    app.config["BOOKSHOP_AUTHORS_QUESTION_ID"] = str(
+        app.config["BOOKSHOP_AUTHORS_QUESTION_ID"] or ""
+    ).strip()
     # Sayso and the bookshop may share a host (127.0.0.1 on two ports), and cookies ignore
     # ports: a name of our own keeps the two sessions apart.
     app.config.update(SESSION_COOKIE_NAME="bookshop_session", SESSION_COOKIE_SAMESITE="Lax")
@@ -133,6 +143,13 @@ class BookshopStore:
             scope TEXT,
             profile TEXT NOT NULL DEFAULT '{}',
             updated_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS emails_sent (
+            id INTEGER PRIMARY KEY,
+            sub TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            reported INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE IF NOT EXISTS webhook_events (
             event_id TEXT PRIMARY KEY,
@@ -239,6 +256,27 @@ class BookshopStore:
                     )
         return bool(inserted)
 
+    def record_email(self, sub: str, sent_at: str) -> int:
+        """Record an email sent to ``sub`` (not reported to Sayso yet); returns its id."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "INSERT INTO emails_sent (sub, channel, sent_at) VALUES (?, 'email', ?)",
+                (sub, sent_at),
+            ).lastrowid
+
+    def mark_reported(self, email_id: int) -> None:
+        """Sayso has the report of this email."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE emails_sent SET reported = 1 WHERE id = ?", (email_id,))
+
+    def emails(self, sub: str) -> list[dict]:
+        """The emails sent to one subject, newest first."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM emails_sent WHERE sub = ? ORDER BY id DESC", (sub,)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
     def events(self, sub: str, limit: int = 20) -> list[dict]:
         """The webhook events about one subject, newest first."""
         with self.transaction() as conn:
@@ -294,7 +332,7 @@ def refresh(sub: str, stale: str) -> dict:
                 refresh_token=row["refresh_token"],
                 # An empty scope is left out of the request, so the new tokens cover what
                 # was granted. Without it Authlib would send the scope configured above,
-                # all three fields, which Sayso refuses when the consumer granted fewer.
+                # all five scopes, which Sayso refuses when the consumer granted fewer.
                 scope="",
             )
         except OAuthError as exc:
@@ -307,28 +345,39 @@ def refresh(sub: str, stale: str) -> dict:
         return dict(token)
 
 
-def _get_profile(token: dict) -> requests.Response:
+def _call(method: str, path: str, token: dict, **kwargs) -> requests.Response:
     try:
-        return _sayso().get("profile", token=_bearer(token))
+        return _sayso().request(method, path, token=_bearer(token), **kwargs)
     except requests.RequestException as exc:
         raise SaysoUnavailable(str(exc)) from None
 
 
-def read_profile(sub: str) -> dict:
-    """The consumer's profile as Sayso serves it right now (never from a cache)."""
+def _get_profile(token: dict) -> requests.Response:
+    return _call("GET", "profile", token)
+
+
+def call_sayso(sub: str, method: str, path: str, **kwargs) -> requests.Response:
+    """Call Sayso's API for ``sub`` with its access token, refreshed when it is about to
+    expire and once more after a ``401 invalid_token``; a 401 after that is returned."""
     row = _store().connection(sub)
     if row is None or not row["access_token"]:
         raise Disconnected
     token = dict(row)
     if (token["expires_at"] or 0) - REFRESH_LEEWAY <= time.time():
         token = refresh(sub, row["refresh_token"])
-    response = _get_profile(token)
+    response = _call(method, path, token, **kwargs)
     if response.status_code == 401 and "invalid_token" in response.headers.get(
         "WWW-Authenticate", ""
     ):
         # Expired early, or revoked: one refresh tells which.
         token = refresh(sub, token.get("refresh_token"))
-        response = _get_profile(token)
+        response = _call(method, path, token, **kwargs)
+    return response
+
+
+def read_profile(sub: str) -> dict:
+    """The consumer's profile as Sayso serves it right now (never from a cache)."""
+    response = call_sayso(sub, "GET", "profile")
     if response.status_code == 401:
         raise Disconnected
     if response.status_code != 200:
@@ -401,6 +450,91 @@ def describe(profile: dict) -> list[tuple[str, str, list[str]]]:
     return sections
 
 
+def authors_answer(profile: dict, question_id: str) -> str | None:
+    """The consumer's answer to AUTHORS_QUESTION, as a promise; None if we may not see one."""
+    answers = profile.get("answers") or {}
+    answer = answers.get(question_id) if question_id else None
+    if answer is None or answer == [] or answer == "":
+        return None
+    authors = answer if isinstance(answer, list) else [answer]
+    return "We'll tell you about: " + ", ".join(str(a) for a in authors) + "."
+
+
+# --- The weekly email: ask Sayso first, report after --------------------------------------
+
+#: Sayso's contact-policy reasons, in plain words.
+REFUSALS = {
+    "channel_not_permitted": "you don't want email from us",
+    "weekly_cap_reached": "we have already emailed you as often this week as you allow",
+    "quiet_hours": "it is inside your quiet hours",
+}
+
+
+def _when(value: str | None) -> str | None:
+    """An ISO 8601 instant from Sayso, in plain UTC."""
+    if not value:
+        return None
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def describe_refusal(decision: dict) -> str:
+    """Why Sayso says not to send now, and when we may."""
+    reason = str(decision.get("reason") or "unknown")
+    words = REFUSALS.get(reason, "the consumer's preferences say no")
+    text = f"Not sent: Sayso says {words} ({reason})."
+    when = _when(decision.get("next_allowed_at"))
+    if when:
+        text += f" Next allowed at {when}."
+    return text
+
+
+def send_weekly_email(sub: str) -> dict:
+    """Ask Sayso's contact policy; send (record) the email only if allowed, then report it.
+
+    Returns ``{"sent": bool, "text": str}`` for the page.
+    """
+    policy = call_sayso(sub, "GET", "contact-policy", params={"channel": "email"})
+    if policy.status_code in {401, 403}:
+        return {"sent": False, "text": "Not sent: you haven't let us see how to keep in touch."}
+    if policy.status_code != 200:
+        raise SaysoUnavailable(f"contact-policy answered {policy.status_code}")
+    decision = policy.json()
+    if not decision.get("allowed"):
+        return {"sent": False, "text": describe_refusal(decision)}
+    sent_at = datetime.now(UTC).replace(microsecond=0)
+    email_id = _store().record_email(sub, sent_at.isoformat())
+    sent = f"Sent this week's email at {sent_at:%Y-%m-%d %H:%M} UTC"
+    try:
+        report = call_sayso(
+            sub, "POST", "contacts", json={"channel": "email", "sent_at": sent_at.isoformat()}
+        )
+    except SaysoUnavailable:
+        return {"sent": True, "text": f"{sent}; Sayso isn't answering, so it is not reported yet."}
+    if report.status_code == 201:
+        _store().mark_reported(email_id)
+        return {"sent": True, "text": f"{sent} and reported it to Sayso."}
+    if report.status_code in {401, 403}:
+        return {"sent": True, "text": f"{sent}; you haven't let us report it to Sayso."}
+    return {"sent": True, "text": f"{sent}; Sayso did not take the report ({report.status_code})."}
+
+
+def _csrf_token() -> str:
+    """The session's token for the bookshop's own forms."""
+    if "csrf_token" not in session:
+        session["csrf_token"] = secrets.token_urlsafe(32)
+    return session["csrf_token"]
+
+
+def _csrf_ok() -> bool:
+    expected = session.get("csrf_token")
+    given = request.form.get("csrf_token", "")
+    return bool(expected) and hmac.compare_digest(expected, given)
+
+
 # --- Webhooks ---------------------------------------------------------------------------
 
 
@@ -445,7 +579,9 @@ def _event(body: bytes) -> dict | None:
 
 
 def register_views(app: Flask) -> None:
-    """The home page, the OAuth dance and the webhook receiver."""
+    """The home page, the weekly email, the OAuth dance and the webhook receiver."""
+
+    app.jinja_env.globals["csrf_token"] = _csrf_token
 
     @app.get("/")
     def home():
@@ -456,9 +592,34 @@ def register_views(app: Flask) -> None:
             "home.html",
             view=view,
             sections=describe(view.profile),
+            question=AUTHORS_QUESTION,
+            authors=authors_answer(
+                view.profile, current_app.config["BOOKSHOP_AUTHORS_QUESTION_ID"]
+            ),
+            questions_url=current_app.config["BOOKSHOP_SAYSO_URL"] + "/questions",
+            email_result=session.pop("email_result", None),
             events=_store().events(sub) if sub else [],
             message=session.pop("message", None),
         )
+
+    @app.post("/weekly-email")
+    def weekly_email():
+        """This week's email: only if Sayso's contact policy allows it now."""
+        if not _csrf_ok():
+            message = "That form was stale. Reload the page and try again."
+            return render_template("error.html", message=message), 400
+        sub = session.get("sub")
+        if not sub:
+            return redirect(url_for("home"))
+        try:
+            session["email_result"] = send_weekly_email(sub)
+        except Disconnected:
+            _store().disconnect(sub)
+        except SaysoUnavailable as exc:
+            current_app.logger.warning("Sayso unavailable: %s", exc)
+            text = "Not sent: Sayso isn't answering, so we can't ask whether you want it now."
+            session["email_result"] = {"sent": False, "text": text}
+        return redirect(url_for("home"))
 
     @app.get("/connect")
     def connect():

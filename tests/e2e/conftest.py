@@ -64,6 +64,14 @@ DISCLOSURES = {
     ],
 }
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: The bookshop's question, as its staff write it in Sayso's brand portal.
+AUTHORS_QUESTION = {
+    "kind": "multiple",
+    "prompt": "Which authors should we tell you about?",
+    "purpose": "email you when these authors have a new book",
+    "options": "Margaret Atwood\nMichael Chabon\nUrsula K. Le Guin",
+}
+BRAND_MEMBER = "staff@bookshop.example"
 
 
 def free_port() -> int:
@@ -200,6 +208,56 @@ class Consumer:
     password: str
 
 
+def signed_in(sayso: Sayso, email: str, password: str) -> requests.Session:
+    """A requests session signed in to Sayso's web pages."""
+    http = requests.Session()
+    page = http.get(f"{sayso.url}/login", timeout=10)
+    token = _CSRF.search(page.text).group(1)
+    response = http.post(
+        f"{sayso.url}/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return http
+
+
+def put_disclosures(sayso: Sayso, consumer: Consumer, disclosures: dict) -> None:
+    """Replace the consumer's disclosures through Sayso's JSON API."""
+    with signed_in(sayso, consumer.email, consumer.password) as http:
+        me = http.get(f"{sayso.url}/api/v1/me", timeout=10).json()
+        response = http.put(
+            f"{sayso.url}/api/v1/me/disclosures",
+            json=disclosures,
+            headers={"X-CSRFToken": me["csrf_token"]},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+
+
+def publish_question(sayso: Sayso, brand_id: str, question: dict) -> str:
+    """Write and publish a question in the brand portal as a member of the brand, as the
+    brand's staff would; returns the id Sayso gave it."""
+    sayso.cli("brands", "add-member", brand_id, BRAND_MEMBER, "--password-stdin", input=PASSWORD)
+    sayso.server.wait_ready()
+    with signed_in(sayso, BRAND_MEMBER, PASSWORD) as http:
+        page = http.get(f"{sayso.url}/portal/questions", timeout=10)
+        token = _CSRF.search(page.text).group(1)
+        saved = http.post(
+            f"{sayso.url}/portal/questions", data={**question, "csrf_token": token}, timeout=10
+        )
+        assert saved.status_code == 200, saved.text
+        (question_id,) = re.findall(r"/portal/questions/(\d+)/publish", saved.text)
+        published = http.post(
+            f"{sayso.url}/portal/questions/{question_id}/publish",
+            data={"csrf_token": token},
+            timeout=10,
+        )
+        assert published.status_code == 200, published.text
+        assert "published" in http.get(f"{sayso.url}/portal/questions", timeout=10).text
+    return question_id
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failed test's report carries the end of each server's log."""
@@ -290,11 +348,16 @@ def bookshop(request, sayso, e2e_dir):
             "channels:read=email you no more often than you allow",
             "--scope",
             "browsing_categories:read=choose which shelves to show you first",
+            "--scope",
+            "answers:read=tell you about the authors you choose",
+            "--scope",
+            "contacts:write=show you how often we email you",
             "--webhook-url",
             f"{url}/webhooks/sayso",
             "--json",
         )
     )
+    question_id = publish_question(sayso, brand["brand_id"], AUTHORS_QUESTION)
     database = e2e_dir / "bookshop.sqlite3"
     env = {
         **_clean_environ(),
@@ -305,6 +368,7 @@ def bookshop(request, sayso, e2e_dir):
         "BOOKSHOP_WEBHOOK_SECRET": brand["webhook_secret"],
         "BOOKSHOP_SECRET_KEY": secrets.token_hex(32),
         "BOOKSHOP_DATABASE": str(database),
+        "BOOKSHOP_AUTHORS_QUESTION_ID": question_id,
     }
     args = gunicorn("app:create_app()", port, "--chdir", str(BOOKSHOP_DIR))
     server = _started(request, Server("bookshop", args, env, e2e_dir / "logs", f"{url}/"))
@@ -320,24 +384,9 @@ def consumer(sayso) -> Consumer:
     email = "ada@example.org"
     sayso.cli("consumers", "create", email, "--password-stdin", input=PASSWORD + "\n")
     sayso.server.wait_ready()
-    with requests.Session() as http:
-        page = http.get(f"{sayso.url}/login", timeout=10)
-        token = _CSRF.search(page.text).group(1)
-        signed_in = http.post(
-            f"{sayso.url}/login",
-            data={"email": email, "password": PASSWORD, "csrf_token": token},
-            timeout=10,
-        )
-        assert signed_in.status_code == 200, signed_in.text
-        me = http.get(f"{sayso.url}/api/v1/me", timeout=10).json()
-        response = http.put(
-            f"{sayso.url}/api/v1/me/disclosures",
-            json=DISCLOSURES,
-            headers={"X-CSRFToken": me["csrf_token"]},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-    return Consumer(email, PASSWORD)
+    consumer = Consumer(email, PASSWORD)
+    put_disclosures(sayso, consumer, DISCLOSURES)
+    return consumer
 
 
 @pytest.fixture(scope="session")

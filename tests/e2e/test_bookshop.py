@@ -3,7 +3,9 @@
 A consumer connects the bookshop, shares two of the three fields it asks for, revokes one
 on Sayso's Brands page, and the bookshop's next read lacks it; the signed webhook about it
 reaches the bookshop. Then the bookshop keeps reading through token refreshes (Sayso
-rotates refresh tokens) until the consumer revokes everything.
+rotates refresh tokens) until the consumer revokes everything. Last, the consumer answers
+the bookshop's question on Sayso and the bookshop shows the answer, and the bookshop's
+weekly email goes out once and is refused the second time (the consumer's weekly cap).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sqlite3
 from contextlib import closing
 
 from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import put_disclosures
 
 INTERESTS = "We'll recommend books about topic #100, crime fiction."
 CHANNELS = "We'll email you at most 1 time a week, never between 21:00 and 08:00 (Europe/Paris)."
@@ -33,7 +37,7 @@ def connect(page: Page, sayso, bookshop, consumer, fields: list[str], screenshot
 
     expect(page.get_by_role("heading", name="Bookshop would like to see")).to_be_visible()
     checkboxes = page.locator("input[type=checkbox][name=field]")
-    expect(checkboxes).to_have_count(3)
+    expect(checkboxes).to_have_count(5)
     for box in checkboxes.all():
         expect(box).not_to_be_checked()
     for field in fields:
@@ -135,3 +139,56 @@ def test_the_bookshop_refreshes_rotated_tokens_until_the_consumer_disconnects(
     row = page.locator("#webhook-log tbody tr")
     expect(row).to_have_count(1)
     expect(row.locator("td").nth(1)).to_have_text("interests")
+
+
+def test_the_bookshop_shows_the_answer_to_its_question_and_asks_before_its_email(
+    page, sayso, bookshop, consumer, screenshot
+):
+    # Email at most once a week and no quiet hours, so the test passes at any hour.
+    put_disclosures(
+        sayso,
+        consumer,
+        {
+            "interests": [{"text": "crime fiction"}],
+            "channels": [{"channel": "email", "max_per_week": 1}],
+        },
+    )
+    connect(
+        page,
+        sayso,
+        bookshop,
+        consumer,
+        ["interests", "channels", "answers", "contacts"],
+        screenshot,
+    )
+    authors = page.locator("#authors")
+    expect(authors).to_contain_text("Which authors should we tell you about?")
+    expect(authors).not_to_contain_text("We'll tell you about")
+
+    authors.get_by_role("link", name="Sayso's Questions page").click()
+    expect(page).to_have_url(f"{sayso.url}/questions")
+    question = page.locator("section", has_text="Which authors should we tell you about?")
+    question.get_by_label("Margaret Atwood").check()
+    question.get_by_label("Ursula K. Le Guin").check()
+    screenshot("sayso-question")
+    question.get_by_role("button", name="Answer").click()
+    expect(page.get_by_text("Answer saved")).to_be_visible()
+
+    page.goto(bookshop.url)
+    expect(authors).to_contain_text("We'll tell you about: Margaret Atwood, Ursula K. Le Guin.")
+
+    page.get_by_role("button", name="Send this week's email").click()
+    result = page.locator("#email-result")
+    expect(result).to_contain_text("Sent this week's email")
+    expect(result).to_contain_text("reported it to Sayso")
+    screenshot("bookshop-email-sent")
+
+    page.get_by_role("button", name="Send this week's email").click()
+    expect(result).to_contain_text("Not sent: Sayso says")
+    expect(result).to_contain_text("(weekly_cap_reached)")
+    expect(result).to_contain_text("Next allowed at")
+    screenshot("bookshop-email-refused")
+
+    with closing(sqlite3.connect(bookshop.database)) as db:
+        sent = db.execute("SELECT channel, reported FROM emails_sent").fetchall()
+    assert sent == [("email", 1)]

@@ -1,5 +1,6 @@
 """The sample bookshop on its own (no Sayso running): webhook verification, dedupe and
-application, the RFC 9207 ``iss`` check, and the plain-words rendering of a profile.
+application, the RFC 9207 ``iss`` check, the plain-words rendering of a profile and of
+Sayso's contact-policy refusals, and the weekly email (with Sayso's answers faked).
 
 Signatures are made with Sayso's own ``sign``, so the bookshop's independent verifier is
 checked against what Sayso actually sends.
@@ -11,6 +12,7 @@ import importlib.util
 import json
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,137 @@ def test_profile_in_plain_words_shows_only_what_was_granted(bookshop_module):
             ["We'll show these shelves first: topic #3, topic #2."],
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("profile", "question_id", "sentence"),
+    [
+        (
+            {"answers": {"7": ["Margaret Atwood", "Michael Chabon"]}},
+            "7",
+            "We'll tell you about: Margaret Atwood, Michael Chabon.",
+        ),
+        ({"answers": {"7": "Ursula K. Le Guin"}}, "7", "We'll tell you about: Ursula K. Le Guin."),
+        ({"answers": {"8": ["Margaret Atwood"]}}, "7", None),
+        ({"answers": {}}, "7", None),
+        ({"interests": []}, "7", None),
+        ({"answers": {"7": ["Margaret Atwood"]}}, "", None),
+    ],
+    ids=["several", "one", "another-question", "unanswered", "not-granted", "no-question-id"],
+)
+def test_the_answer_to_the_authors_question_in_plain_words(
+    bookshop_module, profile, question_id, sentence
+):
+    assert bookshop_module.authors_answer(profile, question_id) == sentence
+
+
+@pytest.mark.parametrize(
+    ("decision", "sentence"),
+    [
+        (
+            {
+                "allowed": False,
+                "reason": "weekly_cap_reached",
+                "next_allowed_at": "2026-11-30T04:41:07Z",
+            },
+            "Not sent: Sayso says we have already emailed you as often this week as you allow"
+            " (weekly_cap_reached). Next allowed at 2026-11-30 04:41 UTC.",
+        ),
+        (
+            {"allowed": False, "reason": "channel_not_permitted", "next_allowed_at": None},
+            "Not sent: Sayso says you don't want email from us (channel_not_permitted).",
+        ),
+        (
+            {"allowed": False, "reason": "quiet_hours", "next_allowed_at": "2026-11-30T07:00:00Z"},
+            "Not sent: Sayso says it is inside your quiet hours (quiet_hours)."
+            " Next allowed at 2026-11-30 07:00 UTC.",
+        ),
+    ],
+)
+def test_a_refusal_in_plain_words(bookshop_module, decision, sentence):
+    assert bookshop_module.describe_refusal(decision) == sentence
+
+
+class FakeResponse:
+    """Just what the bookshop reads of a ``requests.Response``."""
+
+    def __init__(self, status_code: int, body: dict | None = None):
+        self.status_code = status_code
+        self._body = body or {}
+        self.headers = {}
+
+    def json(self):
+        return self._body
+
+
+@pytest.fixture
+def sayso_calls(bookshop_module, monkeypatch):
+    """Replace the bookshop's calls to Sayso: ``answers`` maps (method, path) to a
+    response; each call is recorded in ``calls``."""
+    calls, answers = [], {}
+
+    def fake(sub, method, path, **kwargs):
+        calls.append((sub, method, path, kwargs))
+        return answers[(method, path)]
+
+    monkeypatch.setattr(bookshop_module, "call_sayso", fake)
+    return calls, answers
+
+
+def press_send(app, csrf="token", sub=SUB):
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session.update({"sub": sub, "csrf_token": "token"})
+    response = client.post("/weekly-email", data={"csrf_token": csrf})
+    with client.session_transaction() as session:
+        return response, session.get("email_result")
+
+
+def test_the_weekly_email_is_sent_and_reported_only_when_sayso_allows_it(app, store, sayso_calls):
+    calls, answers = sayso_calls
+    answers[("GET", "contact-policy")] = FakeResponse(
+        200, {"allowed": True, "reason": "ok", "next_allowed_at": None}
+    )
+    answers[("POST", "contacts")] = FakeResponse(201, {"id": 1, "breach": False})
+    response, result = press_send(app)
+    assert response.status_code == 302
+    assert result["sent"] is True and "reported it to Sayso" in result["text"]
+    (email,) = store.emails(SUB)
+    assert email["channel"] == "email" and email["reported"] == 1
+    policy, report = calls
+    assert policy[1:] == ("GET", "contact-policy", {"params": {"channel": "email"}})
+    assert report[1:3] == ("POST", "contacts")
+    assert report[3]["json"] == {"channel": "email", "sent_at": email["sent_at"]}
+    assert datetime.fromisoformat(email["sent_at"]).utcoffset() == timedelta(0)
+
+
+def test_a_refused_weekly_email_is_not_sent_and_says_why(app, store, sayso_calls):
+    calls, answers = sayso_calls
+    answers[("GET", "contact-policy")] = FakeResponse(
+        200,
+        {
+            "allowed": False,
+            "reason": "weekly_cap_reached",
+            "next_allowed_at": "2026-11-30T04:41:07Z",
+        },
+    )
+    _, result = press_send(app)
+    assert result["sent"] is False and "(weekly_cap_reached)" in result["text"]
+    assert store.emails(SUB) == []
+    assert [c[2] for c in calls] == ["contact-policy"]
+
+
+def test_an_unreported_email_says_so(app, store, sayso_calls):
+    _, answers = sayso_calls
+    answers[("GET", "contact-policy")] = FakeResponse(200, {"allowed": True, "reason": "ok"})
+    answers[("POST", "contacts")] = FakeResponse(403)
+    _, result = press_send(app)
+    assert result["sent"] is True and "haven't let us report it" in result["text"]
+    assert [e["reported"] for e in store.emails(SUB)] == [0]
+
+
+def test_the_weekly_email_needs_the_bookshops_csrf_token(app, store, sayso_calls):
+    calls, _ = sayso_calls
+    response, result = press_send(app, csrf="forged")
+    assert response.status_code == 400 and result is None
+    assert calls == [] and store.emails(SUB) == []
