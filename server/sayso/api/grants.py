@@ -39,6 +39,14 @@ def _brand_or_404(brand_id: str):
     return brand
 
 
+def _brand_and_grantable_or_404(brand_id: str, field: str):
+    """The brand, once ``field`` names a field or permission grants can be stored under."""
+    brand = _brand_or_404(brand_id)
+    if grantable(field) is None:
+        abort(404, f"No field or permission named {field!r}.")
+    return brand
+
+
 @bp.delete("/me/grants")
 @consent_manager_required
 def revoke_everything():
@@ -98,9 +106,7 @@ def revoke_field(brand_id: str, field: str):
         403: Forbidden
         404: NotFound
     """
-    brand = _brand_or_404(brand_id)
-    if grantable(field) is None:
-        abort(404, f"No field or permission named {field!r}.")
+    brand = _brand_and_grantable_or_404(brand_id, field)
     revoked = services.consent().revoke(current_consumer(), brand, [field])
     return jsonify({"revoked": {brand_id: revoked}})
 
@@ -126,9 +132,7 @@ def grant_field(brand_id: str, field: str):
         403: Forbidden
         404: NotFound
     """
-    brand = _brand_or_404(brand_id)
-    if grantable(field) is None:
-        abort(404, f"No field or permission named {field!r}.")
+    brand = _brand_and_grantable_or_404(brand_id, field)
     client = services.consent().grant_field(current_consumer(), brand, field, via="api")
     if client is None:
         abort(404, f"{brand.name} never asked for {field}.")
