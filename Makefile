@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export SAYSO_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test lint format install install-dev clean bench test-extension screenshots
+.PHONY: run test lint format install install-dev clean bench bench-profile test-extension screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 ## (BENCH_SCALE=small for a quick run; BENCH_POSTGRES_URL, BENCH_DATABASES: see bench/run.py)
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
+
+## bench-profile: where a profile read spends its time (in process, cProfile)
+bench-profile: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.hotpath
 
 lint: install-dev
 	$(BIN)/ruff check .

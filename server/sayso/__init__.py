@@ -23,8 +23,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config.load_config(app, test_config)
     from sayso.services.ledger import LedgerKey
+    from sayso.services.vault import DataKeyCache
 
     app.extensions["sayso_ledger_key"] = LedgerKey(app.config["SIGNING_KEY_BYTES"])
+    app.extensions["sayso_data_keys"] = DataKeyCache(app.config["DATA_KEY_CACHE_SECONDS"])
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s: %(message)s")
 
     url = database.normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])

@@ -56,6 +56,7 @@ ENV_OVERRIDES = {
     "LEDGER_CHECKPOINT_INTERVAL": ("SAYSO_LEDGER_CHECKPOINT_INTERVAL", int),
     "ANSWERS_K": ("SAYSO_ANSWERS_K", int),
     "ALLOW_HTTP_LOOPBACK": ("SAYSO_ALLOW_HTTP_LOOPBACK", _env_bool),
+    "DATA_KEY_CACHE_SECONDS": ("SAYSO_DATA_KEY_CACHE_SECONDS", int),
 }
 
 
@@ -87,6 +88,10 @@ def defaults(instance_path: str) -> dict:
         "LEDGER_CHECKPOINT_INTERVAL": 1000,
         # The portal shows a question's aggregate answers only once this many answered.
         "ANSWERS_K": 10,
+        # How long a worker may keep an account's unwrapped data key in memory (0: never).
+        # Only the unwrap is skipped: every read still fetches the wrapped key, so an
+        # erased (shredded) account is unreadable at once. See docs/security.md.
+        "DATA_KEY_CACHE_SECONDS": 60,
         # Brands' redirect and webhook URLs must be https; http on a loopback host is
         # allowed only when this is true (default: everywhere but production), so the
         # sample bookshop can run on http://127.0.0.1 while you try Sayso.
@@ -153,6 +158,8 @@ def _check_values(cfg) -> None:
         raise ConfigError("SAYSO_LEDGER_CHECKPOINT_INTERVAL must be 1 or more")
     if cfg["ANSWERS_K"] < 2:
         raise ConfigError("SAYSO_ANSWERS_K must be 2 or more")
+    if not 0 <= cfg["DATA_KEY_CACHE_SECONDS"] <= 3600:
+        raise ConfigError("SAYSO_DATA_KEY_CACHE_SECONDS must be between 0 and 3600")
 
 
 def decode_key(value: str | bytes, var: str) -> bytes:

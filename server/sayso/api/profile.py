@@ -35,9 +35,10 @@ def profile():
         401: InvalidToken
         503: Unavailable
     """
-    token = bearer_token()
+    reader = services.profile()
+    token = bearer_token(load=reader.load)
     try:
-        read = services.profile().read(token)
+        read = reader.read(token)
     except NothingGranted:
         return unauthorized_token("The consumer has revoked this access.")
     except SQLAlchemyError:

@@ -25,7 +25,11 @@ from sayso.services.webhooks import WebhookDispatcher, WebhookOutbox
 
 def vault() -> Vault:
     """The vault, keyed by the app's master key."""
-    return Vault(db.session, current_app.config["MASTER_KEY_BYTES"])
+    return Vault(
+        db.session,
+        current_app.config["MASTER_KEY_BYTES"],
+        current_app.extensions["sayso_data_keys"],
+    )
 
 
 def ledger() -> Ledger:

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import scoped_session
 
 from sayso.models import AuditEvent, LedgerCheckpoint
 from sayso.models._types import utcnow
@@ -216,6 +217,20 @@ class Verification:
     started_at_seq: int = 1
 
 
+_EVENTS = AuditEvent.__table__
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+_INSERT = insert(_EVENTS)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The event just appended: where it sits in the chain."""
+
+    seq: int
+    hash: str
+
+
 class Ledger:
     """Appends events to, and verifies, the hash chain and its signed checkpoints."""
 
@@ -223,15 +238,47 @@ class Ledger:
         self.session = session
         self.key = key
         self.checkpoint_every = checkpoint_every
+        self._locked_in = None  # the transaction that holds the head lock, if any
 
-    def append(self, event: Event) -> AuditEvent:
-        """Add ``event`` at the head of the chain, in the caller's transaction."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _HEAD_LOCK_KEY})
-        head = self.session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-        ).first()
-        seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    def lock(self) -> None:
+        """Hold the chain head until the caller's transaction ends.
+
+        PostgreSQL: a transaction-scoped advisory lock, taken once per transaction. SQLite:
+        nothing to do, every transaction already began with ``BEGIN IMMEDIATE``.
+        """
+        session = self.session() if isinstance(self.session, scoped_session) else self.session
+        transaction = session.get_transaction()
+        if transaction is not None and self._locked_in is transaction:
+            return
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(_LOCK, {"k": _HEAD_LOCK_KEY})
+        self._locked_in = session.get_transaction()
+
+    @staticmethod
+    def head_columns() -> tuple:
+        """The chain head's seq and hash as scalar subqueries, for a caller that reads the
+        head in its own query (after :meth:`lock`) to save a round trip; see ``append``."""
+        return (
+            _HEAD.with_only_columns(_EVENTS.c.seq).scalar_subquery().label("ledger_head_seq"),
+            _HEAD.with_only_columns(_EVENTS.c.hash).scalar_subquery().label("ledger_head_hash"),
+        )
+
+    def append(self, event: Event, head: tuple | None = None) -> Appended:
+        """Add ``event`` at the head of the chain, in the caller's transaction.
+
+        ``head``: the (seq, hash) of the head as read by :meth:`head_columns` in this
+        transaction after :meth:`lock` (both ``None`` when the ledger is empty); without it
+        the head is read here. Core statements, prepared once: this runs on every profile
+        read, where an ORM object and its flush cost more than the rest of the append
+        (docs/benchmarks.md). The row is in the transaction at once, so a second append in
+        the same transaction sees it as the head.
+        """
+        self.lock()
+        if head is None:
+            head = self.session.execute(_HEAD).first()
+        elif head[0] is None:
+            head = None  # read, and empty
+        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
         fields = sorted(set(event.fields))
         occurred_at = utcnow()
         canonical = canonical_bytes(
@@ -245,35 +292,34 @@ class Ledger:
             event.purpose,
             event.details,
         )
-        row = AuditEvent(
-            seq=seq,
-            occurred_at=occurred_at,
-            type=str(event.type),
-            actor=event.actor,
-            subject=event.subject,
-            brand=event.brand,
-            fields=_dumps(fields),
-            purpose=event.purpose,
-            details=_dumps(dict(event.details)),
-            canonical=canonical,
-            prev_hash=prev_hash,
-            hash=chain_hash(prev_hash, canonical),
+        row_hash = chain_hash(prev_hash, canonical)
+        self.session.execute(
+            _INSERT,
+            {
+                "seq": seq,
+                "occurred_at": occurred_at,
+                "type": str(event.type),
+                "actor": event.actor,
+                "subject": event.subject,
+                "brand": event.brand,
+                "fields": _dumps(fields),
+                "purpose": event.purpose,
+                "details": _dumps(dict(event.details)),
+                "canonical": canonical,
+                "prev_hash": prev_hash,
+                "hash": row_hash,
+            },
         )
-        self.session.add(row)
         if self.key and self.checkpoint_every and seq % self.checkpoint_every == 0:
-            self._sign(seq, row.hash)
-        self.session.flush()
-        return row
+            self._sign(seq, row_hash)
+        return Appended(seq, row_hash)
 
     def checkpoint(self) -> LedgerCheckpoint | None:
         """Sign the current head now (``sayso audit checkpoint``) and commit it."""
         if self.key is None:
             raise RuntimeError("no signing key configured")
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _HEAD_LOCK_KEY})
-        head = self.session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-        ).first()
+        self.lock()
+        head = self.session.execute(_HEAD).first()
         if head is None:
             return None
         existing = self.session.get(LedgerCheckpoint, head.seq)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from sayso.models import Account, Brand, DataKey, Disclosure, Grant, Token
 from sayso.models._types import utcnow
-from sayso.services.brands import BrandService
+from sayso.services.brands import BrandService, token_hash
 from sayso.services.consent import field_of
 from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.questions import QuestionService
 from sayso.services.vault import Vault
 
+_TOKENS = Token.__table__
 _GRANTS = Grant.__table__
 _ACCOUNTS = Account.__table__
 _BRANDS = Brand.__table__
@@ -23,9 +25,81 @@ _DISCLOSURES = Disclosure.__table__
 ANSWERS = "answers"
 ANSWERS_SCOPE = "answers:read"
 
+#: The whole read in one round trip, keyed by the token's hash (its primary key): the token,
+#: its consumer's live (unrevoked) grants to its brand, the account, the brand's public id,
+#: the wrapped data key, the sealed values of the granted fields, and the ledger head the
+#: read's event will follow (valid because the head is locked first, see ``load``). Built
+#: once: composing the statement per request cost more than running it.
+_READ = (
+    select(
+        _TOKENS.c.client_id,
+        _TOKENS.c.account_id,
+        _TOKENS.c.brand_id,
+        _TOKENS.c.scope,
+        _TOKENS.c.access_expires_at,
+        _TOKENS.c.revoked_at,
+        _GRANTS.c.field,
+        _GRANTS.c.purpose,
+        _GRANTS.c.expires_at,
+        _ACCOUNTS.c.pseudonym,
+        _ACCOUNTS.c.erased_at,
+        _BRANDS.c.public_id,
+        _KEYS.c.wrapped_key,
+        _DISCLOSURES.c.ciphertext,
+        *Ledger.head_columns(),
+    )
+    .select_from(
+        _TOKENS.join(_ACCOUNTS, _ACCOUNTS.c.id == _TOKENS.c.account_id)
+        .outerjoin(_BRANDS, _BRANDS.c.id == _TOKENS.c.brand_id)
+        .outerjoin(
+            _GRANTS,
+            and_(
+                _GRANTS.c.account_id == _TOKENS.c.account_id,
+                _GRANTS.c.brand_id == _TOKENS.c.brand_id,
+                _GRANTS.c.revoked_at.is_(None),
+            ),
+        )
+        .outerjoin(_KEYS, _KEYS.c.account_id == _TOKENS.c.account_id)
+        .outerjoin(
+            _DISCLOSURES,
+            and_(
+                _DISCLOSURES.c.account_id == _GRANTS.c.account_id,
+                _DISCLOSURES.c.field == _GRANTS.c.field,
+            ),
+        )
+    )
+    .where(_TOKENS.c.access_token_hash == bindparam("token_hash"))
+)
+
 
 class NothingGranted(Exception):
     """The token is valid but the consumer has revoked (or let expire) all it covers."""
+
+
+@dataclass(frozen=True)
+class ProfileToken:
+    """A bearer token as the profile read loads it, with its live grants alongside.
+
+    It answers Authlib's token questions (expired? revoked? scope?) so Authlib's bearer
+    validator checks it exactly as it checks any other token.
+    """
+
+    client_id: str
+    account_id: int
+    brand_id: int | None
+    scope: str
+    access_expires_at: datetime
+    revoked_at: datetime | None
+    rows: tuple
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self) -> bool:
+        return self.access_expires_at <= utcnow()
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 @dataclass(frozen=True)
@@ -54,52 +128,41 @@ class ProfileService:
         # With it, a token with a live ``answers:read`` grant also reads "answers".
         self.questions = questions
 
-    def read(self, token: Token) -> ProfileRead:
-        """The token's scope intersected with the live grants, checked now, no cache.
+    def load(self, token_string: str) -> ProfileToken | None:
+        """The token presented (``None`` if unknown) and everything a read of it needs,
+        fetched in one query: no ORM objects on the hot path (docs/benchmarks.md).
+
+        The ledger head is locked first, so no grant or revoke can commit between this
+        check and the read's own event: in the ledger, every read follows the grants it
+        relied on and precedes any revoke of them (the console's live-grant check).
+        """
+        self.ledger.lock()
+        rows = self.session.execute(_READ, {"token_hash": token_hash(token_string)}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return ProfileToken(
+            first.client_id,
+            first.account_id,
+            first.brand_id,
+            first.scope,
+            first.access_expires_at,
+            first.revoked_at,
+            tuple(rows),
+        )
+
+    def read(self, token: ProfileToken) -> ProfileRead:
+        """The token's scope intersected with the grants that were live when :meth:`load`
+        ran, in this request's transaction (no cache), and the ledger record of the read.
 
         The read is a ledger event committed before anything is returned: if it cannot be
         recorded, this raises and nothing is disclosed (fail closed).
-
-        Everything the read needs (the live grants, the account, the brand's public id, the
-        wrapped data key and the sealed values) comes back from one Core query: one round
-        trip and no ORM objects on the hot path (docs/benchmarks.md says what that bought).
         """
         now = utcnow()
         wanted = {f for f in (field_of(s) for s in token.scope.split()) if f}
         if self.questions is not None and ANSWERS_SCOPE in token.scope.split():
             wanted.add(ANSWERS)
-        if not wanted:
-            raise NothingGranted
-        rows = self.session.execute(
-            select(
-                _GRANTS.c.field,
-                _GRANTS.c.purpose,
-                _GRANTS.c.expires_at,
-                _ACCOUNTS.c.pseudonym,
-                _ACCOUNTS.c.erased_at,
-                _BRANDS.c.public_id,
-                _KEYS.c.wrapped_key,
-                _DISCLOSURES.c.ciphertext,
-            )
-            .select_from(
-                _GRANTS.join(_ACCOUNTS, _ACCOUNTS.c.id == _GRANTS.c.account_id)
-                .join(_BRANDS, _BRANDS.c.id == _GRANTS.c.brand_id)
-                .outerjoin(_KEYS, _KEYS.c.account_id == _GRANTS.c.account_id)
-                .outerjoin(
-                    _DISCLOSURES,
-                    and_(
-                        _DISCLOSURES.c.account_id == _GRANTS.c.account_id,
-                        _DISCLOSURES.c.field == _GRANTS.c.field,
-                    ),
-                )
-            )
-            .where(
-                _GRANTS.c.account_id == token.account_id,
-                _GRANTS.c.brand_id == token.brand_id,
-                _GRANTS.c.field.in_(sorted(wanted)),
-                _GRANTS.c.revoked_at.is_(None),
-            )
-        ).all()
+        rows = [r for r in token.rows if r.field in wanted]
         grants = [r for r in rows if r.expires_at is None or r.expires_at > now]
         if not grants:
             raise NothingGranted
@@ -128,7 +191,8 @@ class ProfileService:
                 brand=first.public_id,
                 fields=tuple(live),
                 details={"purposes": purposes},
-            )
+            ),
+            head=(first.ledger_head_seq, first.ledger_head_hash),
         )
         self.session.commit()
         return ProfileRead(document, live)
