@@ -65,6 +65,8 @@ def test_environment_variables_override_defaults(tmp_path, monkeypatch):
         ("SAYSO_LOGIN_RATE_LIMIT", "lots", "SAYSO_LOGIN_RATE_LIMIT"),
         ("SAYSO_COOKIE_SECURE", "maybe", "SAYSO_COOKIE_SECURE"),
         ("SAYSO_TRUSTED_PROXIES", "-1", "SAYSO_TRUSTED_PROXIES"),
+        ("SAYSO_DATA_KEY_CACHE_SECONDS", "86400", "SAYSO_DATA_KEY_CACHE_SECONDS"),
+        ("SAYSO_DATA_KEY_CACHE_SECONDS", "-1", "SAYSO_DATA_KEY_CACHE_SECONDS"),
     ],
 )
 def test_bad_settings_fail_at_startup_naming_the_variable(
