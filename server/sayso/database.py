@@ -7,7 +7,7 @@ import os
 import sqlite3
 import time
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -24,7 +24,9 @@ def engine_options(url: str) -> dict:
     """Per-backend engine options."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}}
-    return {"pool_pre_ping": True}
+    # No ``pool_pre_ping``: it costs a round trip on every checkout, i.e. every request.
+    # ``ping_idle_connections`` pings only a connection that has sat idle (see there).
+    return {"pool_recycle": 1800}
 
 
 class WriterQueue:
@@ -83,6 +85,38 @@ class WriterQueue:
             os.close(fd)
 
 
+PING_AFTER_IDLE_SECONDS = 10
+
+
+def ping_idle_connections(engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Check a pooled connection before use only if it sat idle for ``idle_seconds``.
+
+    A connection that served a request a moment ago is almost surely alive; one that sat
+    in the pool may have been cut by a database restart or an idle timeout, and is pinged
+    first (a dead one is replaced before the request sees it, as ``pool_pre_ping`` would).
+    A connection that dies while busy fails that request (a read answers 503 and discloses
+    nothing), and SQLAlchemy then invalidates the rest of the pool. This is SQLAlchemy's
+    documented "pessimistic" check in a checkout hook, limited to idle connections.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record):
+        record.info["sayso_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("sayso_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError() from error  # the pool retries with a new one
+            raise
+
+
 def _dbapi(connection):
     """The sqlite3 connection behind a pool proxy (or itself)."""
     return getattr(connection, "dbapi_connection", None) or connection
@@ -98,6 +132,7 @@ def configure_engine(engine) -> None:
     a :class:`WriterQueue` in front of it hands the lock over without SQLite's sleeps.
     """
     if engine.dialect.name != "sqlite":
+        ping_idle_connections(engine)
         return
 
     @event.listens_for(engine, "connect")
