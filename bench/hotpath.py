@@ -21,13 +21,13 @@ from tempfile import TemporaryDirectory
 
 import flask_migrate
 
-from bench import run
-from bench.app import STATEMENTS_HEADER, create_bench_app
-from sayso.config import new_key
-
 # The tests' own helpers drive the consent flow through the test client.
 from tests.helpers import api_headers, sign_up
 from tests.oauth_helpers import bearer, connect, make_brand
+
+from bench import run
+from bench.app import STATEMENTS_HEADER, create_bench_app
+from sayso.config import new_key
 
 
 def timed(client, path: str, headers: dict, reads: int) -> float:
