@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from sayso.extensions import db
-from sayso.models import AuditEvent, Token
+from sayso.models import AuditEvent, Grant, Token
+from sayso.services.tokens import TokenService
 from tests.helpers import api_headers, csrf_token, sign_up
 from tests.oauth_helpers import (
     ALL_SCOPES,
@@ -109,6 +110,23 @@ def test_allow_with_nothing_ticked_grants_nothing(consumer, brand):
         url, data={"csrf_token": csrf_token(consumer, url), "decision": "allow"}
     )
     assert redirect_query(response)["error"] == "access_denied"
+
+
+def test_grants_are_committed_only_together_with_the_code(app, consumer, brand, monkeypatch):
+    # The consent page's grants, their ledger event and the code are one transaction: if
+    # the code cannot be stored, the consumer sees an error and no grant is left behind.
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the code could not be stored")
+
+    monkeypatch.setattr(TokenService, "save_code", broken)
+    _, challenge = pkce()
+    url = authorize_url(brand, challenge=challenge)
+    form = {"csrf_token": csrf_token(consumer, url), "decision": "allow", "field": ["interests"]}
+    assert consumer.post(url, data=form).status_code == 500
+    with app.app_context():
+        assert db.session.scalars(select(Grant)).all() == []
+        types = db.session.scalars(select(AuditEvent.type)).all()
+        assert "consent:grant:created" not in types
 
 
 def test_consumer_is_not_asked_again_unless_prompt_consent(consumer, brand):

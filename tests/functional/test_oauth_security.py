@@ -297,6 +297,30 @@ def test_confidential_client_cannot_redeem_a_code_without_its_secret(consumer, b
     assert response.get_json()["error"] == "invalid_client"
 
 
+def test_code_of_an_erased_account_gets_no_token(app, consumer, brand):
+    code, verifier = _code(consumer, brand)
+    with app.app_context():
+        # As if the consumer erased the account between consenting and the brand's exchange.
+        db.session.execute(update(Account).values(erased_at=utcnow()))
+        db.session.commit()
+    response = exchange(consumer, brand, code, verifier)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_grant"
+    with app.app_context():
+        assert db.session.scalars(select(Token)).all() == []
+
+
+def test_failed_exchange_does_not_use_up_the_code(app, consumer, brand):
+    # The claim on a code is part of the token's transaction: an exchange refused for a
+    # wrong verifier leaves the code to its rightful holder (who has the verifier).
+    code, verifier = _code(consumer, brand)
+    wrong, _ = pkce()
+    assert exchange(consumer, brand, code, wrong).status_code == 400
+    assert exchange(consumer, brand, code, verifier).status_code == 200
+    with app.app_context():
+        assert "oauth:code:replayed" not in db.session.scalars(select(AuditEvent.type)).all()
+
+
 def test_code_expires_after_60_seconds(app, consumer, brand):
     code, verifier = _code(consumer, brand)
     with app.app_context():

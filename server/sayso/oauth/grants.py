@@ -5,6 +5,8 @@ Only persistence and Sayso's stricter rules live here; the protocol is Authlib's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
@@ -92,8 +94,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         pass
 
     def authenticate_user(self, authorization_code):
-        account = db.session.get(Account, authorization_code.account_id)
-        return account if account is not None and account.is_active else None
+        # Whether the account is still active came back with the claim (redeem_code): the
+        # token needs only the account's id, so no account is loaded.
+        if not authorization_code.account_active:
+            return None
+        return CodeHolder(authorization_code.account_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeHolder:
+    """The consumer a redeemed code was issued to, as far as issuing its token needs."""
+
+    id: int
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

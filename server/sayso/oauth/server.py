@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.authenticate_client import (
+    authenticate_client_secret_basic,
+    authenticate_client_secret_post,
+    authenticate_none,
+)
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import current_app, url_for
+from flask import current_app, g, url_for
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from sayso import services
+from sayso.extensions import db
 from sayso.fields import scopes
+from sayso.models import Brand, OAuthClient
 from sayso.oauth.grants import (
     AuthorizationCodeGrant,
     RefreshTokenGrant,
@@ -17,7 +28,6 @@ from sayso.oauth.grants import (
     SaysoRevocationEndpoint,
 )
 from sayso.oauth.issuer import issuer
-from sayso.services.brands import token_hash
 from sayso.services.tokens import ACCESS_LIFETIME
 
 
@@ -28,8 +38,91 @@ class SaysoIssuer(IssuerParameter):
         return issuer()
 
 
+# The consent page shows the brand and its domains: one query brings all three.
+_CLIENT_WITH_BRAND = select(OAuthClient).options(
+    joinedload(OAuthClient.brand).joinedload(Brand.domains)
+)
+
+
 def _query_client(client_id):
-    return services.brands().client(client_id) if isinstance(client_id, str) else None
+    """The client of an authorization request (the consent page), with its brand."""
+    if not isinstance(client_id, str) or "\x00" in client_id:
+        return None
+    # Authlib validates an authorization request twice in one HTTP request (for the consent
+    # decision, then again as it issues the code): the second time gets the client the
+    # first loaded. Kept on ``g``, so never beyond this request.
+    loaded = g.setdefault("sayso_oauth_clients", {})
+    if client_id not in loaded:
+        found = db.session.scalars(_CLIENT_WITH_BRAND.where(OAuthClient.client_id == client_id))
+        loaded[client_id] = found.unique().first()
+    return loaded[client_id]
+
+
+_CLIENTS = OAuthClient.__table__
+_CREDENTIALS = select(
+    _CLIENTS.c.client_id,
+    _CLIENTS.c.client_secret_hash,
+    _CLIENTS.c.brand_id,
+    _CLIENTS.c.redirect_uris.label("redirect_uris_json"),
+    _CLIENTS.c.scope_purposes.label("scope_purposes_json"),
+).where(_CLIENTS.c.client_id == bindparam("client_id"))
+
+
+class ClientCredentials:
+    """A client as the token, revocation and introspection endpoints need it: read with one
+    Core query by ``client_id``, for this request only.
+
+    Authlib's client protocol is ``OAuthClient``'s own methods, borrowed rather than
+    copied, so the secret check (SHA-256, constant-time compare), the allowed auth methods,
+    grant types and scopes cannot drift apart from the ORM model's.
+    """
+
+    __slots__ = (
+        "brand_id",
+        "client_id",
+        "client_secret_hash",
+        "redirect_uris_json",
+        "scope_purposes_json",
+    )
+
+    def __init__(self, row):
+        for name in self.__slots__:
+            setattr(self, name, getattr(row, name))
+
+    redirect_uris = OAuthClient.redirect_uris
+    scope_purposes = OAuthClient.scope_purposes
+    third_party_scopes = OAuthClient.third_party_scopes
+    is_public = OAuthClient.is_public
+    get_client_id = OAuthClient.get_client_id
+    get_default_redirect_uri = OAuthClient.get_default_redirect_uri
+    get_allowed_scope = OAuthClient.get_allowed_scope
+    check_redirect_uri = OAuthClient.check_redirect_uri
+    check_client_secret = OAuthClient.check_client_secret
+    check_endpoint_auth_method = OAuthClient.check_endpoint_auth_method
+    check_response_type = OAuthClient.check_response_type
+    check_grant_type = OAuthClient.check_grant_type
+
+
+def _client_credentials(client_id) -> ClientCredentials | None:
+    """The client a token-endpoint request names, for client authentication."""
+    if not isinstance(client_id, str) or "\x00" in client_id:
+        return None
+    row = db.session.execute(_CREDENTIALS, {"client_id": client_id}).first()
+    return ClientCredentials(row) if row is not None else None
+
+
+def _with_credentials(method):
+    # Authlib's own authentication method, handed the lean lookup instead of query_client.
+    return lambda _query_client, request: method(_client_credentials, request)
+
+
+def new_token(*_args, **_kwargs) -> str:
+    """A fresh access or refresh token: 256 random bits, URL-safe base64.
+
+    As strong as Authlib's default (about 250 bits from 42 letters and digits) from one
+    read of the OS's randomness, where the default draws each character separately.
+    """
+    return secrets.token_urlsafe(32)
 
 
 def _save_token(token, request):
@@ -37,20 +130,29 @@ def _save_token(token, request):
     if request.payload.grant_type == "refresh_token":
         family = request.refresh_token.family_id
     else:
-        family = token_hash(request.form["code"])
+        family = request.authorization_code.code_hash
     services.tokens().save_token(token, request.client, request.user.id, family)
 
 
 def build_server(app) -> AuthorizationServer:
     """An authorization server bound to ``app``, stored in ``app.extensions``."""
     lifetime = int(ACCESS_LIFETIME.total_seconds())
-    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
+    app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = new_token
+    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = new_token
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
         "authorization_code": lifetime,
         "refresh_token": lifetime,
     }
     server = AuthorizationServer()
     server.init_app(app, query_client=_query_client, save_token=_save_token)
+    # Client authentication (token, revocation, introspection) parses credentials exactly
+    # as Authlib does, but looks the client up with _client_credentials.
+    for name, method in (
+        ("client_secret_basic", authenticate_client_secret_basic),
+        ("client_secret_post", authenticate_client_secret_post),
+        ("none", authenticate_none),
+    ):
+        server.register_client_auth_method(name, _with_credentials(method))
     server.register_grant(AuthorizationCodeGrant, [S256Required(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(SaysoRevocationEndpoint)

@@ -63,8 +63,13 @@ def authorize():
     consent = services.consent()
 
     if request.method == "GET":
-        live = consent.live_fields(current_user.id, client.brand_id)
-        if requested and set(requested) <= live and request.args.get("prompt") != "consent":
+        # A brand that asks again for what it already holds gets a code without a page,
+        # unless it asked for the page (prompt=consent): then the grants are not looked up.
+        if (
+            requested
+            and request.args.get("prompt") != "consent"
+            and set(requested) <= consent.live_fields(current_user.id, client.brand_id)
+        ):
             grant.request.consented_scope = " ".join(scope_of(f) for f in requested)
             return server.create_authorization_response(grant=grant, grant_user=current_user)
         response = render_template(
@@ -93,10 +98,11 @@ def authorize():
     # Global Privacy Control, as the browser sent it with the consumer's decision, goes
     # into the grant event and so into the consent receipt.
     gpc = request.headers.get("Sec-GPC") == "1"
-    consent.grant(
+    consent.grant_uncommitted(
         current_user, client, chosen, decision["expiry"], context={"gpc": True} if gpc else None
     )
-    # The token's scope is exactly what the consumer ticked.
+    # The token's scope is exactly what the consumer ticked. Saving the code commits it
+    # together with the grants and their ledger event: all three land, or none does.
     grant.request.consented_scope = " ".join(scope_of(f) for f in chosen)
     return server.create_authorization_response(grant=grant, grant_user=current_user)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from sayso.fields import FIELDS, scope_of
 from sayso.models import Account, AuditEvent, Brand, Grant, OAuthClient, Token
@@ -23,6 +24,9 @@ EXPIRY_CHOICES: dict[str, timedelta | None] = {
     "1y": timedelta(days=365),
     "never": None,
 }
+
+#: INSERT ... ON CONFLICT, as each backend spells it in SQLAlchemy.
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def field_of(scope: str) -> str | None:
@@ -69,49 +73,84 @@ class ConsentService:
         expiry: str,
         context: dict | None = None,
     ) -> None:
-        """Record the consumer's "allow" for ``fields`` with the client's declared purposes."""
-        brand = client.brand
-        purposes = client.scope_purposes
-        now = utcnow()
-        expires_at = now + EXPIRY_CHOICES[expiry] if EXPIRY_CHOICES[expiry] else None
-        existing = {
-            g.field: g
-            for g in self.session.scalars(
-                select(Grant).where(Grant.account_id == account.id, Grant.brand_id == brand.id)
-            )
-        }
-        declared = {}
+        """Record the consumer's "allow" for ``fields`` with the client's declared purposes,
+        and commit it."""
         try:
-            for field in sorted(set(fields)):
-                purpose = purposes[scope_of(field)]
-                declared[field] = purpose
-                row = existing.get(field)
-                if row is None:
-                    row = Grant(account_id=account.id, brand_id=brand.id, field=field)
-                    self.session.add(row)
-                row.purpose = purpose
-                row.granted_at = now
-                row.expires_at = expires_at
-                row.revoked_at = None
-            self.ledger.append(
-                Event(
-                    EventType.CONSENT_GRANTED,
-                    actor=actor_for(account),
-                    subject=account.pseudonym,
-                    brand=brand.public_id,
-                    fields=tuple(declared),
-                    details={
-                        "client_id": client.client_id,
-                        "purposes": declared,
-                        "expires_at": expires_at.isoformat() if expires_at else None,
-                        **(context or {}),
-                    },
-                )
-            )
+            self.grant_uncommitted(account, client, fields, expiry, context)
             self.session.commit()
         except Exception:
             self.session.rollback()
             raise
+
+    def grant_uncommitted(
+        self,
+        account: Account,
+        client: OAuthClient,
+        fields: list[str],
+        expiry: str,
+        context: dict | None = None,
+    ) -> None:
+        """The grants and their ledger event, in the caller's transaction; the caller commits.
+
+        The consent page commits them with the authorization code it issues, so a code never
+        exists without the grants it stands for (nor the grants without their event). On an
+        error the caller rolls back.
+        """
+        brand = client.brand
+        purposes = client.scope_purposes
+        now = utcnow()
+        expires_at = now + EXPIRY_CHOICES[expiry] if EXPIRY_CHOICES[expiry] else None
+        declared = {field: purposes[scope_of(field)] for field in sorted(set(fields))}
+        if not declared:
+            raise ValueError("a grant needs at least one field")
+        # The ledger head before any grant row is written, as a revoke (and a profile read)
+        # takes them: one order for every writer, so a grant and a revoke cannot deadlock.
+        self.ledger.lock()
+        # One statement for every field, new or granted before (and perhaps revoked or
+        # expired since): the grant is made afresh either way. It reads the ledger head
+        # too (under the lock), so the append need not.
+        table = Grant.__table__
+        upsert = _INSERT[self.session.get_bind().dialect.name](table).values(
+            [
+                {
+                    "account_id": account.id,
+                    "brand_id": brand.id,
+                    "field": field,
+                    "purpose": purpose,
+                    "granted_at": now,
+                    "expires_at": expires_at,
+                    "revoked_at": None,
+                }
+                for field, purpose in declared.items()
+            ]
+        )
+        written = self.session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[table.c.account_id, table.c.brand_id, table.c.field],
+                set_={
+                    "purpose": upsert.excluded.purpose,
+                    "granted_at": upsert.excluded.granted_at,
+                    "expires_at": upsert.excluded.expires_at,
+                    "revoked_at": None,
+                },
+            ).returning(*Ledger.head_columns())
+        ).first()  # a row per field, each with the same head
+        self.ledger.append(
+            Event(
+                EventType.CONSENT_GRANTED,
+                actor=actor_for(account),
+                subject=account.pseudonym,
+                brand=brand.public_id,
+                fields=tuple(declared),
+                details={
+                    "client_id": client.client_id,
+                    "purposes": declared,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                    **(context or {}),
+                },
+            ),
+            head=(written.ledger_head_seq, written.ledger_head_hash),
+        )
 
     def grant_field(
         self, account: Account, brand: Brand, field: str, expiry: str = "1y", via: str = "api"
@@ -166,6 +205,9 @@ class ConsentService:
         return result
 
     def _revoke(self, account, brand, fields, now, reason=None) -> list[str]:
+        # The ledger head before any grant row, as a grant takes them: with one order for
+        # every writer of grants, a revoke and a concurrent grant cannot deadlock.
+        self.ledger.lock()
         query = select(Grant).where(
             Grant.account_id == account.id,
             Grant.brand_id == brand.id,

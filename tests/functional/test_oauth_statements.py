@@ -1,0 +1,145 @@
+"""How many SQL statements the sign-in path executes: the consent page, the consent, the token.
+
+Counts, unlike timings, are deterministic: each is pinned here as a ceiling per backend, so
+a query that creeps back in (an ORM lazy load, a second lookup of the same client, a grant
+read before it is written) fails a test instead of a benchmark. SQLite counts its
+``BEGIN IMMEDIATE`` (one per transaction); commits are not statements.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select
+
+from sayso import services
+from sayso.extensions import db
+from sayso.models import Grant
+from tests.helpers import api_headers, csrf_token, sign_up
+from tests.oauth_helpers import authorize_url, exchange, make_brand, pkce, redirect_query
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+# The most statements each step may take (SQLite, PostgreSQL), and what they are.
+CEILINGS = {
+    # BEGIN; the session's account; the client with its brand and domains (one join).
+    "consent page": {"sqlite": 3, "postgresql": 2},
+    # BEGIN (SQLite) or the ledger head lock (PostgreSQL); account; client; every ticked
+    # grant in one upsert that also reads the ledger head; the ledger event; the code.
+    # One transaction.
+    "consent": {"sqlite": 6, "postgresql": 6},
+    # BEGIN; the client's credentials; the code claimed and read in one UPDATE ... RETURNING
+    # (with whether its account is active); the token.
+    "token": {"sqlite": 4, "postgresql": 3},
+}
+
+
+@pytest.fixture
+def brand(runner):
+    return make_brand(runner)
+
+
+@pytest.fixture
+def consumer(client):
+    sign_up(client, "ada@example.org")
+    response = client.put(
+        "/api/v1/me/disclosures",
+        json={"interests": [{"text": "crime fiction"}]},
+        headers=api_headers(client),
+    )
+    assert response.status_code == 200
+    return client
+
+
+@contextmanager
+def counting(app):
+    """Every SQL statement the app executes inside the block."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _within(app, step: str, statements: list[str]) -> None:
+    backend = (
+        "sqlite" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else "postgresql"
+    )
+    ceiling = CEILINGS[step][backend]
+    listing = "\n".join(s[:160] for s in statements)
+    assert len(statements) <= ceiling, f"{step}: {len(statements)} statements\n{listing}"
+
+
+@pytest.mark.parametrize("fields", [["interests"], ["interests", "channels"]])
+def test_consent_page_consent_and_token_stay_within_their_statement_counts(
+    app, consumer, brand, fields
+):
+    verifier, challenge = pkce()
+    # As a brand signing a consumer in asks: with the page shown even if granted before.
+    url = authorize_url(brand, challenge=challenge, prompt="consent")
+    with counting(app) as statements:
+        page = consumer.get(url)
+    assert page.status_code == 200
+    _within(app, "consent page", statements)
+
+    token = _CSRF.search(page.get_data(as_text=True)).group(1)
+    form = {"csrf_token": token, "decision": "allow", "field": fields, "expiry": "1y"}
+    with counting(app) as statements:
+        answer = consumer.post(url, data=form)
+    assert answer.status_code == 302
+    _within(app, "consent", statements)
+
+    with counting(app) as statements:
+        issued = exchange(app.test_client(), brand, redirect_query(answer)["code"], verifier)
+    assert issued.status_code == 200
+    _within(app, "token", statements)
+
+
+def test_consent_given_again_costs_no_more_than_the_first(app, consumer, brand):
+    # The second consent updates the grants the first made, in the same one statement, and
+    # the ledger head that statement read chains both events correctly.
+    for _ in range(2):
+        _, challenge = pkce()
+        url = authorize_url(brand, challenge=challenge, prompt="consent")
+        form = {
+            "csrf_token": csrf_token(consumer, url),
+            "decision": "allow",
+            "field": ["interests", "channels"],
+        }
+        with counting(app) as statements:
+            assert consumer.post(url, data=form).status_code == 302
+        _within(app, "consent", statements)
+    with app.app_context():
+        assert services.ledger().verify().ok
+        grants = db.session.scalars(select(Grant).order_by(Grant.field)).all()
+        assert [g.field for g in grants] == ["channels", "interests"]
+
+
+def test_grant_and_revoke_lock_the_ledger_head_before_writing_grants(app, consumer, brand):
+    # One lock order for every writer of grants (PostgreSQL's advisory lock, then the grant
+    # rows), so a consent and a concurrent revoke of the same grants cannot deadlock.
+    # SQLite's BEGIN IMMEDIATE takes the one write lock before anything else anyway.
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's advisory lock")
+    _, challenge = pkce()
+    url = authorize_url(brand, challenge=challenge)
+    form = {"csrf_token": csrf_token(consumer, url), "decision": "allow", "field": ["interests"]}
+    with counting(app) as granting:
+        assert consumer.post(url, data=form).status_code == 302
+    with counting(app) as revoking:
+        path = f"/api/v1/me/grants/{brand['brand_id']}"
+        assert consumer.delete(path, headers=api_headers(consumer)).status_code == 200
+    for statements, write in ((granting, "INSERT INTO grants"), (revoking, "UPDATE grants")):
+        lock = next(i for i, s in enumerate(statements) if "pg_advisory_xact_lock" in s)
+        first_write = next(i for i, s in enumerate(statements) if s.startswith(write))
+        assert lock < first_write, "\n".join(statements)
