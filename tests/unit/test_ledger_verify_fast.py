@@ -141,6 +141,22 @@ def _verbatim(seq: int) -> bytes:
     ).encode()
 
 
+def _canonical_at(seq: int, moment: datetime) -> bytes:
+    """Row ``seq``'s canonical bytes as if it had occurred at ``moment``."""
+    row = db.session.execute(select(TABLE).where(TABLE.c.seq == seq)).one()
+    return LEDGER.canonical_bytes(
+        seq,
+        moment,
+        row.type,
+        row.actor,
+        row.subject,
+        row.brand,
+        json.loads(row.fields),
+        row.purpose,
+        json.loads(row.details),
+    )
+
+
 def _reference_match(seq: int) -> bool:
     """``row_canonical_bytes`` on the row as SQLAlchemy reads it (an error: no match)."""
     try:
@@ -218,18 +234,7 @@ def test_a_timestamp_sqlite_holds_in_another_shape_still_verifies(app, spy, stor
     _append(app, _plain_events(2))
     moment = datetime.fromisoformat(stored).replace(tzinfo=UTC)
     with app.app_context():
-        row = db.session.execute(select(TABLE).where(TABLE.c.seq == 2)).one()
-        canonical = LEDGER.canonical_bytes(
-            2,
-            moment,
-            row.type,
-            row.actor,
-            row.subject,
-            row.brand,
-            json.loads(row.fields),
-            row.purpose,
-            json.loads(row.details),
-        )
+        canonical = _canonical_at(2, moment)
         db.session.execute(
             text("UPDATE audit_events SET occurred_at = :t, canonical = :c WHERE seq = 2"),
             {"t": stored, "c": canonical},
@@ -616,18 +621,7 @@ def test_a_timestamp_the_sql_renders_is_the_one_python_renders(app):
     _append(app, _plain_events(len(moments)))
     with app.app_context():
         for seq, moment in enumerate(moments, 1):
-            row = db.session.execute(select(TABLE).where(TABLE.c.seq == seq)).one()
-            canonical = LEDGER.canonical_bytes(
-                seq,
-                moment,
-                row.type,
-                row.actor,
-                row.subject,
-                row.brand,
-                json.loads(row.fields),
-                row.purpose,
-                json.loads(row.details),
-            )
+            canonical = _canonical_at(seq, moment)
             db.session.execute(
                 update(AuditEvent)
                 .where(AuditEvent.seq == seq)
