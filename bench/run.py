@@ -399,6 +399,11 @@ def exchange(base: str, brand: Brand, code: Code) -> tuple[str, int]:
     return answer.json()["access_token"], int(answer.headers[STATEMENTS_HEADER])
 
 
+def fresh_token(server, consumer: Consumer, brand: Brand) -> str:
+    """A new access token for ``brand`` (consent, then the code exchange)."""
+    return exchange(server.base, brand, consent(server.base, consumer, brand))[0]
+
+
 def profile_request(access_token: str) -> dict:
     """A load-generator request spec for one profile read."""
     return {
@@ -422,7 +427,15 @@ def measure_pair(server: Server, measured: dict, baseline: dict, count: int) -> 
     for _ in range(2):
         halves["m"].append(server.load([measured], count // 2))
         halves["b"].append(server.load([baseline], count // 2))
-    return combine(halves["m"]), combine(halves["b"])
+    return all_ok(combine(halves["m"])), all_ok(combine(halves["b"]))
+
+
+def all_ok(result: dict) -> dict:
+    """``result``, if every request succeeded: timing errors (an expired token's 401s, a
+    500) would measure the wrong thing, so the run stops instead."""
+    if set(result["statuses"]) != {"200"} or result["timed_out"]:
+        raise RuntimeError(f"not every request succeeded: {result}")
+    return result
 
 
 def combine(results: list[dict]) -> dict:
@@ -680,10 +693,12 @@ def scenarios(app, server: Server, scale: dict, backend: str, out: dict) -> dict
 
     log(f"{backend}: S10 worker RSS")
     small, large = scale["s10_requests"]
-    server.load([profile_request(token_one)], small)
+    # Access tokens live 10 minutes: each chunk reads with a token minted just before it.
+    all_ok(server.load([profile_request(fresh_token(server, consumer, one))], small))
     rss_small = server.worker_rss()
     for done in range(small, large, S10_CHUNK):  # chunks, each well inside the deadline
-        server.load([profile_request(token_one)], min(S10_CHUNK, large - done))
+        reads = [profile_request(fresh_token(server, consumer, one))]
+        all_ok(server.load(reads, min(S10_CHUNK, large - done)))
     rss_large = server.worker_rss()
     result["S10"] = {"after": (small, rss_small), "after_large": (large, rss_large)}
 
@@ -694,7 +709,8 @@ def scenarios(app, server: Server, scale: dict, backend: str, out: dict) -> dict
             seed.filler_consumers(db.session, previous, size, scale["grants_each"])
             db.session.remove()
         log(f"{backend}: seeded in {time.perf_counter() - began:.0f} s; S1 again")
-        s1_big, bare_big = measure_pair(server, profile_request(token_one), BARE, count)
+        reads = profile_request(fresh_token(server, consumer, one))  # the old one expired
+        s1_big, bare_big = measure_pair(server, reads, BARE, count)
         result["sizes"].append({**sizes(app), "s1": s1_big, "bare": bare_big})
     return result
 
