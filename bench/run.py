@@ -643,8 +643,8 @@ def scenarios(app, server: Server, scale: dict, backend: str, out: dict) -> dict
     three = make_brand(runner, "Cafe", "cafe.example", list(ALL_FIELDS))
     racer = make_brand(runner, "Racer", "racer.example", ["interests", "channels"])
     consumer = sign_up(server.base, "ada@example.org")
-    token_one, _ = exchange(server.base, one, consent(server.base, consumer, one))
-    token_three, _ = exchange(server.base, three, consent(server.base, consumer, three))
+    token_one = fresh_token(server, consumer, one)
+    token_three = fresh_token(server, consumer, three)
     count = scale["requests"]
 
     log(f"{backend}: S1 profile read vs bare endpoint")

@@ -1,8 +1,14 @@
-"""Small helpers the tests share: CSRF tokens from pages, signing up and in over HTTP."""
+"""Small helpers the tests share: CSRF tokens from pages, signing up and in over HTTP,
+counting the SQL statements a block of requests runs."""
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from sayso.extensions import db
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -35,3 +41,20 @@ def api_headers(client) -> dict:
     """Headers for a session-authenticated JSON write: the CSRF token from ``/api/v1/me``."""
     token = client.get("/api/v1/me").get_json()["csrf_token"]
     return {"X-CSRFToken": token}
+
+
+@contextmanager
+def counting(app):
+    """Every SQL statement the app executes inside the block."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

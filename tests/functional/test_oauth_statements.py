@@ -9,15 +9,14 @@ read before it is written) fails a test instead of a benchmark. SQLite counts it
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from sayso import services
 from sayso.extensions import db
 from sayso.models import Grant
-from tests.helpers import api_headers, csrf_token, sign_up
+from tests.helpers import api_headers, counting, csrf_token, sign_up
 from tests.oauth_helpers import authorize_url, exchange, make_brand, pkce, redirect_query
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -51,23 +50,6 @@ def consumer(client):
     )
     assert response.status_code == 200
     return client
-
-
-@contextmanager
-def counting(app):
-    """Every SQL statement the app executes inside the block."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
-        statements.append(" ".join(statement.split()))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _within(app, step: str, statements: list[str]) -> None:

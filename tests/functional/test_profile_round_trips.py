@@ -4,32 +4,13 @@ Statement counts are deterministic, unlike timings: this pins the hot path's rou
 (docs/benchmarks.md says what each saved) so a change that adds one fails here.
 """
 
-import contextlib
-
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from sayso.extensions import db
 from sayso.models import AuditEvent
 from sayso.services.ledger import EventType
-from tests.helpers import api_headers, sign_up
+from tests.helpers import api_headers, counting, sign_up
 from tests.oauth_helpers import bearer, connect, make_brand
-
-
-@contextlib.contextmanager
-def counted(app):
-    """The SQL statements the app runs inside the block."""
-    seen: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(_conn, _cursor, statement, _params, _context, _many):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _connected(app, client, runner, fields):
@@ -45,7 +26,7 @@ def _connected(app, client, runner, fields):
 
 def test_a_profile_read_is_three_statements(app, client, runner):
     _, token = _connected(app, client, runner, ["interests"])
-    with counted(app) as statements:
+    with counting(app) as statements:
         response = client.get("/api/v1/profile", headers=bearer(token))
     assert response.status_code == 200
     assert response.get_json()["interests"] == [{"text": "crime fiction"}]
@@ -57,7 +38,7 @@ def test_a_profile_read_is_three_statements(app, client, runner):
 
 
 def test_an_unknown_token_costs_one_query_and_writes_nothing(app, client):
-    with counted(app) as statements:
+    with counting(app) as statements:
         response = client.get("/api/v1/profile", headers=bearer("not-a-token"))
     assert response.status_code == 401
     assert not [s for s in statements if "INSERT" in s.upper()]

@@ -11,10 +11,10 @@ PostgreSQL when SAYSO_TEST_POSTGRES_URL is set.
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import delete, select, text, update
@@ -144,17 +144,7 @@ def _verbatim(seq: int) -> bytes:
 def _canonical_at(seq: int, moment: datetime) -> bytes:
     """Row ``seq``'s canonical bytes as if it had occurred at ``moment``."""
     row = db.session.execute(select(TABLE).where(TABLE.c.seq == seq)).one()
-    return LEDGER.canonical_bytes(
-        seq,
-        moment,
-        row.type,
-        row.actor,
-        row.subject,
-        row.brand,
-        json.loads(row.fields),
-        row.purpose,
-        json.loads(row.details),
-    )
+    return row_canonical_bytes(SimpleNamespace(**{**row._asdict(), "occurred_at": moment}))
 
 
 def _reference_match(seq: int) -> bool:
