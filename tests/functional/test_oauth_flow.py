@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from sayso.extensions import db
 from sayso.models import AuditEvent, Grant, Token
-from sayso.services.tokens import TokenService
+from sayso.services.tokens import CodeSeal
 from tests.helpers import api_headers, csrf_token, sign_up
 from tests.oauth_helpers import (
     ALL_SCOPES,
@@ -113,12 +113,12 @@ def test_allow_with_nothing_ticked_grants_nothing(consumer, brand):
 
 
 def test_grants_are_committed_only_together_with_the_code(app, consumer, brand, monkeypatch):
-    # The consent page's grants, their ledger event and the code are one transaction: if
-    # the code cannot be stored, the consumer sees an error and no grant is left behind.
+    # The consent page's grants and their ledger event commit only as the code is issued:
+    # if it cannot be, the consumer sees an error and no grant is left behind.
     def broken(*_args, **_kwargs):
-        raise RuntimeError("the code could not be stored")
+        raise RuntimeError("the code could not be sealed")
 
-    monkeypatch.setattr(TokenService, "save_code", broken)
+    monkeypatch.setattr(CodeSeal, "seal", broken)
     _, challenge = pkce()
     url = authorize_url(brand, challenge=challenge)
     form = {"csrf_token": csrf_token(consumer, url), "decision": "allow", "field": ["interests"]}

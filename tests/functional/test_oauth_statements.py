@@ -26,12 +26,12 @@ CEILINGS = {
     # BEGIN; the session's account; the client with its brand and domains (one join).
     "consent page": {"sqlite": 3, "postgresql": 2},
     # BEGIN (SQLite) or the ledger head lock (PostgreSQL); account; client; every ticked
-    # grant in one upsert that also reads the ledger head; the ledger event; the code.
-    # One transaction.
-    "consent": {"sqlite": 6, "postgresql": 6},
-    # BEGIN; the client's credentials; the code claimed and read in one UPDATE ... RETURNING
-    # (with whether its account is active); the token.
-    "token": {"sqlite": 4, "postgresql": 3},
+    # grant in one upsert that also reads the ledger head; the ledger event. One
+    # transaction. The code is sealed, not stored: no statement.
+    "consent": {"sqlite": 5, "postgresql": 5},
+    # BEGIN; the client's credentials; the token, inserted only if its code was never used
+    # and its account is active (one INSERT ... SELECT ... ON CONFLICT DO NOTHING).
+    "token": {"sqlite": 3, "postgresql": 2},
 }
 
 

@@ -6,7 +6,7 @@ from sayso.models.consent import Grant
 from sayso.models.contacts import Contact
 from sayso.models.disclosures import Disclosure
 from sayso.models.ledger import AuditEvent, LedgerCheckpoint
-from sayso.models.oauth import AuthorizationCode, Token
+from sayso.models.oauth import Token
 from sayso.models.questions import Answer, Question
 from sayso.models.vault import DataKey
 from sayso.models.webhooks import WebhookDelivery
@@ -15,7 +15,6 @@ __all__ = [
     "Account",
     "Answer",
     "AuditEvent",
-    "AuthorizationCode",
     "Brand",
     "BrandDomain",
     "BrandMember",

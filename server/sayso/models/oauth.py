@@ -1,4 +1,7 @@
-"""Authorization codes and tokens, stored only as SHA-256 hashes (owned by the OAuth service)."""
+"""Tokens, stored only as SHA-256 hashes (owned by the token service).
+
+Authorization codes have no table: a code is sealed, not stored (``services/tokens.py``).
+"""
 
 from __future__ import annotations
 
@@ -9,32 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sayso.extensions import db
 from sayso.models._types import UTCDateTime, utcnow
-
-
-class AuthorizationCode(db.Model):
-    """A single-use code. Kept after use (``used_at``) so a replay can be caught."""
-
-    __tablename__ = "authorization_codes"
-
-    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    client_id: Mapped[str] = mapped_column(
-        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), index=True
-    )
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    redirect_uri: Mapped[str] = mapped_column(Text)
-    scope: Mapped[str] = mapped_column(Text)
-    code_challenge: Mapped[str] = mapped_column(String(128))
-    code_challenge_method: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    # Authlib's AuthorizationCodeMixin protocol.
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
 
 
 class Token(db.Model):
@@ -54,6 +31,9 @@ class Token(db.Model):
     brand_id: Mapped[int | None] = mapped_column(Integer)
     scope: Mapped[str] = mapped_column(Text)
     family_id: Mapped[str] = mapped_column(String(64))
+    # The hash of the authorization code a family's first token was issued for (NULL on
+    # rotated tokens). Unique: inserting the token is what uses the code up, once.
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -50,7 +50,7 @@ class S256Required(CodeChallenge):
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    """Codes are stored hashed, live 60 s, and are single-use with replay revocation."""
+    """Codes are sealed, not stored; they live 60 s and are single-use with replay revocation."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
@@ -70,11 +70,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 "refused: " + " ".join(sorted(shared))
             )
 
-    def save_authorization_code(self, code, request):
+    def generate_authorization_code(self):
+        # The code is the authorization itself, sealed (services/tokens.py CodeSeal): it is
+        # stored nowhere, so the consent page writes no code row.
+        request = self.request
         payload = request.payload
-        services.tokens().save_code(
-            code,
-            request.client,
+        return services.tokens().codes.seal(
+            request.client.client_id,
             request.user.id,
             # Empty when the request left it out (the client has one registered URI): the
             # token request then need not repeat it (RFC 6749 section 4.1.3).
@@ -86,24 +88,37 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             payload.data.get("code_challenge_method"),
         )
 
-    def query_authorization_code(self, code, client):
-        return services.tokens().redeem_code(code, client.client_id)
+    def save_authorization_code(self, code, request):
+        # Nothing to store. What the consent page left in the transaction (the grants and
+        # their ledger event) is committed here, before the code leaves in the redirect:
+        # a code never exists without the grants it stands for.
+        db.session.commit()
 
-    def delete_authorization_code(self, authorization_code):
-        # Already marked used by redeem_code; kept so a replay can be recognised.
-        pass
+    def query_authorization_code(self, code, client):
+        return services.tokens().redeemable_code(code, client.client_id)
 
     def authenticate_user(self, authorization_code):
-        # Whether the account is still active came back with the claim (redeem_code): the
-        # token needs only the account's id, so no account is loaded.
-        if not authorization_code.account_active:
-            return None
+        # Whether the account is still active is asked by the token's INSERT (save_token),
+        # in the same statement: the token needs only the account's id, so no query here.
         return CodeHolder(authorization_code.account_id)
+
+    def save_token(self, token):
+        # The INSERT uses the code up (its hash is unique among tokens) and checks the
+        # account; a replay is handled (family revoked, event recorded) before it answers.
+        request = self.request
+        if not services.tokens().save_token_for_code(
+            token, request.client, request.authorization_code
+        ):
+            raise InvalidGrantError("Invalid 'code' in request.")
+
+    def delete_authorization_code(self, authorization_code):
+        # Used up already: save_token stored its hash with the token, in one statement.
+        pass
 
 
 @dataclass(frozen=True, slots=True)
 class CodeHolder:
-    """The consumer a redeemed code was issued to, as far as issuing its token needs."""
+    """The consumer a code was issued to, as far as issuing its token needs."""
 
     id: int
 

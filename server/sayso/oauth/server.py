@@ -126,11 +126,9 @@ def new_token(*_args, **_kwargs) -> str:
 
 
 def _save_token(token, request):
-    # A token from a code starts a family named after the code; a refresh continues one.
-    if request.payload.grant_type == "refresh_token":
-        family = request.refresh_token.family_id
-    else:
-        family = request.authorization_code.code_hash
+    # A refresh continues its token's family. (The code grant saves its own tokens: see
+    # AuthorizationCodeGrant.save_token.)
+    family = request.refresh_token.family_id
     services.tokens().save_token(token, request.client, request.user.id, family)
 
 

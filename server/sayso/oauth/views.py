@@ -101,8 +101,8 @@ def authorize():
     consent.grant_uncommitted(
         current_user, client, chosen, decision["expiry"], context={"gpc": True} if gpc else None
     )
-    # The token's scope is exactly what the consumer ticked. Saving the code commits it
-    # together with the grants and their ledger event: all three land, or none does.
+    # The token's scope is exactly what the consumer ticked, sealed into the code. The
+    # grants and their ledger event commit as the code is issued: no code without them.
     grant.request.consented_scope = " ".join(scope_of(f) for f in chosen)
     return server.create_authorization_response(grant=grant, grant_user=current_user)
 

@@ -81,8 +81,8 @@ def questions() -> QuestionService:
 
 
 def tokens() -> TokenService:
-    """Authorization codes and tokens."""
-    return TokenService(db.session, ledger())
+    """Authorization codes (sealed with a key from the master key) and tokens."""
+    return TokenService(db.session, ledger(), current_app.config["MASTER_KEY_BYTES"])
 
 
 def profile() -> ProfileService:

@@ -337,10 +337,10 @@ class BrandService:
         return self._webhook_key.decrypt(blob[:12], blob[12:], client.client_id.encode()).decode()
 
     def delete_client(self, client: OAuthClient, actor: str = "operator") -> None:
-        """Delete a client with its codes, tokens and pending deliveries (the ledger stays).
+        """Delete a client with its tokens and pending deliveries (the ledger stays).
 
-        Commits; the database cascades the delete to the client's codes, tokens and
-        webhook deliveries.
+        Commits; the database cascades the delete to the client's tokens and webhook
+        deliveries. Its unexchanged codes die with it: no client authenticates to redeem them.
         """
         self.ledger.append(
             Event(

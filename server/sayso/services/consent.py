@@ -25,8 +25,8 @@ EXPIRY_CHOICES: dict[str, timedelta | None] = {
     "never": None,
 }
 
-#: INSERT ... ON CONFLICT, as each backend spells it in SQLAlchemy.
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+#: INSERT ... ON CONFLICT, as each backend spells it in SQLAlchemy (by dialect name).
+INSERT_ON_CONFLICT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def field_of(scope: str) -> str | None:
@@ -92,7 +92,7 @@ class ConsentService:
     ) -> None:
         """The grants and their ledger event, in the caller's transaction; the caller commits.
 
-        The consent page commits them with the authorization code it issues, so a code never
+        The consent page commits them as it issues its authorization code, so a code never
         exists without the grants it stands for (nor the grants without their event). On an
         error the caller rolls back.
         """
@@ -110,7 +110,7 @@ class ConsentService:
         # expired since): the grant is made afresh either way. It reads the ledger head
         # too (under the lock), so the append need not.
         table = Grant.__table__
-        upsert = _INSERT[self.session.get_bind().dialect.name](table).values(
+        upsert = INSERT_ON_CONFLICT[self.session.get_bind().dialect.name](table).values(
             [
                 {
                     "account_id": account.id,

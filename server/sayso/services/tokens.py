@@ -1,16 +1,23 @@
-"""OAuth codes and tokens: stored hashed, single-use, rotated, revocable as a family."""
+"""OAuth codes and tokens: codes sealed rather than stored, tokens stored hashed; each
+code used once, refresh tokens rotated, a family of tokens revocable as one."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import bindparam, insert, select, update
 
-from sayso.models import Account, AuthorizationCode, OAuthClient, Token
-from sayso.models._types import UTCDateTime, utcnow
+from sayso.models import Account, Token
+from sayso.models._types import utcnow
 from sayso.services.brands import token_hash
+from sayso.services.consent import INSERT_ON_CONFLICT
 from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.vault import VaultError, derive_key, seal, unseal
 
 CODE_LIFETIME = timedelta(seconds=60)
 ACCESS_LIFETIME = timedelta(minutes=10)
@@ -18,41 +25,44 @@ REFRESH_LIFETIME = timedelta(days=30)
 
 # The statements of the code exchange, built once: Core, not ORM, because the token endpoint
 # is on every brand's sign-in path and an ORM load or flush costs more than the SQL itself.
-_CODES = AuthorizationCode.__table__
 _TOKENS = Token.__table__
 _ACCOUNTS = Account.__table__
-_INSERT_CODE = insert(_CODES)
 _INSERT_TOKEN = insert(_TOKENS)
-# Claim and read a code in one statement. The parameters are not named after columns: an
-# UPDATE would take a parameter named like a column as a value to SET.
-_CLAIM_CODE = (
-    update(_CODES)
-    .where(
-        _CODES.c.code_hash == bindparam("claim_hash"),
-        _CODES.c.client_id == bindparam("claim_client"),
-        _CODES.c.used_at.is_(None),
-        _CODES.c.expires_at > bindparam("claim_now", type_=UTCDateTime),
-    )
-    .values(used_at=bindparam("claim_now", type_=UTCDateTime))
-    .returning(
-        _CODES.c.code_hash,
-        _CODES.c.account_id,
-        _CODES.c.redirect_uri,
-        _CODES.c.scope,
-        _CODES.c.code_challenge,
-        _CODES.c.code_challenge_method,
-        # Whether the code's account may still get a token, asked in the same statement.
-        exists()
-        .where(_ACCOUNTS.c.id == _CODES.c.account_id, _ACCOUNTS.c.erased_at.is_(None))
-        .label("account_active"),
-    )
+# The token a code is exchanged for, in one statement that also uses the code up and checks
+# its account: the row is selected only if the account is still active, and skipped if a
+# token already holds the code's hash (unique). No row back means one of the two. Every
+# column is a parameter but ``account_id``, which comes from the account row selected.
+_CODE_TOKEN_PARAMETERS = (
+    "access_token_hash",
+    "refresh_token_hash",
+    "client_id",
+    "brand_id",
+    "scope",
+    "family_id",
+    "code_hash",
+    "issued_at",
+    "access_expires_at",
+    "refresh_expires_at",
 )
+_INSERT_TOKEN_FOR_CODE = {
+    dialect: insert_on_conflict(_TOKENS)
+    .from_select(
+        [*_CODE_TOKEN_PARAMETERS, "account_id"],
+        select(
+            *(bindparam(name, type_=_TOKENS.c[name].type) for name in _CODE_TOKEN_PARAMETERS),
+            _ACCOUNTS.c.id,
+        ).where(_ACCOUNTS.c.id == bindparam("code_account_id"), _ACCOUNTS.c.erased_at.is_(None)),
+    )
+    .on_conflict_do_nothing(index_elements=[_TOKENS.c.code_hash])
+    .returning(_TOKENS.c.access_token_hash)
+    for dialect, insert_on_conflict in INSERT_ON_CONFLICT.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
-class RedeemedCode:
-    """A code just claimed for one token request: what Authlib checks it against
-    (its ``AuthorizationCodeMixin`` protocol) and whose it is."""
+class AuthorizationCode:
+    """An authorization code, opened: what the consumer consented to, which Authlib checks
+    the token request against (its ``AuthorizationCodeMixin`` protocol), and whose it is."""
 
     code_hash: str
     account_id: int
@@ -60,7 +70,7 @@ class RedeemedCode:
     scope: str
     code_challenge: str
     code_challenge_method: str
-    account_active: bool
+    expires_at: datetime
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -69,74 +79,151 @@ class RedeemedCode:
         return self.scope
 
 
-class TokenService:
-    """Owns ``authorization_codes`` and ``tokens``."""
+class CodeSeal:
+    """Authorization codes that carry their own contents, encrypted and authenticated.
 
-    def __init__(self, session, ledger: Ledger):
-        self.session = session
-        self.ledger = ledger
+    A code is base64url (unpadded) of a vault seal (``0x01`` version byte, random 96-bit
+    nonce, AES-256-GCM ciphertext and tag) of compact JSON ``[account_id, expires_at,
+    redirect_uri, scope, code_challenge, code_challenge_method]``, with a key derived from
+    the master key. The random nonce makes each code unique (it is the code's id). The
+    associated data names the client, so a code opens only for the client it was issued
+    to; its ``v1`` versions the JSON layout, as the leading byte versions the seal.
+    """
 
-    def save_code(
+    def __init__(self, master_key: bytes):
+        self._aead = AESGCM(derive_key(master_key, "authorization-codes/v1"))
+
+    def seal(
         self,
-        code: str,
-        client: OAuthClient,
+        client_id: str,
         account_id: int,
         redirect_uri: str,
         scope: str,
         code_challenge: str,
         code_challenge_method: str,
-    ) -> None:
-        """Store a fresh authorization code (hashed) and commit it, together with whatever
-        the caller left in the transaction (the consent page's grants and their event)."""
+    ) -> str:
+        """A fresh code for the client, valid for ``CODE_LIFETIME``."""
+        expires_at = int(utcnow().timestamp()) + int(CODE_LIFETIME.total_seconds())
+        contents = [
+            account_id,
+            expires_at,
+            redirect_uri,
+            scope,
+            code_challenge,
+            code_challenge_method,
+        ]
+        plaintext = json.dumps(contents, separators=(",", ":")).encode()
+        return _base64url(seal(self._aead, plaintext, self._label(client_id)))
+
+    def open(self, code: str, client_id: str) -> AuthorizationCode | None:
+        """The code's contents, expired or not, if it was sealed by this key for this
+        client; ``None`` for anything else (altered, another client's, another key's)."""
+        try:
+            blob = base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        # Base64 spells the same bytes in more than one way (it skips stray characters, and
+        # ignores the spare bits of the last one). A code is used up by the hash of its
+        # text, so only the one spelling Sayso issued may open.
+        if _base64url(blob) != code:
+            return None
+        try:
+            plaintext = unseal(self._aead, blob, self._label(client_id))
+        except VaultError:
+            return None
+        account_id, expires_at, redirect_uri, scope, challenge, method = json.loads(plaintext)
+        return AuthorizationCode(
+            code_hash=token_hash(code),
+            account_id=account_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            code_challenge=challenge,
+            code_challenge_method=method,
+            expires_at=datetime.fromtimestamp(expires_at, UTC),
+        )
+
+    @staticmethod
+    def _label(client_id: str) -> bytes:
+        return f"sayso/authorization-code/v1/{client_id}".encode()
+
+
+def _base64url(blob: bytes) -> str:
+    return base64.urlsafe_b64encode(blob).rstrip(b"=").decode()
+
+
+class TokenService:
+    """Owns ``tokens``, and the authorization codes they are exchanged for."""
+
+    def __init__(self, session, ledger: Ledger, master_key: bytes):
+        self.session = session
+        self.ledger = ledger
+        self.codes = CodeSeal(master_key)
+
+    def redeemable_code(self, code: str, client_id: str) -> AuthorizationCode | None:
+        """The code, if it is this client's and still within its lifetime. An expired code
+        may still be a replay, and is handled as one (see :meth:`_refuse`)."""
+        opened = self.codes.open(code, client_id)
+        if opened is None:
+            return None
+        if opened.expires_at <= utcnow():
+            self._refuse(opened, client_id)
+            return None
+        return opened
+
+    def save_token_for_code(self, token: dict, client, code: AuthorizationCode) -> bool:
+        """Store the first token pair of a code's family (hashed) and commit it; the same
+        INSERT uses the code up. False, with nothing stored, if the code was used before (a
+        replay) or its account is no longer active.
+
+        ``client`` is any client record with ``client_id`` and ``brand_id``.
+        """
         now = utcnow()
-        self.session.execute(
-            _INSERT_CODE,
+        refresh = token.get("refresh_token")
+        statement = _INSERT_TOKEN_FOR_CODE[self.session.get_bind().dialect.name]
+        inserted = self.session.execute(
+            statement,
             {
-                "code_hash": token_hash(code),
+                "access_token_hash": token_hash(token["access_token"]),
+                "refresh_token_hash": token_hash(refresh) if refresh else None,
                 "client_id": client.client_id,
-                "account_id": account_id,
-                "redirect_uri": redirect_uri,
-                "scope": scope,
-                "code_challenge": code_challenge,
-                "code_challenge_method": code_challenge_method,
-                "created_at": now,
-                "expires_at": now + CODE_LIFETIME,
+                "brand_id": client.brand_id,
+                "scope": token.get("scope", ""),
+                # A family is named after the code that started it.
+                "family_id": code.code_hash,
+                "code_hash": code.code_hash,
+                "issued_at": now,
+                "access_expires_at": now + timedelta(seconds=int(token["expires_in"])),
+                "refresh_expires_at": now + REFRESH_LIFETIME if refresh else None,
+                "code_account_id": code.account_id,
             },
+        ).first()
+        if inserted is None:
+            self._refuse(code, client.client_id)
+            return False
+        self.session.commit()
+        return True
+
+    def _refuse(self, code: AuthorizationCode, client_id: str) -> None:
+        """A code that gets no token. If it got one before, this is a replay: every token
+        the code produced is revoked (RFC 6749 §4.1.2), and the replay recorded, committed."""
+        used = self.session.scalar(
+            select(_TOKENS.c.family_id).where(_TOKENS.c.code_hash == code.code_hash)
+        )
+        if used is None:
+            return
+        self.revoke_family(code.code_hash)
+        self.ledger.append(
+            Event(
+                EventType.CODE_REPLAYED,
+                actor=f"client:{client_id}",
+                details={"family": code.code_hash[:16]},
+            )
         )
         self.session.commit()
 
-    def redeem_code(self, code: str, client_id: str) -> RedeemedCode | None:
-        """Claim a code for this client, once. A second claim is a replay: it revokes every
-        token the code produced (RFC 6749 §4.1.2) and is recorded on the ledger."""
-        code_hash = token_hash(code)
-        now = utcnow()
-        # Compare-and-set, returning the row: of two concurrent redemptions exactly one gets
-        # it back. The claim stands only if the token is saved in the same transaction.
-        claimed = self.session.execute(
-            _CLAIM_CODE, {"claim_hash": code_hash, "claim_client": client_id, "claim_now": now}
-        ).first()
-        if claimed is not None:
-            row = claimed._asdict()
-            # SQLite answers EXISTS with 0 or 1, PostgreSQL with a boolean.
-            row["account_active"] = bool(row["account_active"])
-            return RedeemedCode(**row)
-        # Not claimable: unknown, expired, another client's, or used already (a replay).
-        row = self.session.get(AuthorizationCode, code_hash)
-        if row is not None and row.client_id == client_id and row.used_at is not None:
-            self.revoke_family(code_hash, now)
-            self.ledger.append(
-                Event(
-                    EventType.CODE_REPLAYED,
-                    actor=f"client:{client_id}",
-                    details={"family": code_hash[:16]},
-                )
-            )
-            self.session.commit()
-        return None
-
     def save_token(self, token: dict, client, account_id: int, family_id: str) -> None:
-        """Store an issued access/refresh pair (hashed) and commit it, with the claim on the
-        code or refresh token it was issued for.
+        """Store a rotated access/refresh pair (hashed) and commit it, with the claim on the
+        refresh token it was issued for.
 
         ``client`` is any client record with ``client_id`` and ``brand_id`` (the token
         endpoint authenticates clients without loading the ORM object).

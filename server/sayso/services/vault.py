@@ -44,6 +44,23 @@ def derive_key(master_key: bytes, purpose: str) -> bytes:
     return HKDF(hashes.SHA256(), 32, salt=None, info=f"sayso/{purpose}".encode()).derive(master_key)
 
 
+def seal(aead: AESGCM, plaintext: bytes, label: bytes) -> bytes:
+    """``plaintext`` encrypted and authenticated together with ``label`` (associated data):
+    ``0x01`` (format version) || 12-byte random nonce || AES-GCM ciphertext and tag."""
+    nonce = os.urandom(_NONCE)
+    return _VERSION + nonce + aead.encrypt(nonce, plaintext, label)
+
+
+def unseal(aead: AESGCM, blob: bytes, label: bytes) -> bytes:
+    """The plaintext of a :func:`seal` blob, if it opens with this key and label."""
+    if len(blob) < 1 + _NONCE + 16 or blob[:1] != _VERSION:
+        raise VaultError("not a sealed value of a known version")
+    try:
+        return aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], label)
+    except InvalidTag:
+        raise VaultError("value does not open with this key and label") from None
+
+
 def normalize_email(email: str) -> str:
     """The form of an email address that identifies an account."""
     return email.strip().casefold()
@@ -107,16 +124,16 @@ class Vault:
     def create_key(self, account_id: int) -> None:
         """Give a new account its data key (stored wrapped, in the caller's transaction)."""
         key = AESGCM.generate_key(bit_length=256)
-        wrapped = self._seal(self._master, key, self._wrap_label(account_id))
+        wrapped = seal(self._master, key, self._wrap_label(account_id))
         self.session.add(DataKey(account_id=account_id, wrapped_key=wrapped))
 
     def encrypt_for(self, account_id: int, label: str, plaintext: bytes) -> bytes:
         """Seal ``plaintext`` for the account; ``label`` names the row it will live in."""
-        return self._seal(self._data_key(account_id), plaintext, self._label(account_id, label))
+        return seal(self._data_key(account_id), plaintext, self._label(account_id, label))
 
     def decrypt_for(self, account_id: int, label: str, blob: bytes) -> bytes:
         """Open a value sealed by :meth:`encrypt_for` with the same account and label."""
-        return self._open(self._data_key(account_id), blob, self._label(account_id, label))
+        return unseal(self._data_key(account_id), blob, self._label(account_id, label))
 
     def decrypt_with(
         self, account_id: int, wrapped_key: bytes | None, label: str, blob: bytes
@@ -125,7 +142,7 @@ class Vault:
         it has been shredded), so a caller can load it in the same query as the values."""
         if wrapped_key is None:
             raise KeyShredded(f"account {account_id} has no data key")
-        return self._open(self._aead(account_id, wrapped_key), blob, self._label(account_id, label))
+        return unseal(self._aead(account_id, wrapped_key), blob, self._label(account_id, label))
 
     def shred(self, account_id: int) -> None:
         """Delete the account's data key: everything sealed with it is unreadable from now on."""
@@ -150,7 +167,7 @@ class Vault:
         """The account's data key, unwrapped (or from the cache, found by its wrapped form)."""
         aead = self._cache.get(account_id, wrapped_key)
         if aead is None:
-            key = self._open(self._master, wrapped_key, self._wrap_label(account_id))
+            key = unseal(self._master, wrapped_key, self._wrap_label(account_id))
             aead = AESGCM(key)
             self._cache.put(account_id, wrapped_key, aead)
         return aead
@@ -162,17 +179,3 @@ class Vault:
     @staticmethod
     def _wrap_label(account_id: int) -> bytes:
         return f"sayso/data-key/v1/{account_id}".encode()
-
-    @staticmethod
-    def _seal(aead: AESGCM, plaintext: bytes, label: bytes) -> bytes:
-        nonce = os.urandom(_NONCE)
-        return _VERSION + nonce + aead.encrypt(nonce, plaintext, label)
-
-    @staticmethod
-    def _open(aead: AESGCM, blob: bytes, label: bytes) -> bytes:
-        if len(blob) < 1 + _NONCE + 16 or blob[:1] != _VERSION:
-            raise VaultError("not a sealed value of a known version")
-        try:
-            return aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], label)
-        except InvalidTag:
-            raise VaultError("value does not open with this key and label") from None
