@@ -7,12 +7,15 @@ plans are those of a database of the stated size.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
+
+# The tests' helper makes the same valid events the benchmark needs.
+from tests.ledger_helpers import insert_chain
 
 from sayso.models import AuditEvent
-from sayso.services.ledger import GENESIS_HASH, canonical_bytes, chain_hash
+from sayso.services.ledger import GENESIS_HASH
 
 FILLER_PREFIX = "bench"
 PSEUDONYM_WIDTH = 32 - len(FILLER_PREFIX)
@@ -94,43 +97,11 @@ def ledger_head(session) -> tuple[int, str]:
     return (row.seq, row.hash) if row else (0, GENESIS_HASH)
 
 
-def ledger_events(session, count: int, batch: int = 5000) -> None:
-    """Append ``count`` valid events after the head, in Core batches (like
-    ``tests/ledger_helpers.bulk_chain``)."""
+def ledger_events(session, count: int) -> None:
+    """Append ``count`` valid events after the head, in Core batches (the tests' own
+    ``insert_chain``)."""
     last_seq, prev_hash = ledger_head(session)
-    base = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = []
-    table = AuditEvent.__table__
-    for seq in range(last_seq + 1, last_seq + 1 + count):
-        moment = base + timedelta(seconds=seq)
-        brand = f"br_{seq % 7:016x}"
-        fields = ["interests"] if seq % 2 else ["channels", "interests"]
-        type_ = "api:profile:read" if seq % 3 else "consent:grant:created"
-        subject = f"{seq % 100:032x}"
-        canonical = canonical_bytes(seq, moment, type_, "system", subject, brand, fields, None, {})
-        digest = chain_hash(prev_hash, canonical)
-        rows.append(
-            {
-                "seq": seq,
-                "occurred_at": moment,
-                "type": type_,
-                "actor": "system",
-                "subject": subject,
-                "brand": brand,
-                "fields": '["' + '","'.join(fields) + '"]',
-                "purpose": None,
-                "details": "{}",
-                "canonical": canonical,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
-        prev_hash = digest
-        if len(rows) == batch:
-            session.connection().execute(insert(table), rows)
-            rows = []
-    if rows:
-        session.connection().execute(insert(table), rows)
+    insert_chain(session, count, last_seq + 1, prev_hash)
     session.commit()
 
 

@@ -2,11 +2,9 @@
 
 import json
 
-from sqlalchemy import update
-
 from sayso.extensions import db
-from sayso.models import AuditEvent
 from tests.helpers import log_in
+from tests.ledger_helpers import rewrite_event
 
 
 def test_consumers_create_reads_the_password_from_stdin(app, runner):
@@ -55,7 +53,7 @@ def test_audit_verify_exits_0_when_intact_and_1_naming_the_bad_seq(app, runner):
     assert intact.exit_code == 0
     assert "ledger intact" in intact.output
     with app.app_context():
-        db.session.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(actor="system"))
+        rewrite_event(db.session, 2, actor="system")
         db.session.commit()
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1

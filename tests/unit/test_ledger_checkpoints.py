@@ -9,12 +9,10 @@ from sayso.services.ledger import (
     Event,
     EventType,
     LedgerKey,
-    chain_hash,
     checkpoint_message,
-    row_canonical_bytes,
     signature_valid,
 )
-from tests.ledger_helpers import bulk_chain
+from tests.ledger_helpers import bulk_chain, rechain, rewrite_event
 
 
 def _append(app, n):
@@ -80,16 +78,8 @@ def test_forged_row_with_recomputed_hashes_is_detected_by_the_signature(app_fact
     _append(app, 10)
     with app.app_context():
         # Rewrite row 7 and re-chain everything after it: the chain alone looks intact.
-        rows = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.seq >= 7).order_by(AuditEvent.seq)
-        ).all()
-        rows[0].actor = "forger"
-        prev = db.session.get(AuditEvent, 6).hash
-        for row in rows:
-            row.prev_hash = prev
-            row.canonical = row_canonical_bytes(row)
-            row.hash = chain_hash(prev, row.canonical)
-            prev = row.hash
+        rewrite_event(db.session, 7, actor="forger")
+        rechain(db.session, 7)
         db.session.commit()
     result = _verify(app)
     assert not result.ok
@@ -123,7 +113,7 @@ def test_since_checkpoint_starts_at_the_newest_good_checkpoint(app_factory):
     assert result.ok and result.started_at_seq == 11 and result.checked == 2
     # Damage after the checkpoint is still found.
     with app.app_context():
-        db.session.execute(update(AuditEvent).where(AuditEvent.seq == 12).values(actor="x"))
+        rewrite_event(db.session, 12, actor="x")
         db.session.commit()
     result = _verify(app, since_checkpoint=True)
     assert not result.ok and result.first_bad_seq == 12

@@ -20,9 +20,9 @@ LEDGER_ID = validate.Regexp(
     LEDGER_ID_PATTERN, error="Use the id as the ledger shows it (letters, digits, _ . -)."
 )
 BAD_MOMENT = "Use an ISO date (2026-03-01) or date and time (2026-03-01T14:30:00Z)."
-# Keyset cursors are sequence numbers, and ``seq`` is a 32-bit INTEGER column: PostgreSQL
+# Keyset cursors are sequence numbers, and ``seq`` is a 64-bit integer column: PostgreSQL
 # refuses to compare it with a larger parameter, so larger cursors are refused here.
-MAX_SEQ = 2**31 - 1
+MAX_SEQ = 2**63 - 1
 
 
 class Moment(fields.Field):

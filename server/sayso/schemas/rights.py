@@ -3,12 +3,13 @@
 from marshmallow import Schema, fields, validate
 
 from sayso.schemas.consent import BrandGrantsSchema
+from sayso.schemas.console import MAX_SEQ
 from sayso.schemas.disclosures import DisclosuresSchema
 from sayso.services.rights import EXPORT_FORMAT
 
-# Ledger sequence numbers: audit_events.seq is a 32-bit INTEGER on PostgreSQL, where a
+# Ledger sequence numbers: audit_events.seq is a 64-bit integer, and on PostgreSQL a
 # larger number fails the query (a 500) instead of matching nothing.
-SEQ_RANGE = validate.Range(min=1, max=2**31 - 1)
+SEQ_RANGE = validate.Range(min=1, max=MAX_SEQ)
 BRAND_ID = validate.Length(min=1, max=64)
 
 

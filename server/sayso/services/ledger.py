@@ -10,9 +10,12 @@ The caller commits: an event lands with the change it records, or not at all.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import json
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -26,8 +29,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import scoped_session
 
+from sayso.database import DEFERRED
 from sayso.models import AuditEvent, LedgerCheckpoint
 from sayso.models._types import utcnow
+from sayso.models.ledger import (
+    DERIVED_COLUMNS,
+    POSTGRESQL_CHECK,
+    POSTGRESQL_CHECK_NAME,
+    POSTGRESQL_COLUMNS,
+    SQLITE_TABLE,
+)
 
 GENESIS_HASH = "0" * 64
 CANONICAL_VERSION = 1
@@ -129,21 +140,6 @@ def chain_hash(prev_hash: str, canonical: bytes) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
 
 
-def row_canonical_bytes(row) -> bytes:
-    """Rebuild the canonical bytes from a row's searchable columns."""
-    return canonical_bytes(
-        row.seq,
-        row.occurred_at,
-        row.type,
-        row.actor,
-        row.subject,
-        row.brand,
-        json.loads(row.fields),
-        row.purpose,
-        json.loads(row.details),
-    )
-
-
 def checkpoint_message(seq: int, hash: str, signed_at: datetime, key_id: str) -> bytes:
     """The exact bytes a checkpoint signature covers: sorted-key compact JSON in UTF-8."""
     return _dumps(
@@ -223,6 +219,63 @@ _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).lim
 _INSERT = insert(_EVENTS)
 
 
+def stores_derived_columns(dialect) -> bool:
+    """Whether an insert into ``audit_events`` must give the ``DERIVED_COLUMNS`` too: on
+    PostgreSQL yes (they are stored, held to ``canonical``), on SQLite no (it computes them,
+    and refuses a value for them)."""
+    return dialect.name != "sqlite"
+
+
+def stored_values(row: dict, dialect) -> dict:
+    """``row`` (every column of an event) as an insert on this database takes it."""
+    if stores_derived_columns(dialect):
+        return row
+    return {name: value for name, value in row.items() if name not in DERIVED_COLUMNS}
+
+
+_ESCAPED_NUL = b"\\u0000"  # how JSON writes U+0000 (a literal backslash-u0000 also matches)
+
+
+def _without_nul(event: Event) -> Event:
+    """``event`` with U+0000 in its strings recorded as U+FFFD. PostgreSQL keeps no U+0000 in
+    text or ``jsonb`` (the CHECK that holds the columns to ``canonical`` parses it), and an
+    event must be recordable, and read the same, on both databases."""
+
+    def clean(value):
+        if isinstance(value, str):
+            return value.replace("\x00", "\ufffd")
+        if isinstance(value, Mapping):
+            return {clean(key): clean(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(clean(item) for item in value)
+        return value
+
+    return Event(
+        event.type,
+        *(clean(getattr(event, name)) for name in ("actor", "subject", "brand", "fields")),
+        clean(event.purpose),
+        clean(event.details),
+    )
+
+
+@contextmanager
+def cyclic_gc_paused():
+    """CPython's cyclic garbage collector off for the block, back on after (if it was on).
+
+    For walks over millions of rows (``verify``, and the benchmark's baseline beside it):
+    they allocate a tuple per row and build no reference cycles, yet the collector, run by
+    allocation counts, would scan the whole heap again and again, about a fifth of a walk's
+    time at 1M events. Reference counting still frees every row as the walk moves on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @dataclass(frozen=True)
 class Appended:
     """The event just appended: where it sits in the chain."""
@@ -239,6 +292,7 @@ class Ledger:
         self.key = key
         self.checkpoint_every = checkpoint_every
         self._locked_in = None  # the transaction that holds the head lock, if any
+        self._derived_stored: bool | None = None
 
     def lock(self) -> None:
         """Hold the chain head until the caller's transaction ends.
@@ -251,8 +305,17 @@ class Ledger:
         if transaction is not None and self._locked_in is transaction:
             return
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(_LOCK, {"k": _HEAD_LOCK_KEY})
+            # DEFERRED: in a pipelined transaction the lock's (empty) result comes back
+            # with the next statement's, which runs only once the lock is held.
+            session.execute(_LOCK, {"k": _HEAD_LOCK_KEY}, execution_options=DEFERRED)
         self._locked_in = session.get_transaction()
+
+    def _stores_derived(self) -> bool:
+        """Whether the database stores the ``DERIVED_COLUMNS`` (PostgreSQL) rather than
+        computing them from ``canonical`` (SQLite)."""
+        if self._derived_stored is None:
+            self._derived_stored = stores_derived_columns(self.session.get_bind().dialect)
+        return self._derived_stored
 
     @staticmethod
     def head_columns() -> tuple:
@@ -292,24 +355,23 @@ class Ledger:
             event.purpose,
             event.details,
         )
+        if _ESCAPED_NUL in canonical and (cleaned := _without_nul(event)) != event:
+            return self.append(cleaned, head)  # rare: found on the bytes, cleaned only then
         row_hash = chain_hash(prev_hash, canonical)
-        self.session.execute(
-            _INSERT,
-            {
-                "seq": seq,
-                "occurred_at": occurred_at,
-                "type": str(event.type),
-                "actor": event.actor,
-                "subject": event.subject,
-                "brand": event.brand,
-                "fields": _dumps(fields),
-                "purpose": event.purpose,
-                "details": _dumps(dict(event.details)),
-                "canonical": canonical,
-                "prev_hash": prev_hash,
-                "hash": row_hash,
-            },
-        )
+        values = {"seq": seq, "canonical": canonical, "prev_hash": prev_hash, "hash": row_hash}
+        if self._stores_derived():
+            values.update(
+                occurred_at=occurred_at,
+                type=str(event.type),
+                actor=event.actor,
+                subject=event.subject,
+                brand=event.brand,
+                fields=_dumps(fields),
+                purpose=event.purpose,
+                details=_dumps(dict(event.details)),
+            )
+        # DEFERRED: in a pipelined transaction the insert travels with the COMMIT.
+        self.session.execute(_INSERT, values, execution_options=DEFERRED)
         if self.key and self.checkpoint_every and seq % self.checkpoint_every == 0:
             self._sign(seq, row_hash)
         return Appended(seq, row_hash)
@@ -404,27 +466,23 @@ class Ledger:
         With ``since_checkpoint`` the walk starts at the newest checkpoint that still verifies,
         so its cost does not grow with the log.
 
-        Each batch of rows is first checked as a whole: the database says, per row, whether
-        the columns render to the canonical bytes (see ``_column_check_sql``), and Python
-        checks sequence, links, hashes and checkpoints a batch at a time, one hash per row.
-        A batch where anything looks wrong is walked again row by row, with the column
-        check done by ``row_canonical_bytes`` wherever the database did not vouch for the
-        row: that walk names the first bad seq and its reason.
+        First the table itself: its searchable columns must still be the ones the database
+        derives from, or holds to, ``canonical`` (``table_altered``). Then each batch of rows
+        is checked as a whole, a few C-level operations and one hash per row; a batch where
+        anything looks wrong is walked again row by row to name the first bad seq.
         """
         public_key = public_key or (self.key.public_key if self.key else None)
         start = self._start(public_key) if (since_checkpoint and public_key) else None
         walk = _Walk(self, public_key, start)
-        check = _column_check_sql(self.session.get_bind().dialect)
-        if check is None:
-            batches = self._exact_batches(after=walk.expected_seq - 1)
-        else:
-            batches = self.raw_batches(
-                f"{_VERIFIED}, ({check}) AS plain, fields, details", after=walk.expected_seq - 1
-            )
+        altered = table_altered(self.session)
+        if altered:
+            return walk.broken_table(altered)
+        batches = self.raw_batches(_VERIFIED, after=walk.expected_seq - 1)
         try:
-            for rows in batches:
-                if not walk.batch(rows):
-                    return walk.result
+            with cyclic_gc_paused():
+                for rows in batches:
+                    if not walk.batch(rows):
+                        return walk.result
         finally:
             batches.close()  # now, not when collected: its cursor is on this connection
         return walk.finish()
@@ -468,43 +526,13 @@ class Ledger:
         finally:
             cursor.close()
 
-    def _exact_batches(self, after: int) -> Iterator:
-        """``raw_batches`` for a database driver without a column check in SQL: the rows
-        read through SQLAlchemy, with the flag computed in Python by the reference check."""
-        batch: list = []
-        for row in self.rows(after=after):
-            batch.append(
-                (
-                    row.seq,
-                    row.prev_hash,
-                    row.hash,
-                    row.canonical,
-                    _exact_match(row),
-                    row.fields,
-                    row.details,
-                )
-            )
-            if len(batch) == VERIFY_BATCH:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    def _columns_match(self, seq: int, canonical: bytes) -> bool:
-        """The reference column check, for a row the database did not vouch for: the row
-        as SQLAlchemy reads it, rebuilt by ``row_canonical_bytes``."""
-        try:
-            row = self.session.execute(select(_EVENTS).where(_EVENTS.c.seq == seq)).one()
-        except (ValueError, TypeError):  # a column SQLAlchemy cannot read: an impossible date
-            return False
-        return _exact_match(row, canonical)
-
-    def _checkpoints_between(self, low: int, high: int) -> list:
-        """Checkpoints at seqs ``low`` to ``high`` (inclusive), in order, as plain rows."""
+    def _checkpoints_after(self, seq: int, limit: int) -> list:
+        """Up to ``limit`` checkpoints after ``seq``, in order, as plain rows."""
         return self.session.execute(
             select(*_CHECKPOINTS.c)
-            .where(_CHECKPOINTS.c.seq >= low, _CHECKPOINTS.c.seq <= high)
+            .where(_CHECKPOINTS.c.seq > seq)
             .order_by(_CHECKPOINTS.c.seq)
+            .limit(limit)
         ).all()
 
     def _last_checkpoint_from(self, seq: int) -> int | None:
@@ -522,144 +550,55 @@ class Ledger:
 _CHECKPOINTS = LedgerCheckpoint.__table__
 #: Seqs per round trip of ``verify``'s walk: memory stays at one batch however long the log.
 VERIFY_BATCH = 5000
-# What the walk reads of each row besides the column check.
+#: Checkpoints fetched per query as the walk reaches them.
+CHECKPOINT_PAGE = 1000
+# What the walk reads of each row.
 _VERIFIED = "seq, prev_hash, hash, canonical"
-# Texts of ``fields`` and ``details`` already found canonical; forgotten past this many, so
-# a walk over varied events keeps constant memory (the cost is re-checking one).
-_KNOWN_LIMIT = 4096
-_CONTROL_BYTES = bytes(range(0x20))
+_HEX_DIGEST_LENGTH = 64
 
-# The column check in SQL. The database renders the canonical JSON from the searchable
-# columns and says whether it equals ``canonical``, byte for byte, without a Python object
-# per column (the whole walk is about 4x faster than rebuilding every row in Python). It
-# vouches for a row only where its rendering is provably the one ``row_canonical_bytes``
-# makes, so a "yes" can be trusted and a "no" (or a quirk of the dialect) only sends the
-# row to Python's check, which stays the definition:
-#
-# - Strings are copied between quotes as they are. Python's encoder writes a string that
-#   way exactly when it holds no ``"``, ``\`` or U+0000-U+001F: those are the characters
-#   JSON must escape, and ``json.dumps(..., ensure_ascii=False)`` escapes no others. The
-#   SQL refuses a string with ``"`` or ``\``. A control character would be copied into the
-#   rendering, hence into ``canonical``, and ``_plain_bytes`` refuses a canonical with a
-#   control byte (canonical JSON has none) or that is not UTF-8.
-# - ``details`` and ``fields`` are spliced as stored. Python accepts them only if the text
-#   is already what ``_dumps`` makes of ``dict(json.loads(text))`` (resp. the sorted list),
-#   which is what ``canonical_bytes`` writes in their place.
-# - ``occurred_at``: on SQLite only the one stored shape, ``YYYY-MM-DD HH:MM:SS.ffffff``
-#   with a real date and time and a year from 1000 (which ``strftime("%Y")`` writes in four
-#   digits), read back by Python as those very digits; on PostgreSQL a ``timestamp``, with
-#   ``to_char`` writing the digits ``_timestamp`` writes for years 1000-9999.
-# - ``seq`` is an integer in both. On SQLite a column may hold a BLOB whatever its type;
-#   Python would read it as bytes, so the check requires TEXT (``x < x''``: in SQLite's
-#   ordering, text sorts below every blob).
-# Equal renderings of equal values, then: when the SQL says yes, ``row_canonical_bytes``
-# would return ``canonical`` too.
-
-
-def _render_sql(occurred_at: str) -> str:
-    """SQL that writes a row's canonical JSON from its columns: keys in sorted order,
-    strings between quotes as they are, ``details`` and ``fields`` as stored."""
-    return (
-        """'{"actor":"' || actor || '","brand":' || """
-        + _quoted_or_null("brand")
-        + """ || ',"details":' || details || ',"fields":' || fields || ',"occurred_at":"' || """
-        + occurred_at
-        + """ || 'Z","purpose":' || """
-        + _quoted_or_null("purpose")
-        + """ || ',"seq":' || seq || ',"subject":' || """
-        + _quoted_or_null("subject")
-        + f""" || ',"type":"' || type || '","v":{CANONICAL_VERSION}}}'"""
-    )
-
-
-def _quoted_or_null(column: str) -> str:
-    return f"""coalesce('"' || {column} || '"', 'null')"""
-
-
-def _check_sql(plain_string, timestamp_ok: str, render: str, equal: str) -> str:
-    strings = [plain_string("actor"), plain_string("type")] + [
-        f"({column} IS NULL OR {plain_string(column)})"
-        for column in ("subject", "brand", "purpose")
-    ]
-    return " AND ".join([*strings, timestamp_ok, equal.format(render)])
-
-
-_SQLITE_CHECK = _check_sql(
-    lambda c: f"({c} < x'' AND NOT instr({c}, '\"') AND NOT instr({c}, '\\'))",
-    "occurred_at < x'' AND occurred_at GLOB "
-    "'[1-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]."
-    "[0-9][0-9][0-9][0-9][0-9][0-9]' "
-    # A modifier makes SQLite normalise the date: 2026-02-30 would come back as 03-02.
-    "AND datetime(substr(occurred_at, 1, 19), '+0 seconds') = substr(occurred_at, 1, 19)",
-    _render_sql("replace(occurred_at, ' ', 'T')"),
-    "canonical = CAST({} AS BLOB)",
-)
-_POSTGRESQL_CHECK = _check_sql(
-    lambda c: f"(strpos({c}, '\"') = 0 AND strpos({c}, chr(92)) = 0)",
-    "occurred_at >= '1000-01-01' AND occurred_at < '10000-01-01'",
-    _render_sql("to_char(occurred_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"),
-    "canonical = convert_to({}, 'UTF8')",
+_SQLITE_TABLE_SQL = text("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = :name")
+_POSTGRESQL_TABLE = text(
+    "SELECT (SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c "
+    "        WHERE c.conrelid = t.oid AND c.conname = :check AND c.convalidated), "
+    "       (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' "
+    "                          ORDER BY a.attnum) "
+    "        FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attnum > 0 "
+    "        AND NOT a.attisdropped) "
+    "FROM pg_class t WHERE t.oid = to_regclass(:name) AND t.relkind = 'r'"
 )
 
 
-def _column_check_sql(dialect) -> str | None:
-    """The SQL column check for this database and driver (``None``: check in Python)."""
-    return {
-        ("sqlite", "pysqlite"): _SQLITE_CHECK,
-        ("postgresql", "psycopg"): _POSTGRESQL_CHECK,
-    }.get((dialect.name, dialect.driver))
+def table_altered(session) -> str | None:
+    """Why the ``audit_events`` table no longer keeps its searchable columns equal to
+    ``canonical``, or ``None`` when it does.
 
-
-def _plain_bytes(raw) -> bool:
-    """Whether ``raw`` is UTF-8 without a control byte, as canonical JSON always is."""
-    if len(raw.translate(None, _CONTROL_BYTES)) != len(raw):
-        return False
-    if raw.isascii():
-        return True
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _canonical_text(text, normalise) -> bool:
-    try:
-        return isinstance(text, str) and _dumps(normalise(json.loads(text))) == text
-    except (ValueError, TypeError, RecursionError):
-        return False
-
-
-def _canonical_fields(text) -> bool:
-    """Whether splicing ``text`` writes what ``canonical_bytes`` writes for ``fields``."""
-    return _canonical_text(text, sorted)
-
-
-def _canonical_details(text) -> bool:
-    """Whether splicing ``text`` writes what ``canonical_bytes`` writes for ``details``."""
-    return _canonical_text(text, dict)
-
-
-def _all_known(known: set, texts, canonical) -> bool:
-    """Whether every text is canonical, remembering the ones that are."""
-    if known.issuperset(texts):
-        return True
-    fresh = set(texts) - known
-    if not all(canonical(text) for text in fresh):
-        return False
-    if len(known) + len(fresh) > _KNOWN_LIMIT:
-        known.clear()
-    known.update(fresh)
-    return True
-
-
-def _exact_match(row, canonical=None) -> bool:
-    """The reference column check: ``row_canonical_bytes(row)`` is the canonical bytes. A
-    column Python cannot read back (malformed JSON, say) does not match."""
-    try:
-        return row_canonical_bytes(row) == (row.canonical if canonical is None else canonical)
-    except (ValueError, TypeError, RecursionError):
-        return False
+    This is what lets ``verify`` hash ``canonical`` alone: on SQLite the columns are
+    computed from it (so the table's definition must be the one Sayso created, word for
+    word), on PostgreSQL a validated CHECK constraint holds them to it (so the constraint
+    must be there, validated, with its definition, over columns of the types it was written
+    for). A constraint dropped and added back ``NOT VALID``, a column made plain, an
+    expression changed: each is a changed definition, and is reported.
+    """
+    name = AuditEvent.__tablename__
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        found = session.execute(_SQLITE_TABLE_SQL, {"name": name}).scalar()
+        if found != SQLITE_TABLE:
+            return "the audit_events table's definition differs from the one Sayso created"
+        return None
+    if dialect == "postgresql":
+        found = session.execute(
+            _POSTGRESQL_TABLE, {"name": name, "check": POSTGRESQL_CHECK_NAME}
+        ).first()
+        if found is None or found[0] != POSTGRESQL_CHECK:
+            return (
+                f"the audit_events table's constraint {POSTGRESQL_CHECK_NAME} is missing, "
+                "not validated, or changed"
+            )
+        if found[1] != POSTGRESQL_COLUMNS:
+            return "the audit_events table's columns differ from the ones Sayso created"
+        return None
+    return f"cannot check the audit_events table on {dialect}"
 
 
 class _Walk:
@@ -673,17 +612,31 @@ class _Walk:
         self.checked = self.checkpoints = 0
         self.last_good_checkpoint = start.seq if start else 0
         self.result: Verification | None = None
-        self.known_fields: set = set()
-        self.known_details: set = set()
+        self._queued: list = []  # checkpoints fetched ahead, not yet reached by the walk
+        self._fetched_to = self.expected_seq - 1
+        self._all_fetched = False
 
     def batch(self, rows: list) -> bool:
-        """Check one batch of ``(seq, prev_hash, hash, canonical, plain, fields, details)``;
-        False, with ``result`` set, when a row is bad."""
-        checkpoints = self.ledger._checkpoints_between(rows[0][0], rows[-1][0])
+        """Check one batch of ``(seq, prev_hash, hash, canonical)``; False, with ``result``
+        set, when a row is bad."""
+        checkpoints = self._checkpoints_to(rows[-1][0])
         if self._whole(rows, checkpoints):
             return True
         self.result = self._row_by_row(rows, checkpoints)
         return self.result is None
+
+    def _checkpoints_to(self, seq: int) -> list:
+        """The checkpoints not yet handed out, up to ``seq``, in order. Fetched a page at a
+        time as the walk reaches them: one query for most walks, not one per batch."""
+        while not self._all_fetched and (not self._queued or self._queued[-1].seq < seq):
+            page = self.ledger._checkpoints_after(self._fetched_to, CHECKPOINT_PAGE)
+            self._all_fetched = len(page) < CHECKPOINT_PAGE
+            if page:
+                self._queued.extend(page)
+                self._fetched_to = page[-1].seq
+        reached = bisect_right(self._queued, seq, key=lambda cp: cp.seq)
+        handed, self._queued = self._queued[:reached], self._queued[reached:]
+        return handed
 
     def finish(self) -> Verification:
         """The verdict once every row has been walked: a checkpoint beyond the last row
@@ -699,6 +652,11 @@ class _Walk:
             True, self.checked, self.expected_seq - 1, None, None, self.checkpoints, self.first
         )
 
+    def broken_table(self, reason: str) -> Verification:
+        """The table no longer keeps its columns equal to ``canonical``: no row's columns
+        can be trusted, so the walk is broken where it would have started."""
+        return self._broken(self.first, reason)
+
     def _broken(self, seq: int, reason: str) -> Verification:
         return Verification(
             False, self.checked, self.expected_seq - 1, seq, reason, self.checkpoints, self.first
@@ -711,7 +669,7 @@ class _Walk:
     def _whole(self, rows: list, checkpoints: list) -> bool:
         """Check the batch at once, a few C-level operations and one hash per row; False
         when anything is off (the batch is then walked row by row)."""
-        seqs, prevs, hashes, canonicals, plain, fields, details = zip(*rows, strict=True)
+        seqs, prevs, hashes, canonicals = zip(*rows, strict=True)
         sha256 = hashlib.sha256
         try:
             if not (
@@ -720,11 +678,6 @@ class _Walk:
                 and seqs[-1] - seqs[0] == len(rows) - 1
                 and prevs[0] == self.prev_hash
                 and prevs[1:] == hashes[:-1]
-                and all(plain)
-                and _all_known(self.known_fields, fields, _canonical_fields)
-                and _all_known(self.known_details, details, _canonical_details)
-                # One space between rows: ASCII, so a truncated UTF-8 sequence stays invalid.
-                and _plain_bytes(b" ".join(canonicals))
             ):
                 return False
             # The links are checked, so each row's prev_hash is the previous row's hash.
@@ -734,8 +687,11 @@ class _Walk:
             for canonical in canonicals:
                 digest = sha256(digest + canonical).digest()
                 append(digest)
-            # Row by row, not joined: one short hash and one long one could join up.
-            if tuple(map(bytes.hex, digests)) != hashes:
+            # Joined, after checking every stored hash has a digest's length (else a short
+            # hash and a long one could join up to the right string).
+            if set(map(len, hashes)) != {_HEX_DIGEST_LENGTH} or (
+                b"".join(digests).hex() != "".join(hashes)
+            ):
                 return False
         except (TypeError, ValueError):  # a column of an unexpected type
             return False
@@ -750,10 +706,9 @@ class _Walk:
         return True
 
     def _row_by_row(self, rows: list, checkpoints: list) -> Verification | None:
-        """The walk that names the first bad row, checks in order; ``None`` if all are good
-        (a row the SQL did not vouch for can still be good)."""
+        """The walk that names the first bad row, checks in order; ``None`` if all are good."""
         pending = {cp.seq: cp for cp in checkpoints}
-        for seq, prev_hash, row_hash, canonical, plain, fields, details in rows:
+        for seq, prev_hash, row_hash, canonical in rows:
             if seq != self.expected_seq:
                 return self._broken(
                     self.expected_seq,
@@ -761,16 +716,7 @@ class _Walk:
                 )
             if prev_hash != self.prev_hash:
                 return self._broken(seq, "prev_hash does not match the previous row's hash")
-            vouched = (
-                plain
-                and _all_known(self.known_fields, (fields,), _canonical_fields)
-                and _all_known(self.known_details, (details,), _canonical_details)
-                and isinstance(canonical, bytes)
-                and _plain_bytes(canonical)
-            )
-            if not vouched and not self.ledger._columns_match(seq, canonical):
-                return self._broken(seq, "columns do not match the canonical bytes")
-            if chain_hash(prev_hash, canonical) != row_hash:
+            if not isinstance(canonical, bytes) or chain_hash(prev_hash, canonical) != row_hash:
                 return self._broken(seq, "hash does not match the canonical bytes")
             cp = pending.pop(seq, None)
             if cp is not None:
