@@ -68,7 +68,13 @@ SCALES = {
         "s10_requests": (1_000, 100_000),
     },
 }
-CONCURRENCY = 4
+WORKERS = 2
+# Threads per gunicorn worker: the profile reads a worker serves at once share a
+# transaction and its commit (database.GroupCommit). Every baseline runs on the same server.
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+# Connections the load generator keeps busy: one per request slot of the server (workers
+# x threads), so the server is saturated with neither idle slots nor a queue.
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", str(WORKERS * THREADS)))
 S10_CHUNK = 10_000
 LOAD_DEADLINE_SECONDS = 120
 STARTUP_SECONDS = 60
@@ -174,7 +180,9 @@ class Server:
             [
                 str(gunicorn),
                 "-w",
-                "2",
+                str(WORKERS),
+                "--threads",
+                str(THREADS),
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "--chdir",
@@ -1023,8 +1031,8 @@ def write_report(results: dict, scale_name: str, scale: dict, path: Path, elapse
 
 Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}; the whole run took {elapsed / 60:.1f} min.
 Command: `BENCH_SCALE={scale_name} make bench`. Scale: {json.dumps(scale)}.
-Load: {CONCURRENCY} keep-alive connections from a separate process (`bench/load.py`),
-gunicorn `-w 2` (sync workers), `SAYSO_ENV=production`. "m / b" = measured / baseline.
+Load: {CONCURRENCY} keep-alive connections from a separate process (`bench/load.py`), gunicorn
+`--workers {WORKERS} --threads {THREADS}`, `SAYSO_ENV=production`. "m / b" = measured / baseline.
 
 {header}{body}
 ### S1 against database size (S8)

@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     with app.app_context():
         database.configure_engine(db.engine)
+        app.extensions["sayso_read_groups"] = database.GroupCommit(db.engine)
 
     from sayso import auth, cli
     from sayso.api import bp as api_bp

@@ -11,6 +11,7 @@ import binascii
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from limits import parse_many
@@ -190,19 +191,31 @@ def _provide_secrets(app) -> None:
     secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in missing:
         path = secrets_dir / name.lower()
-        if not path.exists():
-            # O_EXCL: two workers starting together must not write two different keys.
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(new_key())
-                log.warning(
-                    "generated %s into %s (set %s to manage it yourself)",
-                    name,
-                    path,
-                    SECRETS[name][0],
-                )
+        if not path.exists() and _create_whole(path, new_key()):
+            log.warning(
+                "generated %s into %s (set %s to manage it yourself)",
+                name,
+                path,
+                SECRETS[name][0],
+            )
         app.config[name] = path.read_text().strip()
+
+
+def _create_whole(path: Path, text: str) -> bool:
+    """Create ``path`` holding ``text``, unless it exists; whether this call created it.
+
+    Two workers starting together must neither write two different keys nor read one
+    half-written: the key is written to a private temporary file first, then linked into
+    place, which fails if the name exists and otherwise shows the file complete at once.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:  # mkstemp makes it 0600
+            fh.write(text)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(temporary)

@@ -1,6 +1,7 @@
 """Configuration: environment overrides, generated development secrets, production demands."""
 
 import logging
+import threading
 
 import pytest
 
@@ -42,6 +43,36 @@ def test_development_generates_secrets_once_and_says_so(tmp_path, monkeypatch, c
     assert first.config["MASTER_KEY"] == second.config["MASTER_KEY"]
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert first.config["SQLALCHEMY_DATABASE_URI"].endswith("sayso.sqlite3")
+
+
+def test_workers_starting_together_share_one_whole_generated_key(tmp_path, monkeypatch):
+    # gunicorn starts its workers at the same moment: none may read a key another is
+    # still writing, nor write a second one.
+    for name in ("SAYSO_SECRET_KEY", "SAYSO_MASTER_KEY", "SAYSO_SIGNING_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    start = threading.Barrier(8)
+    keys, errors = [], []
+
+    def worker():
+        start.wait()
+        try:
+            app = create_app({"INSTANCE_PATH": str(tmp_path)})
+            keys.append((app.config["MASTER_KEY"], app.config["SIGNING_KEY"]))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(keys) == 8 and len(set(keys)) == 1
+    assert sorted(p.name for p in (tmp_path / "secrets").iterdir()) == [
+        "master_key",
+        "secret_key",
+        "signing_key",
+    ]  # no temporary file left behind
 
 
 def test_environment_variables_override_defaults(tmp_path, monkeypatch):

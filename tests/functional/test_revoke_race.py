@@ -1,6 +1,7 @@
 """A revoke takes effect on the very next request, across worker processes.
 
-Sayso runs under gunicorn with two workers on this test's database. Reader threads
+Sayso runs under gunicorn with two workers of four threads on this test's database, so
+reads served together share a transaction and its commit. Reader threads
 hammer ``/api/v1/profile`` with a brand's token while the consumer revokes the brand;
 no read that *started* after the revoke *returned* may succeed. Everything goes over
 real HTTP, as a browser and a brand's server would talk to Sayso.
@@ -53,8 +54,8 @@ def _log_tail(path: Path) -> str:
 
 @pytest.fixture
 def sayso_server(database_url, app_factory, tmp_path):
-    """Sayso under gunicorn (two workers) on this test's database; stopped however the test
-    ends. Its master key is shared with an in-process app, whose CLI creates the brand."""
+    """Sayso under gunicorn (two workers, four threads each) on this test's database;
+    stopped however the test ends. Its master key is shared with an in-process app, whose CLI creates the brand."""
     master_key = new_key()
     app = app_factory(MASTER_KEY=master_key)
     port = _free_port()
@@ -73,7 +74,13 @@ def sayso_server(database_url, app_factory, tmp_path):
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "sayso:create_app()"],
+            # Threads, as docs/configuration.md recommends: reads a worker serves at once
+            # share a transaction (database.GroupCommit), and the guarantee must hold there.
+            [
+                str(gunicorn),
+                *("--workers", "2", "--threads", "4", "-b", f"127.0.0.1:{port}"),
+                "sayso:create_app()",
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -61,8 +61,8 @@ def _stored(engine) -> list[int]:
 
 def test_a_pipelined_transaction_returns_results_and_commits(engine):
     with Session(engine) as session:
-        assert begin_pipelined(session)
-        assert not begin_pipelined(session)  # once per transaction
+        assert begin_pipelined(session.connection())
+        assert not begin_pipelined(session.connection())  # once per transaction
         _insert(session, 1, execution_options=DEFERRED)
         # Not deferred: SQLAlchemy gets the rows, including the deferred insert's effect.
         assert session.scalars(text(f"SELECT id FROM {PROBE}")).all() == [1]
@@ -74,7 +74,7 @@ def test_a_pipelined_transaction_returns_results_and_commits(engine):
 
 def test_a_deferred_failure_surfaces_with_the_next_result_and_nothing_is_kept(engine):
     with Session(engine) as session:
-        begin_pipelined(session)
+        begin_pipelined(session.connection())
         _insert(session, 1, execution_options=DEFERRED)
         _insert(session, 1, execution_options=DEFERRED)  # duplicate key
         with pytest.raises(exc.IntegrityError):
@@ -86,7 +86,7 @@ def test_a_deferred_failure_surfaces_with_the_next_result_and_nothing_is_kept(en
 
 def test_a_deferred_failure_surfaces_at_commit_and_nothing_is_kept(engine):
     with Session(engine) as session:
-        begin_pipelined(session)
+        begin_pipelined(session.connection())
         _insert(session, 1, execution_options=DEFERRED)
         _insert(session, 1, execution_options=DEFERRED)
         with pytest.raises(exc.IntegrityError):
@@ -105,7 +105,7 @@ def test_a_deferred_failure_surfaces_at_commit_and_nothing_is_kept(engine):
 
 def test_a_pipelined_transaction_left_open_is_rolled_back_when_closed(engine):
     with Session(engine) as session:
-        begin_pipelined(session)
+        begin_pipelined(session.connection())
         _insert(session, 1, execution_options=DEFERRED)
     assert _stored(engine) == []
     assert _all_clean(engine)
@@ -114,7 +114,7 @@ def test_a_pipelined_transaction_left_open_is_rolled_back_when_closed(engine):
 def test_only_a_transaction_not_yet_begun_is_pipelined(engine):
     with Session(engine) as session:
         session.execute(text("SELECT 1"))  # psycopg has sent BEGIN
-        assert not begin_pipelined(session)
+        assert not begin_pipelined(session.connection())
         session.rollback()
     assert _all_clean(engine)
 
@@ -123,5 +123,5 @@ def test_sqlite_is_left_alone(app):
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite")
-        assert not begin_pipelined(db.session)
+        assert not begin_pipelined(db.session.connection())
         db.session.rollback()

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sayso import services
 from sayso.api import bp
 from sayso.errors import error_response
-from sayso.extensions import csrf, db
+from sayso.extensions import csrf
 from sayso.oauth.resource import bearer_token, unauthorized_token
 from sayso.services.profile import NothingGranted
 
@@ -36,14 +36,13 @@ def profile():
         503: Unavailable
     """
     reader = services.profile()
-    token = bearer_token(load=reader.load)
     try:
-        read = reader.read(token)
+        with reader.recording():  # committed (with the reads it shares it with) on leaving
+            recorded = reader.record(bearer_token(load=reader.load))
     except NothingGranted:
         return unauthorized_token("The consumer has revoked this access.")
     except SQLAlchemyError:
         # The read could not be recorded, so nothing is disclosed.
-        db.session.rollback()
         log.exception("profile read not recorded; refused")
         return error_response(503, "The read could not be recorded; try again.", "unavailable")
-    return jsonify(read.document)
+    return jsonify(reader.disclose(recorded).document)

@@ -32,10 +32,11 @@ def vault() -> Vault:
     )
 
 
-def ledger() -> Ledger:
-    """The ledger on the current session, signing checkpoints with the app's key."""
+def ledger(on=None) -> Ledger:
+    """The ledger on the current session (or on connection ``on``), signing checkpoints
+    with the app's key."""
     return Ledger(
-        db.session,
+        db.session if on is None else on,
         current_app.extensions["sayso_ledger_key"],
         current_app.config["LEDGER_CHECKPOINT_INTERVAL"],
     )
@@ -86,8 +87,15 @@ def tokens() -> TokenService:
 
 
 def profile() -> ProfileService:
-    """Profile reads for brands' tokens."""
-    return ProfileService(db.session, vault(), ledger(), brands(), questions())
+    """Profile reads for brands' tokens, recorded in transactions shared by the reads of
+    this process (``database.GroupCommit``)."""
+    return ProfileService(
+        vault(),
+        ledger,
+        current_app.extensions["sayso_read_groups"],
+        brands(),
+        questions(),
+    )
 
 
 def webhook_outbox() -> WebhookOutbox:

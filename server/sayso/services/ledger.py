@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import scoped_session
 
 from sayso.database import DEFERRED
@@ -304,17 +304,24 @@ class Ledger:
         transaction = session.get_transaction()
         if transaction is not None and self._locked_in is transaction:
             return
-        if session.get_bind().dialect.name == "postgresql":
+        if self._dialect().name == "postgresql":
             # DEFERRED: in a pipelined transaction the lock's (empty) result comes back
             # with the next statement's, which runs only once the lock is held.
             session.execute(_LOCK, {"k": _HEAD_LOCK_KEY}, execution_options=DEFERRED)
         self._locked_in = session.get_transaction()
 
+    def _dialect(self):
+        """The database's dialect, whether the ledger works on a session or a connection
+        (a profile read's shared transaction, see ``database.GroupCommit``)."""
+        if isinstance(self.session, Connection):
+            return self.session.dialect
+        return self.session.get_bind().dialect
+
     def _stores_derived(self) -> bool:
         """Whether the database stores the ``DERIVED_COLUMNS`` (PostgreSQL) rather than
         computing them from ``canonical`` (SQLite)."""
         if self._derived_stored is None:
-            self._derived_stored = stores_derived_columns(self.session.get_bind().dialect)
+            self._derived_stored = stores_derived_columns(self._dialect())
         return self._derived_stored
 
     @staticmethod
@@ -392,15 +399,15 @@ class Ledger:
 
     def _sign(self, seq: int, hash: str) -> LedgerCheckpoint:
         signed_at = utcnow()
-        checkpoint = LedgerCheckpoint(
-            seq=seq,
-            hash=hash,
-            signed_at=signed_at,
-            key_id=self.key.key_id,
-            signature=self.key.sign(checkpoint_message(seq, hash, signed_at, self.key.key_id)),
-        )
-        self.session.add(checkpoint)
-        return checkpoint
+        values = {
+            "seq": seq,
+            "hash": hash,
+            "signed_at": signed_at,
+            "key_id": self.key.key_id,
+            "signature": self.key.sign(checkpoint_message(seq, hash, signed_at, self.key.key_id)),
+        }
+        self.session.execute(insert(_CHECKPOINTS), values)  # Core: a session or a connection
+        return LedgerCheckpoint(**values)
 
     def checkpoints(self, after: int = 0) -> list[LedgerCheckpoint]:
         """Every checkpoint after ``after``, in order."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, select
 
-from sayso.database import begin_pipelined
+from sayso.database import GroupCommit, begin_pipelined
 from sayso.models import Account, Brand, DataKey, Disclosure, Grant, Token
 from sayso.models._types import utcnow
 from sayso.services.brands import BrandService, token_hash
@@ -111,40 +113,74 @@ class ProfileRead:
     fields: list[str]
 
 
+@dataclass(frozen=True)
+class RecordedRead:
+    """A read recorded in the ledger (committed once its transaction ends), with what
+    disclosing it needs: the granted rows, live when the read was checked."""
+
+    token: ProfileToken
+    grants: tuple
+    fields: list[str]
+
+
 class ProfileService:
-    """Reads a consumer's granted disclosures for a brand's token, recording every read."""
+    """Reads a consumer's granted disclosures for a brand's token, recording every read.
+
+    A read has three steps: :meth:`recording` places it in a transaction shared with the
+    other reads of this process that arrive meanwhile (``database.GroupCommit``), where
+    :meth:`load` checks the token and its live grants and :meth:`record` appends the
+    read's ledger event; once that transaction has committed, :meth:`disclose` decrypts
+    and returns the values. Nothing is decrypted before the read is durably recorded.
+    """
 
     def __init__(
         self,
-        session,
         vault: Vault,
-        ledger: Ledger,
+        ledger_on: Callable[[Connection], Ledger],
+        groups: GroupCommit,
         brands: BrandService,
         questions: QuestionService | None = None,
     ):
-        self.session = session
         self.vault = vault
-        self.ledger = ledger
+        self.ledger_on = ledger_on
+        self.groups = groups
         self.brands = brands
         # With it, a token with a live ``answers:read`` grant also reads "answers".
         self.questions = questions
+        self._connection: Connection | None = None
+        self._ledger: Ledger | None = None
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """The shared transaction :meth:`load` and :meth:`record` run in. On leaving it
+        waits for that transaction's commit, and raises a database error (nothing
+        recorded, so nothing may be disclosed) if it failed."""
+        with self.groups.transaction(self._lock_head) as (connection, ledger):
+            self._connection, self._ledger = connection, ledger
+            try:
+                yield
+            finally:
+                self._connection = self._ledger = None
+
+    def _lock_head(self, connection: Connection) -> Ledger:
+        """What a group's transaction does first: lock the ledger head, once for all. On
+        PostgreSQL the transaction is pipelined (``begin_pipelined``): the lock travels
+        with the first member's read, and the members' ledger inserts with the COMMIT."""
+        begin_pipelined(connection)
+        ledger = self.ledger_on(connection)
+        ledger.lock()
+        return ledger
 
     def load(self, token_string: str) -> ProfileToken | None:
         """The token presented (``None`` if unknown) and everything a read of it needs,
         fetched in one query: no ORM objects on the hot path (docs/benchmarks.md).
 
-        The ledger head is locked first, so no grant or revoke can commit between this
-        check and the read's own event: in the ledger, every read follows the grants it
-        relied on and precedes any revoke of them (the console's live-grant check).
-        On PostgreSQL the transaction is pipelined (``begin_pipelined``): the lock and
-        this query reach the server together, the query running once the lock is granted
-        (so it sees every revoke committed before), and :meth:`read`'s ledger insert goes
-        with the ``COMMIT``. Every read waits for the lock held by the one before, so the
-        lock is held for two waits on the server instead of four.
+        The ledger head is locked first (by the transaction :meth:`recording` joined), so
+        no grant or revoke can commit between this check and the read's own event: in the
+        ledger, every read follows the grants it relied on and precedes any revoke of them
+        (the console's live-grant check).
         """
-        begin_pipelined(self.session)
-        self.ledger.lock()
-        rows = self.session.execute(_READ, {"token_hash": token_hash(token_string)}).all()
+        rows = self._connection.execute(_READ, {"token_hash": token_hash(token_string)}).all()
         if not rows:
             return None
         first = rows[0]
@@ -158,25 +194,43 @@ class ProfileService:
             tuple(rows),
         )
 
-    def read(self, token: ProfileToken) -> ProfileRead:
+    def record(self, token: ProfileToken) -> RecordedRead:
         """The token's scope intersected with the grants that were live when :meth:`load`
-        ran, in this request's transaction (no cache), and the ledger record of the read.
-
-        The read is a ledger event committed before anything is returned: if it cannot be
-        recorded, this raises and nothing is disclosed (fail closed).
-        """
+        ran, in this transaction (no cache), and the ledger event of the read, appended on
+        the head :meth:`load` read. Raises :class:`NothingGranted` (and records nothing)
+        if no granted field is left."""
         now = utcnow()
         wanted = {f for f in (field_of(s) for s in token.scope.split()) if f}
         if self.questions is not None and ANSWERS_SCOPE in token.scope.split():
             wanted.add(ANSWERS)
-        rows = [r for r in token.rows if r.field in wanted]
-        grants = [r for r in rows if r.expires_at is None or r.expires_at > now]
+        grants = tuple(
+            r
+            for r in token.rows
+            if r.field in wanted and (r.expires_at is None or r.expires_at > now)
+        )
         if not grants:
             raise NothingGranted
         first = grants[0]
         if first.erased_at is not None:
             raise NothingGranted  # erased: nothing of theirs is readable any more
         live = sorted(r.field for r in grants)
+        self._ledger.append(
+            Event(
+                EventType.PROFILE_READ,
+                actor=f"client:{token.client_id}",
+                subject=first.pseudonym,
+                brand=first.public_id,
+                fields=tuple(live),
+                details={"purposes": {r.field: r.purpose for r in grants}},
+            ),
+            head=(first.ledger_head_seq, first.ledger_head_hash),
+        )
+        return RecordedRead(token, grants, live)
+
+    def disclose(self, recorded: RecordedRead) -> ProfileRead:
+        """The values of a read whose event has committed (after :meth:`recording`)."""
+        token, grants, live = recorded.token, recorded.grants, recorded.fields
+        first = grants[0]
         values = {
             r.field: json.loads(
                 self.vault.decrypt_with(token.account_id, r.wrapped_key, r.field, r.ciphertext)
@@ -189,17 +243,4 @@ class ProfileService:
         if ANSWERS in live:
             # Only the answers to this brand's own questions, never another brand's.
             document[ANSWERS] = self.questions.answers_for(token.account_id, token.brand_id)
-        purposes = {r.field: r.purpose for r in grants}
-        self.ledger.append(
-            Event(
-                EventType.PROFILE_READ,
-                actor=f"client:{token.client_id}",
-                subject=first.pseudonym,
-                brand=first.public_id,
-                fields=tuple(live),
-                details={"purposes": purposes},
-            ),
-            head=(first.ledger_head_seq, first.ledger_head_hash),
-        )
-        self.session.commit()
         return ProfileRead(document, live)
