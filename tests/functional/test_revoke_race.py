@@ -55,7 +55,8 @@ def _log_tail(path: Path) -> str:
 @pytest.fixture
 def sayso_server(database_url, app_factory, tmp_path):
     """Sayso under gunicorn (two workers, four threads each) on this test's database;
-    stopped however the test ends. Its master key is shared with an in-process app, whose CLI creates the brand."""
+    stopped however the test ends. Its master key is shared with an in-process app, whose
+    CLI creates the brand."""
     master_key = new_key()
     app = app_factory(MASTER_KEY=master_key)
     port = _free_port()
