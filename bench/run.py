@@ -57,7 +57,7 @@ SCALES = {
         "s10_requests": (1_000, 5_000),
     },
     # The sizes: 1M consumers with 10M grants (S8), 1M ledger events (S6, S7),
-    # 1,000 revoke trials (S3), RSS after 100k requests (S10). About an hour on 2 cores.
+    # 1,000 revoke trials (S3), RSS after 100k requests (S10). About 16 minutes on 2 cores.
     "full": {
         "consumers": [10_000, 100_000, 1_000_000],
         "grants_each": 10,

@@ -70,17 +70,9 @@ def rewrite_event(session, seq: int, *, rehash: bool = False, **changes) -> None
     link is left alone (see ``rechain``). The caller commits."""
     table = AuditEvent.__table__
     row = session.execute(select(table).where(table.c.seq == seq)).one()
-    event = {
-        "occurred_at": row.occurred_at,
-        "type": row.type,
-        "actor": row.actor,
-        "subject": row.subject,
-        "brand": row.brand,
-        "fields": json.loads(row.fields),
-        "purpose": row.purpose,
-        "details": json.loads(row.details),
-        **changes,
-    }
+    said = json.loads(row.canonical)
+    kept = ("type", "actor", "subject", "brand", "fields", "purpose", "details")
+    event = {"occurred_at": row.occurred_at, **{key: said[key] for key in kept}, **changes}
     canonical = canonical_bytes(seq, **event)
     values = {
         **event,

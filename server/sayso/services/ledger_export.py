@@ -15,22 +15,11 @@ from datetime import datetime
 
 from sayso.models import AuditEvent
 from sayso.models._types import utcnow
+from sayso.models.ledger import DERIVED_COLUMNS
 from sayso.services.ledger import Ledger, _timestamp
 
 EXPORT_FORMAT = "sayso-ledger-export/v1"
-CSV_COLUMNS = [
-    "seq",
-    "occurred_at",
-    "type",
-    "actor",
-    "subject",
-    "brand",
-    "fields",
-    "purpose",
-    "details",
-    "prev_hash",
-    "hash",
-]
+CSV_COLUMNS = ["seq", *DERIVED_COLUMNS, "prev_hash", "hash"]
 
 
 @dataclass(frozen=True)
