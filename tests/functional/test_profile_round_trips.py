@@ -16,8 +16,11 @@ from sqlalchemy import create_engine, event, select, text
 from sayso import services
 from sayso.extensions import db
 from sayso.models import AuditEvent
+from sayso.services.brands import token_hash
 from sayso.services.ledger import _HEAD_LOCK_KEY, EventType
+from sayso.services.profile import _READ
 from tests.helpers import api_headers, counting, sign_up
+from tests.ledger_helpers import insert_chain
 from tests.oauth_helpers import bearer, connect, make_brand
 
 
@@ -115,10 +118,10 @@ def test_concurrent_reads_share_transactions_and_each_is_recorded(app, client, r
     assert inserts == threads * per_thread and 0 < locks <= inserts
 
 
-def _postgresql(app):
+def _postgresql(app, what="psycopg's pipeline mode"):
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
-            pytest.skip("psycopg's pipeline mode")
+            pytest.skip(what)
         return db.engine
 
 
@@ -172,6 +175,33 @@ def test_on_postgresql_the_ledger_lock_is_held_for_two_waits(app, client, runner
     # psycopg's BEGIN; the lock and the read; the ledger insert and COMMIT; the Sync that
     # leaves pipeline mode. The lock is held from the second wait to the end of the third.
     assert _waits((tmp_path / "trace").read_text()) == [1, 2, 2, 0]
+
+
+def test_on_postgresql_the_read_keeps_one_plan_on_a_large_ledger(app, client, runner):
+    # A read that embedded the head as ``ORDER BY seq DESC LIMIT $n`` was costed, in
+    # PostgreSQL's generic plan, for an unknown limit: on a ledger of a few thousand events
+    # that plan looked dearer than a custom one, so every read was planned afresh.
+    _, token = _connected(app, client, runner, ["interests"])
+    engine = _postgresql(app, "PostgreSQL's plan cache")
+    with app.app_context():
+        head = db.session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).one()
+        insert_chain(db.session, 20_000, head.seq + 1, head.hash)
+        db.session.commit()
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE audit_events")
+        for _ in range(12):  # psycopg prepares on the fifth run, PostgreSQL picks after five
+            connection.execute(_READ, {"token_hash": token_hash(token)}).all()
+        plans = connection.execute(
+            text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%ledger_head_seq%'"
+            )
+        ).one()
+        connection.rollback()
+    assert plans.generic_plans > 0, plans
+    assert client.get("/api/v1/profile", headers=bearer(token)).status_code == 200
 
 
 CLEAN = (PipelineStatus.OFF, TransactionStatus.IDLE, False)

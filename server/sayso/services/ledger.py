@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import scoped_session
 
 from sayso.database import DEFERRED
@@ -215,7 +215,14 @@ class Verification:
 
 _EVENTS = AuditEvent.__table__
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+#: The chain head. ``max(seq)`` (both databases answer it from the primary key's last
+#: entry) rather than ``ORDER BY seq DESC LIMIT :n``: with no parameter, PostgreSQL's plan
+#: cache keeps one generic plan for every query that embeds the head. With a LIMIT
+#: parameter the generic plan is costed for an unknown limit, on a large ledger far above
+#: a custom plan, so PostgreSQL planned the profile read afresh on every execution (0.45 ms
+#: of its CPU at 1M events; docs/benchmarks.md).
+_HEAD_SEQ = select(func.max(_EVENTS.c.seq)).scalar_subquery()
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.seq == _HEAD_SEQ)
 _INSERT = insert(_EVENTS)
 
 
@@ -329,7 +336,7 @@ class Ledger:
         """The chain head's seq and hash as scalar subqueries, for a caller that reads the
         head in its own query (after :meth:`lock`) to save a round trip; see ``append``."""
         return (
-            _HEAD.with_only_columns(_EVENTS.c.seq).scalar_subquery().label("ledger_head_seq"),
+            _HEAD_SEQ.label("ledger_head_seq"),
             _HEAD.with_only_columns(_EVENTS.c.hash).scalar_subquery().label("ledger_head_hash"),
         )
 
