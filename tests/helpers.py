@@ -1,9 +1,10 @@
 """Small helpers the tests share: CSRF tokens from pages, signing up and in over HTTP,
-counting the SQL statements a block of requests runs."""
+counting the SQL statements a block of requests runs, running threads at once."""
 
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -58,3 +59,25 @@ def counting(app):
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def run_together(count: int, member) -> list:
+    """``member(i, arrived)`` in ``count`` threads, where ``arrived`` is a barrier for all
+    of them to start from together; what each returned or raised (an error is reported
+    by the test, rather than lost in its thread)."""
+    arrived = threading.Barrier(count)
+    outcomes: list = [None] * count
+
+    def run(i):
+        try:
+            outcomes[i] = member(i, arrived)
+        except BaseException as error:
+            outcomes[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    return outcomes

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import threading
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -19,7 +18,7 @@ from sayso.models import Account, AuditEvent, Grant, Token
 from sayso.models._types import utcnow
 from sayso.services.brands import token_hash
 from tests.functional.test_privacy import _database_bytes
-from tests.helpers import PASSWORD, api_headers, csrf_token, sign_up
+from tests.helpers import PASSWORD, api_headers, csrf_token, run_together, sign_up
 from tests.oauth_helpers import (
     REDIRECT,
     authorize_url,
@@ -280,22 +279,13 @@ def test_parallel_exchanges_of_one_code_issue_one_token(app, consumer, brand):
     # The token's INSERT is the claim on the code (its hash is unique among tokens): of two
     # concurrent exchanges one inserts, the other finds the code used, a replay.
     code, verifier = _code(consumer, brand)
-    start = threading.Barrier(2)
-    statuses: list = [None, None]
 
-    def redeem(slot: int) -> None:
+    def redeem(_slot: int, arrived) -> int:
         client = app.test_client()
-        try:
-            start.wait(timeout=10)
-            statuses[slot] = exchange(client, brand, code, verifier).status_code
-        except Exception as exc:  # reported below rather than lost in the thread
-            statuses[slot] = exc
+        arrived.wait(timeout=10)
+        return exchange(client, brand, code, verifier).status_code
 
-    threads = [threading.Thread(target=redeem, args=(slot,)) for slot in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    statuses = run_together(2, redeem)
     assert all(isinstance(status, int) for status in statuses), statuses
     assert sorted(statuses) == [200, 400], statuses
     with app.app_context():
@@ -446,25 +436,15 @@ def test_introspection_calls_a_rotated_refresh_token_inactive(app, consumer, bra
 
 def test_parallel_refreshes_of_one_token_leave_at_most_one_live_token(app, consumer, brand):
     original = connect(consumer, brand, ["interests"])
-    start = threading.Barrier(2)
-    outcomes: list = [None, None]
 
-    def refresh(slot: int) -> None:
+    def refresh(_slot: int, arrived) -> tuple:
         # Each thread is its own brand server process, with its own HTTP client.
         client = app.test_client()
-        try:
-            start.wait(timeout=10)
-            response = _refresh(client, brand, original["refresh_token"])
-            outcomes[slot] = (response.status_code, response.get_json())
-        except Exception as exc:  # reported below rather than lost in the thread
-            outcomes[slot] = exc
+        arrived.wait(timeout=10)
+        response = _refresh(client, brand, original["refresh_token"])
+        return response.status_code, response.get_json()
 
-    threads = [threading.Thread(target=refresh, args=(slot,)) for slot in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
+    outcomes = run_together(2, refresh)
     for outcome in outcomes:
         assert isinstance(outcome, tuple), outcome
     statuses = sorted(status for status, _ in outcomes)

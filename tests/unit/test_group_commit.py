@@ -19,6 +19,7 @@ from sayso.database import GroupCommit, GroupFailed
 from sayso.extensions import db
 from sayso.models import AuditEvent
 from sayso.services.ledger import Event, EventType
+from tests.helpers import run_together
 
 
 def _event(n: int) -> Event:
@@ -45,25 +46,6 @@ def _events(app) -> int:
         return db.session.scalar(select(func.count()).select_from(AuditEvent))
 
 
-def _run_together(count: int, member) -> list:
-    """``member(i, arrived)`` in ``count`` threads; what each returned or raised."""
-    arrived = threading.Barrier(count)
-    outcomes: list = [None] * count
-
-    def run(i):
-        try:
-            outcomes[i] = member(i, arrived)
-        except BaseException as error:
-            outcomes[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
-
-
 def test_members_that_arrive_together_share_a_transaction_and_each_is_recorded(app):
     with app.app_context():
         groups = GroupCommit(db.engine)
@@ -84,7 +66,7 @@ def test_members_that_arrive_together_share_a_transaction_and_each_is_recorded(a
     arrived_others = threading.Event()
     count = 8
     threading.Timer(0.3, arrived_others.set).start()
-    outcomes = _run_together(count, member)
+    outcomes = run_together(count, member)
     assert outcomes == ["ok"] * count
     assert opened.count < count  # grouped: fewer transactions than reads
     assert _events(app) == count
@@ -126,7 +108,7 @@ def test_a_database_error_in_one_member_rolls_back_its_whole_group(app):
         return "ok"
 
     threading.Timer(0.3, release.set).start()
-    outcomes = _run_together(4, member)
+    outcomes = run_together(4, member)
     assert opened.count == 1, outcomes
     assert isinstance(outcomes[1], SQLAlchemyError) and not isinstance(outcomes[1], GroupFailed)
     # Member 0 had finished: it learns at the commit. The others fail at the commit, or at
@@ -153,7 +135,7 @@ def test_a_member_that_fails_without_writing_leaves_the_others_alone(app):
             ledger.append(_event(i))
         return "ok"
 
-    outcomes = _run_together(4, member)
+    outcomes = run_together(4, member)
     assert isinstance(outcomes[0], LookupError)
     assert outcomes[1:] == ["ok"] * 3
     assert _events(app) == 3
