@@ -62,7 +62,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 
-## bench-profile: where a profile read spends its time (in process, cProfile)
+## bench-profile: where a profile read spends its time (in process: each step timed, then cProfile)
 bench-profile: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.hotpath
 

@@ -4,9 +4,12 @@ In process, no HTTP server: a migrated SQLite database in a temporary folder (or
 ``BENCH_POSTGRES_URL``'s server with ``BENCH_DATABASES=postgresql``), one consumer, one
 brand, one token, then ``BENCH_READS`` reads of ``/api/v1/profile`` and of the bare
 baseline through Flask's test client. It prints the mean time of each, the statements a
-read runs, and a cProfile of the reads (the functions with the most cumulative time).
-This is the profile the notes in docs/benchmarks.md quote; ``make bench`` is what
-measures the targets.
+read runs, the time of each step of a read, and a cProfile of the reads (the functions
+with the most cumulative time). The steps are timed by wrapping them, without the
+profiler: cProfile's cost per call inflates Python-heavy code several times over, so its
+proportions mislead, while its call tree still says who calls what. These are the
+figures the notes in docs/benchmarks.md quote; ``make bench`` is what measures the
+targets.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import cProfile
 import io
 import os
 import pstats
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -28,6 +33,46 @@ from tests.oauth_helpers import bearer, connect, make_brand
 from bench import run
 from bench.app import STATEMENTS_HEADER, create_bench_app
 from sayso.config import new_key
+from sayso.database import _Group
+from sayso.services.profile import ProfileService
+
+#: The steps of a read: (what, where it is defined, its name there). The transaction's
+#: steps belong to its group: with one read at a time, each group has one member.
+STEPS = (
+    ("open the transaction: connect, BEGIN, ledger lock", _Group, "open"),
+    ("Authlib: parse and validate the bearer token (with the read query)", "api", "bearer_token"),
+    ("  of which the read query: token, grants, key, values, head", ProfileService, "load"),
+    ("record: the read's ledger event (canonical JSON, hash, INSERT)", ProfileService, "record"),
+    ("commit and close (one per group)", _Group, "end"),
+    ("disclose: decrypt the granted values, pairwise subject", ProfileService, "disclose"),
+)
+
+
+@contextmanager
+def steps_timed():
+    """Time each of ``STEPS`` (wrapped in place, restored on leaving): yields a dict of
+    total seconds by step."""
+    totals = {what: 0.0 for what, _, _ in STEPS}
+    undo = []
+    for what, owner, name in STEPS:
+        # The view module, not the ``profile`` view function the package exports.
+        owner = sys.modules["sayso.api.profile"] if owner == "api" else owner
+        original = getattr(owner, name)
+
+        def timed_step(*args, _original=original, _what=what, **kwargs):
+            began = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                totals[_what] += time.perf_counter() - began
+
+        setattr(owner, name, timed_step)
+        undo.append((owner, name, original))
+    try:
+        yield totals
+    finally:
+        for owner, name, original in undo:
+            setattr(owner, name, original)
 
 
 def timed(client, path: str, headers: dict, reads: int) -> float:
@@ -71,6 +116,8 @@ def main() -> None:
             assert first.status_code == 200, first.get_data(as_text=True)
             bare_us = timed(reader, "/_bench/bare", {}, reads)
             read_us = timed(reader, "/api/v1/profile", bearer(token), reads)
+            with steps_timed() as totals:
+                stepped_us = timed(reader, "/api/v1/profile", bearer(token), reads)
             profiler = cProfile.Profile()
             profiler.enable()
             timed(reader, "/api/v1/profile", bearer(token), reads)
@@ -82,6 +129,13 @@ def main() -> None:
             print(f"bare jsonify   {bare_us:8.0f} µs per request")
             print(f"profile read   {read_us:8.0f} µs per request ({bare_us / read_us:.2f}x)")
             print(f"statements per read: {first.headers[STATEMENTS_HEADER]}")
+            print(f"\nthe steps of a read (timed without the profiler; {stepped_us:.0f} µs each):")
+            for what, seconds in totals.items():
+                print(f"{seconds / reads * 1e6:8.0f} µs  {what}")
+            outside = stepped_us - sum(
+                seconds / reads * 1e6 for what, seconds in totals.items() if "of which" not in what
+            )
+            print(f"{outside:8.0f} µs  the rest: Flask, the app's hooks, the JSON answer")
             print(out.getvalue())
             with app.app_context():
                 from sayso.extensions import db

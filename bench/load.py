@@ -2,8 +2,9 @@
 
 The job names the server, the requests (cycled, or each used once), how many to send,
 how many keep-alive connections to use and a deadline. It prints one JSON line: the
-count, statuses, wall time, req/s, latency percentiles and mean SQL statements per
-request (from the bench app's ``X-Bench-Statements`` header). Only loopback is allowed.
+count, statuses, wall time, req/s, latency percentiles (and every latency, so that parts
+of one measurement can be pooled) and mean SQL statements per request (from the bench
+app's ``X-Bench-Statements`` header). Only loopback is allowed.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def run(job: dict) -> dict:
         "rps": done / wall if wall else 0.0,
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
+        "latencies_ms": [round(latency * 1000, 3) for latency in latencies],
         "statements": sum(statements) / len(statements) if statements else None,
         "timed_out": done < count,
     }
