@@ -433,13 +433,13 @@ BARE = {"method": "GET", "path": "/_bench/bare"}
 def measure_pair(server: Server, measured: dict, baseline: dict, count: int) -> tuple:
     """Measured and baseline, interleaved in ``PAIR_ROUNDS`` parts each, so drift (and a
     passing hiccup of the machine) hits both alike."""
-    halves = {"m": [], "b": []}
+    parts = {"m": [], "b": []}
     server.load([measured], max(20, count // 10))  # warm-up, not recorded
     server.load([baseline], max(20, count // 10))
     for _ in range(PAIR_ROUNDS):
-        halves["m"].append(server.load([measured], count // PAIR_ROUNDS))
-        halves["b"].append(server.load([baseline], count // PAIR_ROUNDS))
-    return all_ok(combine(halves["m"])), all_ok(combine(halves["b"]))
+        parts["m"].append(server.load([measured], count // PAIR_ROUNDS))
+        parts["b"].append(server.load([baseline], count // PAIR_ROUNDS))
+    return all_ok(combine(parts["m"])), all_ok(combine(parts["b"]))
 
 
 def all_ok(result: dict) -> dict:
