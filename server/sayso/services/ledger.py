@@ -299,7 +299,6 @@ class Ledger:
         self.key = key
         self.checkpoint_every = checkpoint_every
         self._locked_in = None  # the transaction that holds the head lock, if any
-        self._derived_stored: bool | None = None
 
     def lock(self) -> None:
         """Hold the chain head until the caller's transaction ends.
@@ -323,13 +322,6 @@ class Ledger:
         if isinstance(self.session, Connection):
             return self.session.dialect
         return self.session.get_bind().dialect
-
-    def _stores_derived(self) -> bool:
-        """Whether the database stores the ``DERIVED_COLUMNS`` (PostgreSQL) rather than
-        computing them from ``canonical`` (SQLite)."""
-        if self._derived_stored is None:
-            self._derived_stored = stores_derived_columns(self._dialect())
-        return self._derived_stored
 
     @staticmethod
     def head_columns() -> tuple:
@@ -373,7 +365,7 @@ class Ledger:
             return self.append(cleaned, head)  # rare: found on the bytes, cleaned only then
         row_hash = chain_hash(prev_hash, canonical)
         values = {"seq": seq, "canonical": canonical, "prev_hash": prev_hash, "hash": row_hash}
-        if self._stores_derived():
+        if stores_derived_columns(self._dialect()):
             values.update(
                 occurred_at=occurred_at,
                 type=str(event.type),

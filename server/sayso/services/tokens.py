@@ -209,17 +209,8 @@ class TokenService:
         used = self.session.scalar(
             select(_TOKENS.c.family_id).where(_TOKENS.c.code_hash == code.code_hash)
         )
-        if used is None:
-            return
-        self.revoke_family(code.code_hash)
-        self.ledger.append(
-            Event(
-                EventType.CODE_REPLAYED,
-                actor=f"client:{client_id}",
-                details={"family": code.code_hash[:16]},
-            )
-        )
-        self.session.commit()
+        if used is not None:
+            self._revoke_family_recorded(code.code_hash, EventType.CODE_REPLAYED, client_id)
 
     def save_token(self, token: dict, client, account_id: int, family_id: str) -> None:
         """Store a rotated access/refresh pair (hashed) and commit it, with the claim on the
@@ -268,15 +259,7 @@ class TokenService:
         if claimed == 1:
             return row
         if row is not None and row.client_id == client_id and row.rotated_at is not None:
-            self.revoke_family(row.family_id, now)
-            self.ledger.append(
-                Event(
-                    EventType.REFRESH_REUSED,
-                    actor=f"client:{client_id}",
-                    details={"family": row.family_id[:16]},
-                )
-            )
-            self.session.commit()
+            self._revoke_family_recorded(row.family_id, EventType.REFRESH_REUSED, client_id, now)
         return None
 
     def find(self, token: str) -> Token | None:
@@ -289,13 +272,15 @@ class TokenService:
 
     def revoke(self, token: Token, client_id: str) -> None:
         """A client's revocation request (RFC 7009): the token's whole family, committed."""
-        self.revoke_family(token.family_id)
+        self._revoke_family_recorded(token.family_id, EventType.TOKEN_REVOKED, client_id)
+
+    def _revoke_family_recorded(
+        self, family_id: str, why: EventType, client_id: str, now=None
+    ) -> None:
+        """Revoke the family and record why on the ledger, committed together."""
+        self.revoke_family(family_id, now)
         self.ledger.append(
-            Event(
-                EventType.TOKEN_REVOKED,
-                actor=f"client:{client_id}",
-                details={"family": token.family_id[:16]},
-            )
+            Event(why, actor=f"client:{client_id}", details={"family": family_id[:16]})
         )
         self.session.commit()
 
