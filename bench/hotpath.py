@@ -34,13 +34,15 @@ from bench import run
 from bench.app import STATEMENTS_HEADER, create_bench_app
 from sayso.config import new_key
 from sayso.database import _Group
+from sayso.oauth.resource import PresentedBearer
 from sayso.services.profile import ProfileService
 
 #: The steps of a read: (what, where it is defined, its name there). The transaction's
 #: steps belong to its group: with one read at a time, each group has one member.
 STEPS = (
+    ("Authlib: parse the bearer token (before joining the group)", "api", "presented_bearer"),
     ("open the transaction: connect, BEGIN, ledger lock", _Group, "open"),
-    ("Authlib: parse and validate the bearer token (with the read query)", "api", "bearer_token"),
+    ("Authlib: load and validate the token (with the read query)", PresentedBearer, "token"),
     ("  of which the read query: token, grants, key, values, head", ProfileService, "load"),
     ("record: the read's ledger event (canonical JSON, hash, INSERT)", ProfileService, "record"),
     ("commit and close (one per group)", _Group, "end"),

@@ -56,6 +56,18 @@ def test_an_unknown_token_costs_one_query_and_writes_nothing(app, client):
     assert len(statements) <= 2  # the lock or BEGIN, and the lookup
 
 
+@pytest.mark.parametrize("authorization", [None, "Basic YTpi", "Bearer", "Token abc"], ids=str)
+def test_a_request_without_a_usable_bearer_token_opens_no_transaction(app, client, authorization):
+    # Authlib parses the header before the read joins the transaction shared with other
+    # reads: a request that presents nothing usable never takes the ledger lock.
+    headers = {"Authorization": authorization} if authorization else {}
+    with counting(app) as statements:
+        response = client.get("/api/v1/profile", headers=headers)
+    assert response.status_code in {400, 401}
+    assert response.get_json()["error"]
+    assert statements == []
+
+
 def test_reads_chain_on_the_head_they_read(app, client, runner):
     _, token = _connected(app, client, runner, ["interests"])
     for _ in range(3):

@@ -9,7 +9,7 @@ from sayso import services
 from sayso.api import bp
 from sayso.errors import error_response
 from sayso.extensions import csrf
-from sayso.oauth.resource import bearer_token, unauthorized_token
+from sayso.oauth.resource import presented_bearer, unauthorized_token
 from sayso.services.profile import NothingGranted
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,13 @@ def profile():
         401: InvalidToken
         503: Unavailable
     """
+    # The header is parsed before the read joins the transaction it shares with others:
+    # only loading and checking the token happen while the ledger head is locked.
+    presented = presented_bearer()
     reader = services.profile()
     try:
         with reader.recording():  # committed (with the reads it shares it with) on leaving
-            recorded = reader.record(bearer_token(load=reader.load))
+            recorded = reader.record(presented.token(reader.load))
     except NothingGranted:
         return unauthorized_token("The consumer has revoked this access.")
     except SQLAlchemyError:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import request
+from flask import g, request
 
 from sayso.errors import error_response
 from sayso.extensions import db
@@ -22,18 +26,43 @@ class SaysoBearerTokenValidator(BearerTokenValidator):
 
 
 class SaysoResourceProtector(ResourceProtector):
-    """Authlib's protector, with one addition: an endpoint may say how to load the token.
+    """Authlib's protector, taken in the two halves the profile read needs.
 
-    The profile read loads the token together with everything the read needs in one
-    query; Authlib still parses the header and validates what comes back (expired,
-    revoked, scope) exactly as for any other token.
+    :meth:`present` parses the ``Authorization`` header and validates the request, with
+    no database; :meth:`PresentedBearer.token` then loads the token (an endpoint may say
+    how: the profile read loads it with everything the read needs in one query) and lets
+    Authlib validate it (expired, revoked, scope) exactly as for any other token. The
+    profile read runs the first half before it joins the transaction it shares with
+    other reads, and only the second inside it (docs/benchmarks.md).
     """
 
-    def validate_request(self, scopes, request, load=None, **kwargs):
-        validator, token_string = self.parse_request_authorization(request)
-        validator.validate_request(request)
-        token = (load or validator.authenticate_token)(token_string)
-        validator.validate_token(token, scopes, request, **kwargs)
+    def present(self, scopes=None) -> PresentedBearer:
+        """The bearer token the request presents, parsed and not yet loaded."""
+        oauth_request = FlaskJsonRequest(request)
+        validator, token_string = self.parse_request_authorization(oauth_request)
+        validator.validate_request(oauth_request)
+        if isinstance(scopes, str):
+            scopes = [scopes]
+        return PresentedBearer(validator, token_string, oauth_request, scopes)
+
+
+@dataclass(frozen=True)
+class PresentedBearer:
+    """A bearer token as the request presented it: Authlib's validator, the string, the
+    request, and the scopes the endpoint requires."""
+
+    validator: BearerTokenValidator
+    token_string: str
+    request: FlaskJsonRequest
+    scopes: list | None
+
+    def token(self, load=None):
+        """The token loaded (by ``load``, default: the token row by its hash) and validated
+        by Authlib, or :class:`BearerRefused`."""
+        with _refusals():
+            token = (load or self.validator.authenticate_token)(self.token_string)
+            self.validator.validate_token(token, self.scopes, self.request)
+        g.authlib_server_oauth2_token = token
         return token
 
 
@@ -49,22 +78,34 @@ class BearerRefused(Exception):
         self.response = response
 
 
-def bearer_token(scopes=None, load=None):
-    """The request's valid token, or :class:`BearerRefused` with a 401/403 in our error shape.
+def presented_bearer(scopes=None) -> PresentedBearer:
+    """The request's bearer token, parsed (load and validate it with ``.token()``), or
+    :class:`BearerRefused` with a 400/401 in our error shape.
 
-    ``load``: how to fetch the token from the presented string (default: the token row by
-    its hash). Tokens are accepted only in the ``Authorization`` header: a token in the
-    query string or a form body leaks into logs and histories, so it is refused outright.
+    Tokens are accepted only in the ``Authorization`` header: a token in the query string
+    or a form body leaks into logs and histories, so it is refused outright.
     """
     if "access_token" in request.args or "access_token" in request.form:
         response, status = error_response(
             400, "Send the token in the Authorization header, never in the URL.", "invalid_request"
         )
         raise BearerRefused((response, status))
+    with _refusals():
+        return require_oauth.present(scopes)
+
+
+def bearer_token(scopes=None, load=None):
+    """The request's valid token (see :func:`presented_bearer`), or :class:`BearerRefused`
+    with a 400/401/403 in our error shape. ``load``: as for :meth:`PresentedBearer.token`."""
+    return presented_bearer(scopes).token(load)
+
+
+@contextmanager
+def _refusals():
+    """Authlib's errors as :class:`BearerRefused`, in our error shape with RFC 6750's
+    ``WWW-Authenticate`` challenge."""
     try:
-        if load is None:
-            return require_oauth.acquire_token(scopes)
-        return require_oauth.acquire_token(scopes, load=load)
+        yield
     except MissingAuthorizationError:
         # RFC 6750 §3.1: no credentials sent, so no error code in the challenge.
         response, status = error_response(401, "A bearer token is required.", "unauthorized")
