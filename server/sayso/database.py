@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
+from contextvars import ContextVar
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -32,6 +33,43 @@ def engine_options(url: str) -> dict:
     # No ``pool_pre_ping``: it costs a round trip on every checkout, i.e. every request.
     # ``ping_idle_connections`` pings only a connection that has sat idle (see there).
     return {"pool_recycle": 1800}
+
+
+_READ_ONLY: ContextVar[bool] = ContextVar("sayso_read_only", default=False)
+_NO_BEGIN = "sayso_no_begin"  # Connection.info key: this SQLite transaction sent no BEGIN
+
+
+class WriteRefused(RuntimeError):
+    """A statement that is not a SELECT, in code that runs ``read_only``."""
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Run what is inside as a reader that writes nothing.
+
+    Any statement other than a ``SELECT`` raises :class:`WriteRefused` (on both databases,
+    so a write that creeps into such code fails its tests). On SQLite a transaction begun
+    inside sends no ``BEGIN IMMEDIATE``: it neither takes nor waits for the write lock,
+    and each ``SELECT`` reads the latest committed state on its own (SQLite's autocommit
+    mode; WAL readers never wait for the writer). Meant for pages that only show things,
+    such as the consent page, which would otherwise queue behind every ledger append.
+    Such a transaction stays read-only until it ends, even if it outlives the block.
+    """
+    token = _READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
+def refuse_writes_when_read_only(engine) -> None:
+    """Enforce ``read_only`` on ``engine``: a check of each statement's first word."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse(conn, _cursor, statement, _parameters, _context, _executemany):
+        reading = _READ_ONLY.get() or conn.info.get(_NO_BEGIN)
+        if reading and statement.lstrip()[:6].upper() != "SELECT":
+            raise WriteRefused(f"a read-only transaction cannot run {statement[:40]!r}")
 
 
 class WriterQueue:
@@ -385,6 +423,7 @@ def configure_engine(engine) -> None:
     appends on SQLite (PostgreSQL uses an advisory lock instead, see services/ledger.py);
     a :class:`WriterQueue` in front of it hands the lock over without SQLite's sleeps.
     """
+    refuse_writes_when_read_only(engine)
     if engine.dialect.name != "sqlite":
         ping_idle_connections(engine)
         pipeline_transactions(engine)
@@ -404,9 +443,17 @@ def configure_engine(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
+        if _READ_ONLY.get():
+            connection.info[_NO_BEGIN] = True  # see read_only
+            return
+        connection.info.pop(_NO_BEGIN, None)
         if queue is not None:
             queue.acquire(_dbapi(connection.connection))
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def _forget_read_only(_dbapi_connection, record):
+        record.info.pop(_NO_BEGIN, None)
 
     if queue is None:
         return

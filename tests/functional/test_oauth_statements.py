@@ -3,12 +3,14 @@
 Counts, unlike timings, are deterministic: each is pinned here as a ceiling per backend, so
 a query that creeps back in (an ORM lazy load, a second lookup of the same client, a grant
 read before it is written) fails a test instead of a benchmark. SQLite counts its
-``BEGIN IMMEDIATE`` (one per transaction); commits are not statements.
+``BEGIN IMMEDIATE`` (one per writing transaction); commits are not statements.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -23,8 +25,9 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # The most statements each step may take (SQLite, PostgreSQL), and what they are.
 CEILINGS = {
-    # BEGIN; the session's account; the client with its brand and domains (one join).
-    "consent page": {"sqlite": 3, "postgresql": 2},
+    # The session's account; the client with its brand and domains (one join). Read-only:
+    # no BEGIN IMMEDIATE on SQLite (database.read_only).
+    "consent page": {"sqlite": 2, "postgresql": 2},
     # BEGIN (SQLite) or the ledger head lock (PostgreSQL); account; client; every ticked
     # grant in one upsert that also reads the ledger head; the ledger event. One
     # transaction. The code is sealed, not stored: no statement.
@@ -84,6 +87,34 @@ def test_consent_page_consent_and_token_stay_within_their_statement_counts(
         issued = exchange(app.test_client(), brand, redirect_query(answer)["code"], verifier)
     assert issued.status_code == 200
     _within(app, "token", statements)
+
+
+def test_the_consent_page_is_shown_while_another_writer_holds_sqlite_s_lock(app, consumer, brand):
+    # Showing the page writes nothing, so it does not wait for SQLite's one write lock
+    # (held here by another connection, as a long ledger append would); the consent
+    # itself, a write, waits its turn and goes through once the lock is let go.
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's write lock")
+        path = db.engine.url.database
+    _, challenge = pkce()
+    url = authorize_url(brand, challenge=challenge, prompt="consent")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    shown = []
+    page = threading.Thread(target=lambda: shown.append(consumer.get(url)))
+    try:
+        page.start()
+        page.join(timeout=5)
+        assert not page.is_alive(), "the consent page waited for the write lock"
+    finally:
+        writer.rollback()
+        writer.close()
+        page.join()
+    assert shown[0].status_code == 200
+    token = _CSRF.search(shown[0].get_data(as_text=True)).group(1)
+    form = {"csrf_token": token, "decision": "allow", "field": ["interests"]}
+    assert consumer.post(url, data=form).status_code == 302
 
 
 def test_consent_given_again_costs_no_more_than_the_first(app, consumer, brand):
