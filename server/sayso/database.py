@@ -414,8 +414,9 @@ def _dbapi(connection):
 
 
 def configure_engine(engine) -> None:
-    """SQLite: durable WAL, foreign keys, and ``BEGIN IMMEDIATE`` for every transaction.
-    PostgreSQL: pings for idle connections, and pipelined transactions (see each).
+    """SQLite: durable WAL, foreign keys, and ``BEGIN IMMEDIATE`` for every transaction
+    but a ``read_only`` one. PostgreSQL: pings for idle connections, and pipelined
+    transactions (see each). Both: ``read_only`` enforced.
 
     pysqlite opens transactions lazily and as DEFERRED; a deferred transaction that reads
     the ledger head and then writes can lose the race to another writer. Starting every

@@ -35,6 +35,16 @@ def init_app(app) -> None:
     """Refuse NUL characters at the door; add the headers after every request."""
 
     @app.before_request
+    def _head_as_get():
+        # HEAD is GET without the content (RFC 9110 §9.3.2), and Flask routes it to the
+        # GET view. Views that show a form on GET treat every other method as the form's
+        # POST: seen as HEAD, a request would run that branch, outside CSRF protection and
+        # the sign-in rate limits (which name POST). Every view sees GET instead; the
+        # content is still left out, because Werkzeug decides that from the WSGI environ.
+        if request.method == "HEAD":
+            request.method = "GET"
+
+    @app.before_request
     def _refuse_nul():
         # No field of Sayso's takes a NUL, and PostgreSQL refuses them in text: answer a
         # clear 400 here rather than a database error deep inside any endpoint.

@@ -1,8 +1,12 @@
 """Security headers, the error shape, health, and inputs that must never cause a 500."""
 
 import pytest
+from sqlalchemy import func, select
 
-from tests.helpers import sign_up
+from sayso.extensions import db
+from sayso.models import Account
+from tests.helpers import PASSWORD, api_headers, sign_up
+from tests.oauth_helpers import authorize_url, make_brand, pkce
 
 
 @pytest.mark.parametrize("path", ["/", "/login", "/api/v1/fields", "/healthz", "/nope"])
@@ -131,3 +135,44 @@ def test_profile_without_credentials_gets_a_bare_bearer_challenge(client):
 def test_nul_characters_get_a_clear_400_everywhere(client, method, path, kwargs):
     response = client.open(path, method=method, **kwargs)
     assert response.status_code == 400
+
+
+# HEAD is GET without the content (RFC 9110 §9.3.2). The form views branch on "GET" to
+# show their page and treat anything else as the form's POST; HEAD must show the page too,
+# never run the POST branch, where neither CSRF nor the sign-in rate limits (which name
+# POST) would stand in the way.
+
+
+def test_head_on_the_sign_in_page_signs_nobody_in(client, app):
+    sign_up(client, "ada@example.org")
+    stranger = app.test_client()
+    answer = stranger.head("/login", data={"email": "ada@example.org", "password": PASSWORD})
+    assert answer.status_code == 200
+    assert answer.data == b""  # the page, without its content
+    assert stranger.get("/api/v1/me").status_code == 401
+
+
+def test_head_on_the_sign_up_page_creates_no_account(client, app):
+    answer = client.head("/signup", data={"email": "bob@example.org", "password": PASSWORD})
+    assert answer.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Account)) == 0
+
+
+def test_head_on_a_disclosure_form_deletes_nothing(client):
+    sign_up(client, "ada@example.org")
+    kept = {"interests": [{"text": "crime fiction"}]}
+    headers = api_headers(client)
+    assert client.put("/api/v1/me/disclosures", json=kept, headers=headers).status_code == 200
+    assert client.head("/disclosures/interests").status_code == 200  # an empty form deletes
+    assert client.get("/api/v1/me/disclosures").get_json()["interests"] == kept["interests"]
+
+
+def test_head_on_the_consent_page_grants_nothing(client, runner):
+    sign_up(client, "ada@example.org")
+    brand = make_brand(runner)
+    _, challenge = pkce()
+    url = authorize_url(brand, challenge=challenge)
+    answer = client.head(url, data={"decision": "allow", "field": ["interests"]})
+    assert answer.status_code == 200
+    assert client.get("/api/v1/me/grants").get_json() == []
