@@ -8,6 +8,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from sayso.security import SafeMethodsFlask
+
 __all__ = ["create_app"]
 
 
@@ -19,7 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "SAYSO_INSTANCE_PATH"
     )
-    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app = SafeMethodsFlask(__name__, instance_path=instance_path, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config.load_config(app, test_config)
     from sayso.services.ledger import LedgerKey

@@ -1,8 +1,15 @@
-"""Request hygiene (no NUL characters) and security headers on every response."""
+"""Request hygiene (safe methods write nothing, no NUL characters) and security headers on
+every response."""
 
 from __future__ import annotations
 
-from flask import abort, request
+from flask import Flask, abort, request
+
+from sayso.database import read_only
+
+#: RFC 9110 §9.2.1: a client asks for nothing to change with these, so a view answering
+#: them writes nothing (see :class:`SafeMethodsFlask`).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -16,6 +23,34 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def writes_on_get(view):
+    """Mark a view that writes when it answers GET, and must: one whose reading is itself
+    recorded (a brand's profile read appends to the ledger). Said once, on the view."""
+    view.sayso_writes_on_get = True
+    return view
+
+
+class SafeMethodsFlask(Flask):
+    """Flask, with every view run ``database.read_only`` for GET, HEAD and OPTIONS, unless
+    it is marked :func:`writes_on_get`.
+
+    Two things follow. A page that only shows things never queues for SQLite's write lock
+    behind the ledger appends of brands' reads. And "GET changes nothing", which CSRF
+    protection relies on (Flask-WTF checks only the unsafe methods, and a cross-site
+    GET needs no form), is enforced rather than hoped for: a write that creeps into such
+    a view raises ``WriteRefused`` in its tests, on both databases. The read-only scope is
+    the request's whole handling, ``before_request`` functions included (a blueprint's
+    check of the signed-in account opens the transaction the view goes on using).
+    """
+
+    def full_dispatch_request(self):
+        view = self.view_functions.get(request.endpoint)
+        if request.method not in SAFE_METHODS or getattr(view, "sayso_writes_on_get", False):
+            return super().full_dispatch_request()
+        with read_only():
+            return super().full_dispatch_request()
 
 
 def _carries_nul() -> bool:

@@ -15,6 +15,7 @@ from sayso.schemas.contacts import (
     ContactRecordedSchema,
     ContactReportSchema,
 )
+from sayso.security import writes_on_get
 
 
 def _consumer_and_brand(scope: str, grant_name: str):
@@ -30,6 +31,7 @@ def _consumer_and_brand(scope: str, grant_name: str):
 
 @bp.get("/contact-policy")
 @csrf.exempt
+@writes_on_get  # recorded in the ledger as a read of channels
 def contact_policy():
     """May the brand contact the consumer on a channel now? If not, why, and when next.
     ---

@@ -10,6 +10,7 @@ from sayso.api import bp
 from sayso.errors import error_response
 from sayso.extensions import csrf
 from sayso.oauth.resource import presented_bearer, unauthorized_token
+from sayso.security import writes_on_get
 from sayso.services.profile import NothingGranted
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 @bp.get("/profile")
 @csrf.exempt
+@writes_on_get  # every read is recorded in the ledger
 def profile():
     """The consumer's fields that the token's scope covers and that are granted right now.
     ---

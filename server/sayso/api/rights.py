@@ -19,6 +19,7 @@ from sayso.schemas.rights import (
     ReceiptQuerySchema,
     ReceiptSchema,
 )
+from sayso.security import writes_on_get
 from sayso.services.accounts import WrongPassword
 
 
@@ -111,6 +112,7 @@ def access_history():
 
 
 @bp.get("/me/export")
+@writes_on_get  # the export is recorded in the ledger before it is sent
 @consumer_required
 def export_data():
     """Everything Sayso holds about the consumer, in one JSON document.

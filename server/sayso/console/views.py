@@ -27,6 +27,7 @@ from sayso.schemas.console import (
     EventSearchSchema,
     ExportSchema,
 )
+from sayso.security import writes_on_get
 from sayso.services.accounts import actor_for
 from sayso.services.audit_console import MAX_CHART_DAYS, BrandActivity
 from sayso.services.ledger import EventType
@@ -82,6 +83,7 @@ def _activity_range():
 
 
 @bp.get("")
+@writes_on_get  # the officer's view is itself recorded
 def events():
     """Search the ledger by type, brand, subject and time; newest first, 50 a page."""
     data = EventSearchSchema().load(_query())
@@ -103,6 +105,7 @@ def events():
 
 
 @bp.get("/events/<int:seq>")
+@writes_on_get  # the officer's view is itself recorded
 def event(seq: int):
     """One event in full: every column, the canonical bytes, and whether its hash holds."""
     if seq > MAX_SEQ:
@@ -121,6 +124,7 @@ def event(seq: int):
 
 
 @bp.get("/export")
+@writes_on_get  # the officer's view is itself recorded
 def export():
     """Download the events a search would show, as JSON Lines (verifiable) or CSV."""
     data = ExportSchema().load(_query())
@@ -137,6 +141,7 @@ def export():
 
 
 @bp.get("/chain")
+@writes_on_get  # the officer's view is itself recorded
 def chain():
     """Chain status: verified from the newest good checkpoint, and that checkpoint."""
     console = services.audit_console()
@@ -154,6 +159,7 @@ def verify_chain():
 
 
 @bp.get("/activity")
+@writes_on_get  # the officer's view is itself recorded
 def activity():
     """Grants, revokes and reads per brand per day, drawn as SVG bar charts."""
     since, until = _activity_range()
@@ -170,6 +176,7 @@ def activity():
 
 
 @bp.get("/brands")
+@writes_on_get  # the officer's view is itself recorded
 def brands():
     """Every registered brand, with a link to its view."""
     console = services.audit_console()
@@ -178,6 +185,7 @@ def brands():
 
 
 @bp.get("/breaches")
+@writes_on_get  # the officer's view is itself recorded
 def breaches():
     """Brands that contacted consumers beyond their preferences, most breaches first."""
     services.audit_console().record_view(_actor(), "breaches", {})
@@ -187,6 +195,7 @@ def breaches():
 
 
 @bp.get("/brands/<brand_id>")
+@writes_on_get  # the officer's view is itself recorded
 def brand(brand_id: str):
     """One brand: its totals, its activity chart, and the check that every read had a grant."""
     if not _BRAND_ID.fullmatch(brand_id):
@@ -213,6 +222,7 @@ def brand(brand_id: str):
 
 
 @bp.get("/erasures")
+@writes_on_get  # the officer's view is itself recorded
 def erasures():
     """Every consumer erasure the ledger records, newest first."""
     data = ErasureListSchema().load(_query())

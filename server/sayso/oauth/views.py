@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import wraps
 from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
@@ -13,7 +12,6 @@ from marshmallow import ValidationError
 
 from sayso import services
 from sayso.auth import consumer_required
-from sayso.database import read_only
 from sayso.extensions import csrf, limiter
 from sayso.fields import MANAGE_SCOPE, grant_name_of, grantable, scope_of
 from sayso.oauth import bp
@@ -47,24 +45,7 @@ def _origin(uri: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _read_only_on_get(view):
-    """Showing the consent page writes nothing (nor does a code for grants already given,
-    which is sealed, not stored): GET runs ``read_only``, so on SQLite it does not queue
-    for the write lock behind every ledger append. Outermost, so that loading the
-    signed-in account runs read-only too."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if request.method != "GET":
-            return view(*args, **kwargs)
-        with read_only():
-            return view(*args, **kwargs)
-
-    return wrapper
-
-
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
-@_read_only_on_get
 @consumer_required
 def authorize():
     """The consent page: the brand, each requested field and its purpose, nothing pre-ticked."""

@@ -1,0 +1,158 @@
+"""GET, HEAD and OPTIONS write nothing (``security.SafeMethodsFlask``), unless a view is marked
+``writes_on_get``; so on SQLite, pages that only show things never wait for the write lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from sayso import services
+from sayso.database import WriteRefused
+from sayso.extensions import csrf, db
+from sayso.models import AuditEvent
+from sayso.security import writes_on_get
+from tests.functional.test_portal import member_of
+from tests.helpers import api_headers, sign_up
+from tests.oauth_helpers import bearer, connect, make_brand
+
+
+@pytest.fixture
+def brand(runner):
+    return make_brand(runner)
+
+
+def _pages(app, brand) -> list[tuple[object, str]]:
+    """Every page and GET endpoint that only shows things, each with a client allowed to
+    see it, over data that gives each something to show: a consumer who disclosed, granted
+    and was read, and a member of the brand."""
+    consumer = app.test_client()
+    sign_up(consumer, "ada@example.org")
+    answer = consumer.put(
+        "/api/v1/me/disclosures",
+        json={"interests": [{"text": "crime fiction"}]},
+        headers=api_headers(consumer),
+    )
+    assert answer.status_code == 200
+    token = connect(consumer, brand, ["interests"])["access_token"]
+    reader = app.test_client()
+    assert reader.get("/api/v1/profile", headers=bearer(token)).status_code == 200
+    member = member_of(app, brand["brand_id"])
+    anyone = app.test_client()
+    brand_id = brand["brand_id"]
+    return [
+        *(
+            (consumer, path)
+            for path in [
+                "/",
+                "/disclosures",
+                "/disclosures/interests",
+                "/brands",
+                f"/brands/{brand_id}/access",
+                f"/brands/{brand_id}/receipts.json",
+                "/questions",
+                "/account/data",
+                "/account/password",
+                "/api/v1/me",
+                "/api/v1/me/disclosures",
+                "/api/v1/me/disclosures/interests",
+                "/api/v1/me/access-history",
+                "/api/v1/me/receipts",
+                "/api/v1/me/questions",
+            ]
+        ),
+        *(
+            (member, path)
+            for path in [
+                "/portal",
+                f"/portal/clients/{brand['client_id']}",
+                "/portal/deliveries",
+                "/portal/questions",
+                "/portal/registration",
+            ]
+        ),
+        *(
+            (anyone, path)
+            for path in [
+                "/login",
+                "/signup",
+                "/healthz",
+                "/api/v1/fields",
+                "/api/v1/openapi.json",
+                "/.well-known/oauth-authorization-server",
+            ]
+        ),
+    ]
+
+
+def test_pages_that_only_show_things_write_nothing_and_wait_for_no_sqlite_writer(app, brand):
+    # Every page is asked for with GET and HEAD. A write in any of them raises WriteRefused
+    # (on both databases); on SQLite, another connection holds the one write lock meanwhile,
+    # as a long ledger append would, and no page may wait for it.
+    pages = _pages(app, brand)
+    with app.app_context():
+        path = db.engine.url.database if db.engine.dialect.name == "sqlite" else None
+    writer = None
+    if path is not None:
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+    shown = []
+
+    def show():
+        for client, url in pages:
+            shown.append((url, client.get(url).status_code, client.head(url).status_code))
+
+    viewer = threading.Thread(target=show)
+    try:
+        viewer.start()
+        viewer.join(timeout=20)
+        assert not viewer.is_alive(), f"a page waited for the write lock after {shown[-1:]}"
+    finally:
+        if writer is not None:
+            writer.rollback()
+            writer.close()
+        viewer.join()
+    assert [s for s in shown if s[1:] != (200, 200)] == []
+    assert len(shown) == len(pages)
+
+
+@pytest.fixture
+def recording_app(app):
+    """The app with two test views that record a console view in the ledger when asked
+    with GET, one of them marked as writing on GET."""
+
+    def record():
+        services.audit_console().record_view("officer:test", "events", {})
+        return "recorded"
+
+    app.add_url_rule("/test/records", "records", csrf.exempt(record), methods=["GET", "POST"])
+    marked = writes_on_get(csrf.exempt(lambda: record()))
+    app.add_url_rule("/test/records-marked", "records_marked", marked)
+    return app
+
+
+def _events(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEvent))
+
+
+def test_a_view_that_writes_on_get_is_refused_unless_marked(recording_app, caplog):
+    client = recording_app.test_client()
+    before = _events(recording_app)
+    # A programming error: the consistent 500, logged with the WriteRefused that caused it.
+    with caplog.at_level(logging.ERROR):
+        assert client.get("/test/records").status_code == 500
+        assert client.head("/test/records").status_code == 500
+    refused = [r for r in caplog.records if r.exc_info and r.exc_info[0] is WriteRefused]
+    assert len(refused) == 2
+    assert _events(recording_app) == before  # refused before anything was written
+
+    assert client.post("/test/records").status_code == 200
+    assert client.get("/test/records-marked").status_code == 200
+    assert _events(recording_app) == before + 2
+    with recording_app.app_context():
+        assert services.ledger().verify().ok
