@@ -8,8 +8,6 @@ from pathlib import Path
 
 from flask import Flask
 
-from sayso.security import SafeMethodsFlask
-
 __all__ = ["create_app"]
 
 
@@ -21,7 +19,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "SAYSO_INSTANCE_PATH"
     )
-    app = SafeMethodsFlask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app = security.SafeMethodsFlask(
+        __name__, instance_path=instance_path, instance_relative_config=True
+    )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config.load_config(app, test_config)
     from sayso.services.ledger import LedgerKey

@@ -124,7 +124,7 @@ def event(seq: int):
 
 
 @bp.get("/export")
-@writes_on_get  # the officer's view is itself recorded
+@writes_on_get  # the officer's download is itself recorded
 def export():
     """Download the events a search would show, as JSON Lines (verifiable) or CSV."""
     data = ExportSchema().load(_query())
