@@ -1,10 +1,13 @@
 """Small helpers the tests share: CSRF tokens from pages, signing up and in over HTTP,
-counting the SQL statements a block of requests runs, running threads at once."""
+counting the SQL statements a block of requests runs, running threads at once, and
+requests made while SQLite's write lock is held elsewhere."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -36,6 +39,18 @@ def log_in(client, email: str, password: str = PASSWORD, next: str = ""):
         "/login",
         data={"email": email, "password": password, "csrf_token": token, "next": next},
     )
+
+
+def disclosing_consumer(client, email: str = "ada@example.org"):
+    """``client``, signed up as ``email``, who has disclosed an interest."""
+    sign_up(client, email)
+    response = client.put(
+        "/api/v1/me/disclosures",
+        json={"interests": [{"text": "crime fiction"}]},
+        headers=api_headers(client),
+    )
+    assert response.status_code == 200
+    return client
 
 
 def api_headers(client) -> dict:
@@ -81,3 +96,30 @@ def run_together(count: int, member) -> list:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
     return outcomes
+
+
+def answered_without_waiting_for_sqlite_s_lock(
+    app, ask: Callable[[list], None], seconds: float = 20
+) -> list:
+    """What ``ask(answers)`` appended to ``answers``, asked in a thread while another
+    connection holds SQLite's write lock (as a long ledger append would). Fails if it has
+    not finished within ``seconds``, i.e. if it waited for the lock. On PostgreSQL it just
+    runs."""
+    with app.app_context():
+        path = db.engine.url.database if db.engine.dialect.name == "sqlite" else None
+    writer = None
+    if path is not None:
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+    answers: list = []
+    asking = threading.Thread(target=ask, args=(answers,))
+    try:
+        asking.start()
+        asking.join(timeout=seconds)
+        assert not asking.is_alive(), f"waited for the write lock after {answers[-1:]}"
+    finally:
+        if writer is not None:
+            writer.rollback()
+            writer.close()
+        asking.join()
+    return answers

@@ -51,8 +51,9 @@ def read_only() -> Iterator[None]:
     so a write that creeps into such code fails its tests). On SQLite a transaction begun
     inside sends no ``BEGIN IMMEDIATE``: it neither takes nor waits for the write lock,
     and each ``SELECT`` reads the latest committed state on its own (SQLite's autocommit
-    mode; WAL readers never wait for the writer). Meant for pages that only show things,
-    such as the consent page, which would otherwise queue behind every ledger append.
+    mode; WAL readers never wait for the writer). Every GET, HEAD and OPTIONS request runs
+    in it (``security.SafeMethodsFlask``), so a page that only shows things does not queue
+    behind every ledger append.
     Such a transaction stays read-only until it ends, even if it outlives the block.
     """
     token = _READ_ONLY.set(True)

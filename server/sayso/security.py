@@ -46,11 +46,12 @@ class SafeMethodsFlask(Flask):
     """
 
     def full_dispatch_request(self):
-        view = self.view_functions.get(request.endpoint)
-        if request.method not in SAFE_METHODS or getattr(view, "sayso_writes_on_get", False):
-            return super().full_dispatch_request()
-        with read_only():
-            return super().full_dispatch_request()
+        if request.method in SAFE_METHODS and not getattr(
+            self.view_functions.get(request.endpoint), "sayso_writes_on_get", False
+        ):
+            with read_only():
+                return super().full_dispatch_request()
+        return super().full_dispatch_request()
 
 
 def _carries_nul() -> bool:

@@ -11,7 +11,7 @@ from sayso.extensions import db
 from sayso.models import AuditEvent
 from sayso.services.ledger import EventType
 from tests.functional.test_registration import GOOD, initial_token, register  # noqa: F401
-from tests.helpers import api_headers, csrf_token, sign_up
+from tests.helpers import api_headers, csrf_token, disclosing_consumer
 from tests.oauth_helpers import ALL_SCOPES, authorize_url, make_brand, pkce, redirect_query
 
 GPC = {"Sec-GPC": "1"}
@@ -19,13 +19,7 @@ GPC = {"Sec-GPC": "1"}
 
 @pytest.fixture
 def consumer(client):
-    sign_up(client, "ada@example.org")
-    client.put(
-        "/api/v1/me/disclosures",
-        json={"interests": [{"text": "crime fiction"}]},
-        headers=api_headers(client),
-    )
-    return client
+    return disclosing_consumer(client)
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ read before it is written) fails a test instead of a benchmark. SQLite counts it
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +16,13 @@ from sqlalchemy import select
 from sayso import services
 from sayso.extensions import db
 from sayso.models import Grant
-from tests.helpers import api_headers, counting, csrf_token, sign_up
+from tests.helpers import (
+    answered_without_waiting_for_sqlite_s_lock,
+    api_headers,
+    counting,
+    csrf_token,
+    disclosing_consumer,
+)
 from tests.oauth_helpers import authorize_url, exchange, make_brand, pkce, redirect_query
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -45,14 +49,7 @@ def brand(runner):
 
 @pytest.fixture
 def consumer(client):
-    sign_up(client, "ada@example.org")
-    response = client.put(
-        "/api/v1/me/disclosures",
-        json={"interests": [{"text": "crime fiction"}]},
-        headers=api_headers(client),
-    )
-    assert response.status_code == 200
-    return client
+    return disclosing_consumer(client)
 
 
 def _within(app, step: str, statements: list[str]) -> None:
@@ -96,21 +93,11 @@ def test_the_consent_page_is_shown_while_another_writer_holds_sqlite_s_lock(app,
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite's write lock")
-        path = db.engine.url.database
     _, challenge = pkce()
     url = authorize_url(brand, challenge=challenge, prompt="consent")
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    shown = []
-    page = threading.Thread(target=lambda: shown.extend([consumer.get(url), consumer.head(url)]))
-    try:
-        page.start()
-        page.join(timeout=5)
-        assert not page.is_alive(), "the consent page waited for the write lock"
-    finally:
-        writer.rollback()
-        writer.close()
-        page.join()
+    shown = answered_without_waiting_for_sqlite_s_lock(
+        app, lambda answers: answers.extend([consumer.get(url), consumer.head(url)]), seconds=5
+    )
     assert [answer.status_code for answer in shown] == [200, 200]
     token = _CSRF.search(shown[0].get_data(as_text=True)).group(1)
     form = {"csrf_token": token, "decision": "allow", "field": ["interests"]}

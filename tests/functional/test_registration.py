@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sayso import services
 from sayso.extensions import db
 from sayso.models import AuditEvent, OAuthClient
-from tests.helpers import api_headers, sign_up
+from tests.helpers import disclosing_consumer, sign_up
 from tests.oauth_helpers import ALL_SCOPES, authorize_url, bearer, connect, make_brand, pkce
 
 SHOP = "https://shop.bookshop.example/callback"
@@ -40,14 +40,7 @@ def initial_token(runner, brand):
 
 @pytest.fixture
 def consumer(app):
-    client = app.test_client()
-    sign_up(client, "ada@example.org")
-    client.put(
-        "/api/v1/me/disclosures",
-        json={"interests": [{"text": "crime fiction"}]},
-        headers=api_headers(client),
-    )
-    return client
+    return disclosing_consumer(app.test_client())
 
 
 def register(client, body, token=None, **kwargs):

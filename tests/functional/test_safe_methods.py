@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +15,7 @@ from sayso.extensions import csrf, db
 from sayso.models import AuditEvent
 from sayso.security import writes_on_get
 from tests.functional.test_portal import member_of
-from tests.helpers import api_headers, sign_up
+from tests.helpers import answered_without_waiting_for_sqlite_s_lock, disclosing_consumer
 from tests.oauth_helpers import bearer, connect, make_brand
 
 
@@ -30,14 +28,7 @@ def _pages(app, brand) -> list[tuple[object, str]]:
     """Every page and GET endpoint that only shows things, each with a client allowed to
     see it, over data that gives each something to show: a consumer who disclosed, granted
     and was read, and a member of the brand."""
-    consumer = app.test_client()
-    sign_up(consumer, "ada@example.org")
-    answer = consumer.put(
-        "/api/v1/me/disclosures",
-        json={"interests": [{"text": "crime fiction"}]},
-        headers=api_headers(consumer),
-    )
-    assert answer.status_code == 200
+    consumer = disclosing_consumer(app.test_client())
     token = connect(consumer, brand, ["interests"])["access_token"]
     reader = app.test_client()
     assert reader.get("/api/v1/profile", headers=bearer(token)).status_code == 200
@@ -94,28 +85,12 @@ def test_pages_that_only_show_things_write_nothing_and_wait_for_no_sqlite_writer
     # (on both databases); on SQLite, another connection holds the one write lock meanwhile,
     # as a long ledger append would, and no page may wait for it.
     pages = _pages(app, brand)
-    with app.app_context():
-        path = db.engine.url.database if db.engine.dialect.name == "sqlite" else None
-    writer = None
-    if path is not None:
-        writer = sqlite3.connect(path, isolation_level=None)
-        writer.execute("BEGIN IMMEDIATE")
-    shown = []
 
-    def show():
+    def ask(shown):
         for client, url in pages:
             shown.append((url, client.get(url).status_code, client.head(url).status_code))
 
-    viewer = threading.Thread(target=show)
-    try:
-        viewer.start()
-        viewer.join(timeout=20)
-        assert not viewer.is_alive(), f"a page waited for the write lock after {shown[-1:]}"
-    finally:
-        if writer is not None:
-            writer.rollback()
-            writer.close()
-        viewer.join()
+    shown = answered_without_waiting_for_sqlite_s_lock(app, ask)
     assert [s for s in shown if s[1:] != (200, 200)] == []
     assert len(shown) == len(pages)
 
