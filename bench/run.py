@@ -19,13 +19,14 @@ import platform
 import re
 import secrets
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,7 @@ S10_CHUNK = 10_000
 # Parts each side of a measured pair is run in, alternating with the other side.
 PAIR_ROUNDS = 4
 S9_ROUNDS = 6
+S7_ROUNDS = 10
 LOAD_DEADLINE_SECONDS = 120
 STARTUP_SECONDS = 60
 ALL_FIELDS = ["interests", "browsing_categories", "channels"]
@@ -108,14 +110,20 @@ def log(message: str) -> None:
 
 
 class Database:
-    """A fresh database of one backend, migrated, for one run; dropped at the end."""
+    """A fresh database of one backend for one run, or a copy of one (``template``, which
+    nobody may be connected to); dropped at the end."""
 
-    def __init__(self, backend: str, workdir: Path):
+    def __init__(self, backend: str, workdir: Path, template: Database | None = None):
         self.backend = backend
         self.workdir = workdir
         self._admin = None
         if backend == "sqlite":
-            self.url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+            path = workdir / ("bench.sqlite3" if template is None else "bench-copy.sqlite3")
+            self.url = f"sqlite:///{path}"
+            if template is not None:
+                source = sqlite3.connect(make_url(template.url).database)
+                with closing(source), closing(sqlite3.connect(path)) as copy:
+                    source.backup(copy)
         else:
             admin_url = os.environ.get(
                 "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -123,8 +131,9 @@ class Database:
             admin = make_url(admin_url).set(drivername="postgresql+psycopg")
             self.name = f"sayso_bench_{secrets.token_hex(4)}"
             self._admin = create_engine(admin, isolation_level="AUTOCOMMIT")
+            copied = f' TEMPLATE "{template.name}"' if template is not None else ""
             with self._admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+                conn.execute(text(f'CREATE DATABASE "{self.name}"{copied}'))
             self.url = admin.set(database=self.name).render_as_string(hide_password=False)
 
     def drop(self) -> None:
@@ -564,8 +573,8 @@ def raw_hashlib_seconds(ledger) -> tuple[float, int]:
 
 
 def verify_timings(app) -> dict:
-    """S6/S7: ``Ledger.verify`` (full and since the newest checkpoint) and raw hashlib
-    over the same stored bytes (the canonical column), fetched the same way."""
+    """S6: ``Ledger.verify`` and raw hashlib over the same stored bytes (the canonical
+    column), fetched the same way. A checkpoint is made first, for S7."""
     with app.app_context():
         ledger = services.ledger()
         ledger.checkpoint()
@@ -578,26 +587,42 @@ def verify_timings(app) -> dict:
             began = time.perf_counter()
             full = ledger.verify()
             full_runs.append(time.perf_counter() - began)
-        # About a millisecond each: a first run to warm the statement caches, then the
-        # median of 101, so scheduler hiccups are not a result.
-        ledger.verify(since_checkpoint=True)
-        since_runs = []
-        for _ in range(101):
-            began = time.perf_counter()
-            since = ledger.verify(since_checkpoint=True)
-            since_runs.append(time.perf_counter() - began)
-        since_seconds = statistics.median(since_runs)
         db.session.remove()
-    if not (full.ok and since.ok):
-        raise RuntimeError(f"ledger does not verify: {full} {since}")
+    if not full.ok:
+        raise RuntimeError(f"ledger does not verify: {full}")
     return {
         "events": full.checked,
         "verify_seconds": min(full_runs),
-        "since_seconds": since_seconds,
-        "since_checked": since.checked,
         "raw_seconds": min(raw_runs),
         "raw_count": raw_count,
     }
+
+
+def interleaved_s7(apps: list) -> list[dict]:
+    """S7: ``verify --since-checkpoint`` on each ledger (the smallest kept as a copy while
+    the other grew), in ``S7_ROUNDS`` alternated rounds of 21 walks after one to warm the
+    statement caches; each ledger's median walk. A walk takes a millisecond or two, and
+    on this machine consecutive medians of the same walk moved by more than S7's ±20 %:
+    alternated, the machine's drift hits every size alike."""
+    walks: list[list[float]] = [[] for _ in apps]
+    checked = [0] * len(apps)
+    for round_ in range(S7_ROUNDS + 1):
+        for index in range(len(apps)) if round_ % 2 else reversed(range(len(apps))):
+            with apps[index].app_context():
+                ledger = services.ledger()
+                for _ in range(1 if round_ == 0 else 21):
+                    began = time.perf_counter()
+                    since = ledger.verify(since_checkpoint=True)
+                    if round_:
+                        walks[index].append(time.perf_counter() - began)
+                db.session.remove()
+            if not since.ok:
+                raise RuntimeError(f"ledger does not verify since its checkpoint: {since}")
+            checked[index] = since.checked
+    return [
+        {"since_seconds": statistics.median(times), "since_checked": count}
+        for times, count in zip(walks, checked, strict=True)
+    ]
 
 
 def run_backend(backend: str, scale: dict, stack: ExitStack) -> tuple[dict, Callable]:
@@ -615,9 +640,11 @@ def run_backend(backend: str, scale: dict, stack: ExitStack) -> tuple[dict, Call
         baseline_metadata.create_all(db.engine)
         db.session.remove()
 
-    # S6/S7 first: the ledger grows to each size, verified at each.
+    # S6/S7 first: the ledger grows to each size, verified at each. A copy of the database
+    # at the first size stays, so that S7 can time both sizes side by side.
     out["ledger"] = []
     have = 0
+    walked = [app]
     for size in scale["events"]:
         log(f"{backend}: seeding the ledger to {size:,} events")
         with app.app_context():
@@ -626,6 +653,17 @@ def run_backend(backend: str, scale: dict, stack: ExitStack) -> tuple[dict, Call
         have = size
         log(f"{backend}: verifying {size:,} events")
         out["ledger"].append(verify_timings(app))
+        if len(walked) == 1 and size != scale["events"][-1]:
+            _release(app)
+            copy = Database(backend, workdir, template=database)
+            stack.callback(copy.drop)
+            walked.insert(0, create_app(app_config(workdir / "copy", copy.url, keys)))
+            stack.callback(_release, walked[0])
+    log(f"{backend}: S7 verify --since-checkpoint at {scale['events'][0]:,} and {size:,}")
+    timed = interleaved_s7(walked)  # the first size (if kept) and the last
+    ends = (out["ledger"][0], out["ledger"][-1])[-len(timed) :]
+    for ledger, walks in zip(ends, timed, strict=True):
+        ledger.update(walks)
 
     # Filler consumers and grants, then the server.
     with app.app_context():
@@ -887,7 +925,7 @@ def rows_for(out: dict) -> list[dict]:
         {
             "scenario": "S7",
             "db": b,
-            "measured": f"verify --since-checkpoint at {big['events']:,}: "
+            "measured": f"verify --since-checkpoint at {big['events']:,}, interleaved: "
             f"{big['since_seconds'] * 1000:.1f} ms",
             "baseline": f"at {small['events']:,}: {small['since_seconds'] * 1000:.1f} ms",
             "ratio": f"{ratio7:.2f}x",
@@ -1047,10 +1085,15 @@ def write_report(
     ledger_lines = ""
     for backend, out in results.items():
         for led in out["ledger"]:
+            since = (  # S7 walks the first and the last size only
+                f"{led['since_seconds'] * 1000:.1f} ({led['since_checked']} events)"
+                if "since_seconds" in led
+                else "—"
+            )
             ledger_lines += (
                 f"| {backend} | {led['events']:,} | {led['verify_seconds']:.2f} "
                 f"| {led['raw_seconds']:.2f} | {led['raw_seconds'] / led['verify_seconds']:.2f}x "
-                f"| {led['since_seconds'] * 1000:.1f} ({led['since_checked']} events) |\n"
+                f"| {since} |\n"
             )
     machine = (
         f"{platform.node()}: {platform.platform()}, Python {platform.python_version()}, "

@@ -1,9 +1,12 @@
 """Small helpers the tests share: CSRF tokens from pages, signing up and in over HTTP,
 counting the SQL statements a block of requests runs, running threads at once, and
-requests made while SQLite's write lock is held elsewhere."""
+requests made while SQLite's write lock is held elsewhere, and whether its writer queue is
+free."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
 import threading
@@ -123,3 +126,15 @@ def answered_without_waiting_for_sqlite_s_lock(
             writer.close()
         asking.join()
     return answers
+
+
+def writer_queue_is_free(database_path: str) -> bool:
+    """Whether a writer could join SQLite's writer queue (database.WriterQueue) at once."""
+    fd = os.open(database_path + ".writers", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True

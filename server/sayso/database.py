@@ -37,10 +37,13 @@ def engine_options(url: str) -> dict:
 
 _READ_ONLY: ContextVar[bool] = ContextVar("sayso_read_only", default=False)
 _NO_BEGIN = "sayso_no_begin"  # Connection.info key: this SQLite transaction sent no BEGIN
+_ONE_WRITE: ContextVar[bool] = ContextVar("sayso_one_write", default=False)
+_WRITES = "sayso_writes"  # Connection.info key: the writes so far of a one_write transaction
 
 
 class WriteRefused(RuntimeError):
-    """A statement that is not a SELECT, in code that runs ``read_only``."""
+    """A statement that is not a SELECT in a ``read_only`` transaction, or a second one in a
+    ``one_write`` transaction."""
 
 
 @contextmanager
@@ -63,14 +66,50 @@ def read_only() -> Iterator[None]:
         _READ_ONLY.reset(token)
 
 
-def refuse_writes_when_read_only(engine) -> None:
-    """Enforce ``read_only`` on ``engine``: a check of each statement's first word."""
+@contextmanager
+def one_write() -> Iterator[None]:
+    """Begin a transaction whose one write is a single statement, atomic by itself.
+
+    On SQLite such a transaction sends no ``BEGIN IMMEDIATE``: its reads take no lock (as
+    in ``read_only``), and its write waits in the :class:`WriterQueue`, then commits on
+    its own (SQLite's autocommit mode), so the write lock is held for that statement
+    instead of the whole request. A second write would commit separately from the first,
+    so on both databases it raises :class:`WriteRefused`; PostgreSQL's transaction is
+    otherwise an ordinary one. Decided when the transaction begins (inside the block), it
+    lasts until the transaction ends.
+    """
+    token = _ONE_WRITE.set(True)
+    try:
+        yield
+    finally:
+        _ONE_WRITE.reset(token)
+
+
+def _writes(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() != "SELECT"
+
+
+def enforce_transaction_modes(engine) -> None:
+    """Enforce ``read_only`` and ``one_write`` on ``engine``: a check of each statement's
+    first word."""
+
+    @event.listens_for(engine, "begin")
+    def _count_writes(connection):
+        if _ONE_WRITE.get() and not _READ_ONLY.get():
+            connection.info[_WRITES] = 0
+        else:
+            connection.info.pop(_WRITES, None)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _refuse(conn, _cursor, statement, _parameters, _context, _executemany):
-        reading = _READ_ONLY.get() or conn.info.get(_NO_BEGIN)
-        if reading and statement.lstrip()[:6].upper() != "SELECT":
+        if not _writes(statement):
+            return
+        if _READ_ONLY.get() or conn.info.get(_NO_BEGIN):
             raise WriteRefused(f"a read-only transaction cannot run {statement[:40]!r}")
+        if _WRITES in conn.info:
+            if conn.info[_WRITES]:
+                raise WriteRefused(f"a one_write transaction cannot also run {statement[:40]!r}")
+            conn.info[_WRITES] = 1
 
 
 class WriterQueue:
@@ -416,8 +455,8 @@ def _dbapi(connection):
 
 def configure_engine(engine) -> None:
     """SQLite: durable WAL, foreign keys, and ``BEGIN IMMEDIATE`` for every transaction
-    but a ``read_only`` one. PostgreSQL: pings for idle connections, and pipelined
-    transactions (see each). Both: ``read_only`` enforced.
+    but a ``read_only`` or ``one_write`` one. PostgreSQL: pings for idle connections, and
+    pipelined transactions (see each). Both: ``read_only`` and ``one_write`` enforced.
 
     pysqlite opens transactions lazily and as DEFERRED; a deferred transaction that reads
     the ledger head and then writes can lose the race to another writer. Starting every
@@ -425,7 +464,7 @@ def configure_engine(engine) -> None:
     appends on SQLite (PostgreSQL uses an advisory lock instead, see services/ledger.py);
     a :class:`WriterQueue` in front of it hands the lock over without SQLite's sleeps.
     """
-    refuse_writes_when_read_only(engine)
+    enforce_transaction_modes(engine)
     if engine.dialect.name != "sqlite":
         ping_idle_connections(engine)
         pipeline_transactions(engine)
@@ -449,6 +488,8 @@ def configure_engine(engine) -> None:
             connection.info[_NO_BEGIN] = True  # see read_only
             return
         connection.info.pop(_NO_BEGIN, None)
+        if _WRITES in connection.info:
+            return  # one_write: autocommit, the queue taken for the write (below)
         if queue is not None:
             queue.acquire(_dbapi(connection.connection))
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -456,9 +497,16 @@ def configure_engine(engine) -> None:
     @event.listens_for(engine, "checkin")
     def _forget_read_only(_dbapi_connection, record):
         record.info.pop(_NO_BEGIN, None)
+        record.info.pop(_WRITES, None)
 
     if queue is None:
         return
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _queue_for_the_one_write(conn, _cursor, statement, _parameters, _context, _many):
+        if _WRITES in conn.info and _writes(statement):
+            queue.acquire(_dbapi(conn.connection))
+
     # The dialect's commit and rollback are where a transaction really ends (Connection's
     # "commit" event fires before it); every end, including the pool's reset-on-return,
     # passes through these two, so the lock cannot outlive its transaction.

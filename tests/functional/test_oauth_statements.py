@@ -3,7 +3,8 @@
 Counts, unlike timings, are deterministic: each is pinned here as a ceiling per backend, so
 a query that creeps back in (an ORM lazy load, a second lookup of the same client, a grant
 read before it is written) fails a test instead of a benchmark. SQLite counts its
-``BEGIN IMMEDIATE`` (one per writing transaction); commits are not statements.
+``BEGIN IMMEDIATE`` (one per writing transaction but a ``one_write`` one); commits are not
+statements.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from tests.helpers import (
     csrf_token,
     disclosing_consumer,
 )
-from tests.oauth_helpers import authorize_url, exchange, make_brand, pkce, redirect_query
+from tests.oauth_helpers import (
+    authorize_url,
+    basic,
+    consent,
+    exchange,
+    make_brand,
+    pkce,
+    redirect_query,
+)
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -36,9 +45,10 @@ CEILINGS = {
     # grant in one upsert that also reads the ledger head; the ledger event. One
     # transaction. The code is sealed, not stored: no statement.
     "consent": {"sqlite": 5, "postgresql": 5},
-    # BEGIN; the client's credentials; the token, inserted only if its code was never used
-    # and its account is active (one INSERT ... SELECT ... ON CONFLICT DO NOTHING).
-    "token": {"sqlite": 3, "postgresql": 2},
+    # The client's credentials; the token, inserted only if its code was never used and
+    # its account is active (one INSERT ... SELECT ... ON CONFLICT DO NOTHING). That INSERT
+    # is the only write: no BEGIN IMMEDIATE on SQLite (database.one_write).
+    "token": {"sqlite": 2, "postgresql": 2},
 }
 
 
@@ -59,6 +69,12 @@ def _within(app, step: str, statements: list[str]) -> None:
     ceiling = CEILINGS[step][backend]
     listing = "\n".join(s[:160] for s in statements)
     assert len(statements) <= ceiling, f"{step}: {len(statements)} statements\n{listing}"
+
+
+def _only_on(app, dialect: str, why: str) -> None:
+    with app.app_context():
+        if db.engine.dialect.name != dialect:
+            pytest.skip(why)
 
 
 @pytest.mark.parametrize("fields", [["interests"], ["interests", "channels"]])
@@ -90,9 +106,7 @@ def test_the_consent_page_is_shown_while_another_writer_holds_sqlite_s_lock(app,
     # Showing the page writes nothing, so it does not wait for SQLite's one write lock
     # (held here by another connection, as a long ledger append would); the consent
     # itself, a write, waits its turn and goes through once the lock is let go.
-    with app.app_context():
-        if db.engine.dialect.name != "sqlite":
-            pytest.skip("SQLite's write lock")
+    _only_on(app, "sqlite", "SQLite's write lock")
     _, challenge = pkce()
     url = authorize_url(brand, challenge=challenge, prompt="consent")
     shown = answered_without_waiting_for_sqlite_s_lock(
@@ -102,6 +116,32 @@ def test_the_consent_page_is_shown_while_another_writer_holds_sqlite_s_lock(app,
     token = _CSRF.search(shown[0].get_data(as_text=True)).group(1)
     form = {"csrf_token": token, "decision": "allow", "field": ["interests"]}
     assert consumer.post(url, data=form).status_code == 302
+
+
+def test_a_refused_token_request_does_not_wait_for_sqlite_s_lock(app, consumer, brand):
+    # Checking the client and opening the sealed code only read: a wrong secret or an
+    # altered code is refused while another writer holds the lock. The token's INSERT is
+    # the exchange's one write; a good exchange waits its turn for that alone.
+    _only_on(app, "sqlite", "SQLite's write lock")
+    verifier, challenge = pkce()
+    code = consent(consumer, brand, ["interests"], challenge=challenge)["code"]
+    wrong_secret = basic({**brand, "client_secret": "not-the-secret"})
+    altered = code[:-1] + ("A" if code[-1] != "A" else "B")
+    refused = answered_without_waiting_for_sqlite_s_lock(
+        app,
+        lambda answers: answers.extend(
+            [
+                exchange(app.test_client(), brand, code, verifier, auth=wrong_secret),
+                exchange(app.test_client(), brand, altered, verifier),
+            ]
+        ),
+        seconds=5,
+    )
+    assert [(r.status_code, r.get_json()["error"]) for r in refused] == [
+        (401, "invalid_client"),
+        (400, "invalid_grant"),
+    ]
+    assert exchange(app.test_client(), brand, code, verifier).status_code == 200
 
 
 def test_consent_given_again_costs_no_more_than_the_first(app, consumer, brand):
@@ -128,9 +168,7 @@ def test_grant_and_revoke_lock_the_ledger_head_before_writing_grants(app, consum
     # One lock order for every writer of grants (PostgreSQL's advisory lock, then the grant
     # rows), so a consent and a concurrent revoke of the same grants cannot deadlock.
     # SQLite's BEGIN IMMEDIATE takes the one write lock before anything else anyway.
-    with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("PostgreSQL's advisory lock")
+    _only_on(app, "postgresql", "PostgreSQL's advisory lock")
     _, challenge = pkce()
     url = authorize_url(brand, challenge=challenge)
     form = {"csrf_token": csrf_token(consumer, url), "decision": "allow", "field": ["interests"]}

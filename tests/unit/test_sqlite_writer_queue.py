@@ -1,7 +1,5 @@
 """SQLite writers queue on a lock file, and every end of a transaction lets the next one in."""
 
-import fcntl
-import os
 import sqlite3
 import threading
 import time
@@ -11,17 +9,7 @@ from sqlalchemy import text
 
 from sayso.database import WriterQueue
 from sayso.extensions import db
-
-
-def _lock_is_free(path: str) -> bool:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
+from tests.helpers import writer_queue_is_free
 
 
 def test_a_second_writer_waits_and_times_out_like_sqlite(tmp_path):
@@ -35,10 +23,10 @@ def test_a_second_writer_waits_and_times_out_like_sqlite(tmp_path):
     assert time.monotonic() - began >= 0.05
     queue.release(first)
     queue.acquire(second)
-    assert not _lock_is_free(queue.path)
+    assert not writer_queue_is_free(str(tmp_path / "db.sqlite3"))
     queue.forget(second)
     queue.forget(first)
-    assert _lock_is_free(queue.path)
+    assert writer_queue_is_free(str(tmp_path / "db.sqlite3"))
 
 
 def test_the_next_writer_gets_the_lock_as_soon_as_it_is_released(tmp_path):
@@ -67,11 +55,11 @@ def test_a_transaction_holds_the_lock_until_it_ends(app, end):
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("the writer queue is SQLite's")
-        path = db.engine.url.database + ".writers"
+        path = db.engine.url.database
         db.session.execute(text("SELECT 1"))
-        assert not _lock_is_free(path)
+        assert not writer_queue_is_free(path)
         getattr(db.session, end)()
-        assert _lock_is_free(path)
+        assert writer_queue_is_free(path)
 
 
 def test_a_request_leaves_the_lock_free(app, client):
@@ -79,4 +67,4 @@ def test_a_request_leaves_the_lock_free(app, client):
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("the writer queue is SQLite's")
-        assert _lock_is_free(db.engine.url.database + ".writers")
+        assert writer_queue_is_free(db.engine.url.database)

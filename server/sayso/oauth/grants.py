@@ -15,7 +15,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
-from sayso import services
+from sayso import database, services
 from sayso.extensions import db
 from sayso.models import Account
 from sayso.models._types import utcnow
@@ -69,6 +69,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 "Sayso does not allow passing consumers' data to third parties; "
                 "refused: " + " ".join(sorted(shared))
             )
+
+    def authenticate_token_endpoint_client(self):
+        # The exchange's transaction begins here, with the client's lookup. Its only write
+        # is save_token's INSERT, one statement that is atomic by itself; so on SQLite the
+        # write lock is taken for that INSERT alone, not while the client is checked, and a
+        # refused request never waits for it (database.one_write). A replay's revocation
+        # commits that transaction first and writes in one of its own (TokenService._refuse).
+        with database.one_write():
+            return super().authenticate_token_endpoint_client()
 
     def generate_authorization_code(self):
         # The code is the authorization itself, sealed (services/tokens.py CodeSeal): it is
