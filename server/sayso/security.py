@@ -1,15 +1,18 @@
-"""Request hygiene (safe methods write nothing, no NUL characters) and security headers on
-every response."""
+"""Request hygiene (safe methods write nothing, views that are recorded open only from
+Sayso's own pages, no NUL characters) and security headers on every response."""
 
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, render_template, request, url_for
 
 from sayso.database import read_only
+from sayso.errors import error_response, wants_json
 
 #: RFC 9110 §9.2.1: a client asks for nothing to change with these, so a view answering
 #: them writes nothing (see :class:`SafeMethodsFlask`).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Fetch Metadata's ``Sec-Fetch-Site`` for a request that another site's page started.
+OTHER_SITES = frozenset({"cross-site", "same-site"})
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -27,9 +30,49 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def writes_on_get(view):
     """Mark a view that writes when it answers GET, and must: one whose reading is itself
-    recorded (a brand's profile read appends to the ledger). Said once, on the view."""
+    recorded (a brand's profile read appends to the ledger). Said once, on the view.
+
+    A browser's request for such a view that another site started, and that carries no
+    credentials of its own, is refused (:func:`_started_on_another_site`)."""
     view.sayso_writes_on_get = True
     return view
+
+
+def _started_on_another_site() -> bool:
+    # A view that records its reading, reached with the browser's cookie from another
+    # site's link, image or redirect (SameSite=Lax cookies go with a top-level GET), would
+    # put a read the person never chose on the ledger in their name: an officer "viewing"
+    # a consumer's history, a consumer "exporting" their data. Browsers say where a request
+    # comes from in Sec-Fetch-Site (W3C Fetch Metadata); a request that sends no such
+    # header (an older browser, a program) is let through, and so is one with its own
+    # Authorization header, which no other site can add to a navigation.
+    return (
+        request.method in SAFE_METHODS
+        and request.headers.get("Sec-Fetch-Site") in OTHER_SITES
+        and "Authorization" not in request.headers
+        and _view_writes_on_get(current_app)
+    )
+
+
+def _view_writes_on_get(app) -> bool:
+    return getattr(app.view_functions.get(request.endpoint), "sayso_writes_on_get", False)
+
+
+def _refused_from_another_site():
+    message = (
+        "Opening this records that you did, so it opens only from Sayso's own pages, "
+        "not from a link on another site."
+    )
+    if wants_json():
+        return error_response(403, message, "started_on_another_site")
+    # For a person: the same address, as a link on Sayso's own page (so same-origin). The
+    # path is built from the route, never taken from the request; the query goes as sent.
+    here = url_for(request.endpoint, **(request.view_args or {}))
+    if request.query_string:
+        here += "?" + request.query_string.decode("latin-1")
+    with read_only():  # the page shows who is signed in; the refusal itself writes nothing
+        page = render_template("error.html", status=403, message=message, continue_to=here)
+    return page, 403
 
 
 class SafeMethodsFlask(Flask):
@@ -46,9 +89,7 @@ class SafeMethodsFlask(Flask):
     """
 
     def full_dispatch_request(self):
-        if request.method in SAFE_METHODS and not getattr(
-            self.view_functions.get(request.endpoint), "sayso_writes_on_get", False
-        ):
+        if request.method in SAFE_METHODS and not _view_writes_on_get(self):
             with read_only():
                 return super().full_dispatch_request()
         return super().full_dispatch_request()
@@ -86,6 +127,11 @@ def init_app(app) -> None:
         # clear 400 here rather than a database error deep inside any endpoint.
         if _carries_nul():
             abort(400, "NUL characters are not allowed.")
+
+    @app.before_request
+    def _recorded_views_open_from_here():
+        if _started_on_another_site():
+            return _refused_from_another_site()
 
     @app.after_request
     def _headers(response):

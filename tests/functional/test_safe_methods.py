@@ -1,5 +1,6 @@
 """GET, HEAD and OPTIONS write nothing (``security.SafeMethodsFlask``), unless a view is marked
 ``writes_on_get``; so on SQLite, pages that only show things never wait for the write lock.
+A marked view is not opened with the browser's cookie from another site.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sayso.database import WriteRefused
 from sayso.extensions import csrf, db
 from sayso.models import AuditEvent
 from sayso.security import writes_on_get
+from tests.functional.test_console import officer_client
 from tests.functional.test_portal import member_of
 from tests.helpers import answered_without_waiting_for_sqlite_s_lock, disclosing_consumer
 from tests.oauth_helpers import bearer, connect, make_brand
@@ -131,3 +133,37 @@ def test_a_view_that_writes_on_get_is_refused_unless_marked(recording_app, caplo
     assert _events(recording_app) == before + 2
     with recording_app.app_context():
         assert services.ledger().verify().ok
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_a_recorded_view_is_not_opened_from_another_site(app, brand, site):
+    # Another site's link would put a view the person never chose on the ledger in their
+    # name: refused, with nothing recorded. The page offers the same address as a link on
+    # Sayso's own page; opened from there (or typed, or by a browser that does not say),
+    # it is recorded as usual.
+    officer = officer_client(app)
+    consumer = disclosing_consumer(app.test_client())
+    before = _events(app)
+    elsewhere = {"Sec-Fetch-Site": site}
+    page = officer.get("/console?type=consent:granted&type=consent:revoked", headers=elsewhere)
+    assert page.status_code == 403
+    link = 'href="/console?type=consent:granted&amp;type=consent:revoked">Open it here'
+    assert link in page.get_data(as_text=True)
+    export = consumer.get("/api/v1/me/export", headers=elsewhere)
+    assert export.status_code == 403
+    assert export.get_json()["error"] == "started_on_another_site"
+    assert _events(app) == before
+
+    for origin in ("same-origin", "none", None):
+        headers = {"Sec-Fetch-Site": origin} if origin else {}
+        assert officer.get("/console", headers=headers).status_code == 200
+        assert consumer.get("/api/v1/me/export", headers=headers).status_code == 200
+    assert _events(app) == before + 6
+
+
+def test_a_brand_s_read_carries_its_own_credentials_from_any_site(app, brand):
+    # A bearer token is no ambient credential: a brand's page may read with one.
+    consumer = disclosing_consumer(app.test_client())
+    token = connect(consumer, brand, ["interests"])["access_token"]
+    headers = {**bearer(token), "Sec-Fetch-Site": "cross-site"}
+    assert app.test_client().get("/api/v1/profile", headers=headers).status_code == 200

@@ -81,7 +81,9 @@ ERROR_RESPONSES = {
     "NotFound": _error("No such field, brand or disclosure (`not_found`)."),
     "Forbidden": _error(
         "The account is not a consumer's, or the bearer token is not a first-party client's "
-        "with scope `consent:manage` (`forbidden`, `insufficient_scope`)."
+        "with scope `consent:manage` (`forbidden`, `insufficient_scope`), or a request that "
+        "is recorded came from another site's page with the browser's cookie "
+        "(`Sec-Fetch-Site`; `started_on_another_site`)."
     ),
     "PayloadTooLarge": _error("The body is larger than 256 KiB (`payload_too_large`)."),
     "UnsupportedMediaType": _error(

@@ -128,6 +128,7 @@ def export_data():
           description: The export, as an attachment.
           content: {application/json: {schema: DataExport}}
         401: Unauthorized
+        403: Forbidden
     """
     return data_export_response(current_user)
 
