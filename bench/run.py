@@ -644,7 +644,8 @@ def run_backend(backend: str, scale: dict, stack: ExitStack) -> tuple[dict, Call
     # at the first size stays, so that S7 can time both sizes side by side.
     out["ledger"] = []
     have = 0
-    walked = [app]
+    smallest, largest = scale["events"][0], scale["events"][-1]
+    walked = {}  # index in out["ledger"] -> the app whose ledger S7 walks at that size
     for size in scale["events"]:
         log(f"{backend}: seeding the ledger to {size:,} events")
         with app.app_context():
@@ -653,17 +654,16 @@ def run_backend(backend: str, scale: dict, stack: ExitStack) -> tuple[dict, Call
         have = size
         log(f"{backend}: verifying {size:,} events")
         out["ledger"].append(verify_timings(app))
-        if len(walked) == 1 and size != scale["events"][-1]:
+        if size == smallest != largest:
             _release(app)
             copy = Database(backend, workdir, template=database)
             stack.callback(copy.drop)
-            walked.insert(0, create_app(app_config(workdir / "copy", copy.url, keys)))
+            walked[0] = create_app(app_config(workdir / "copy", copy.url, keys))
             stack.callback(_release, walked[0])
-    log(f"{backend}: S7 verify --since-checkpoint at {scale['events'][0]:,} and {size:,}")
-    timed = interleaved_s7(walked)  # the first size (if kept) and the last
-    ends = (out["ledger"][0], out["ledger"][-1])[-len(timed) :]
-    for ledger, walks in zip(ends, timed, strict=True):
-        ledger.update(walks)
+    walked[len(out["ledger"]) - 1] = app
+    log(f"{backend}: S7 verify --since-checkpoint at {smallest:,} and {largest:,}")
+    for index, walks in zip(walked, interleaved_s7(list(walked.values())), strict=True):
+        out["ledger"][index].update(walks)
 
     # Filler consumers and grants, then the server.
     with app.app_context():

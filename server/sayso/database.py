@@ -102,11 +102,12 @@ def enforce_transaction_modes(engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _refuse(conn, _cursor, statement, _parameters, _context, _executemany):
-        if not _writes(statement):
-            return
+        # The statement's first word is looked at only in a transaction of either mode:
+        # an ordinary one (every brand's read) pays two lookups per statement, no more.
         if _READ_ONLY.get() or conn.info.get(_NO_BEGIN):
-            raise WriteRefused(f"a read-only transaction cannot run {statement[:40]!r}")
-        if _WRITES in conn.info:
+            if _writes(statement):
+                raise WriteRefused(f"a read-only transaction cannot run {statement[:40]!r}")
+        elif _WRITES in conn.info and _writes(statement):
             if conn.info[_WRITES]:
                 raise WriteRefused(f"a one_write transaction cannot also run {statement[:40]!r}")
             conn.info[_WRITES] = 1
