@@ -1,7 +1,7 @@
 // The service worker: wires the controller to the browser. No logic of its own.
 import * as browser from "./lib/browser.js";
 import { buildTables } from "./lib/classify.js";
-import { createController } from "./lib/controller.js";
+import { REFRESH_ALARM, REFRESH_MINUTES, createController } from "./lib/controller.js";
 
 let tables = null;
 
@@ -26,10 +26,17 @@ const controller = createController({
   redirectUri: browser.redirectUri,
   launchWebAuthFlow: browser.launchWebAuthFlow,
   setBadge: browser.setBadge,
+  tabs: browser.allTabs,
   tables: loadTables,
 });
 
 browser.onMessage((message) => controller.handle(message));
+// Browsing only updates the badge from storage; it never makes a request to Sayso.
 browser.onTabReady((tabId, tab, how) => {
   controller.visited(tabId, tab, how).catch(() => {});
 });
+// The brand directory and the grants overview are refreshed on a timer of their own.
+browser.onAlarm((name) => {
+  if (name === REFRESH_ALARM) controller.refresh().catch(() => {});
+});
+browser.ensureAlarm(REFRESH_ALARM, REFRESH_MINUTES).catch(() => {});

@@ -9,7 +9,11 @@ async function ask(message) {
   return answer;
 }
 
+/** The saved Sayso address, as the background last reported it. */
+let savedUrl = "";
+
 function show(status) {
+  savedUrl = status.saysoUrl;
   $("sayso-url").value = status.saysoUrl;
   $("recording").checked = status.recording;
   $("redirect-uri").textContent = status.redirectUri;
@@ -29,28 +33,35 @@ async function run(message, done) {
   }
 }
 
+/**
+ * Ask for the host permission for one Sayso address. Call it first thing in a click
+ * handler, before anything is awaited: Firefox grants a permission request only while the
+ * click is still being handled.
+ * @param {string} saysoUrl
+ * @param {string} refused what to say if the consumer says no
+ * @returns {Promise<boolean>} whether the extension may talk to that address
+ */
+async function permitted(saysoUrl, refused) {
+  try {
+    if (await requestOrigin(originPattern(saysoUrl))) return true;
+    say(refused);
+  } catch (error) {
+    say(error.message);
+  }
+  return false;
+}
+
 $("settings").addEventListener("submit", async (event) => {
   event.preventDefault();
   const saysoUrl = $("sayso-url").value;
-  try {
-    // The host permission for this one address, asked for while the click counts.
-    if (!(await requestOrigin(originPattern(saysoUrl)))) {
-      say("Without access to that address the extension cannot talk to Sayso.");
-      return;
-    }
-  } catch (error) {
-    say(error.message);
-    return;
-  }
+  const refused = "Without access to that address the extension cannot talk to Sayso.";
+  if (!(await permitted(saysoUrl, refused))) return;
   await run({ type: "saveSettings", saysoUrl }, "Saved.");
 });
 
 $("sign-in").addEventListener("click", async () => {
-  const status = await ask({ type: "status" });
-  if (!(await requestOrigin(originPattern(status.saysoUrl)))) {
-    say("Without access to the Sayso address the extension cannot sign in.");
-    return;
-  }
+  const refused = "Without access to the Sayso address the extension cannot sign in.";
+  if (!(await permitted(savedUrl, refused))) return;
   await run({ type: "signIn" }, "Signed in.");
 });
 $("sign-out").addEventListener("click", () => run({ type: "signOut" }, "Signed out."));

@@ -6,6 +6,8 @@ import { $, el, explain, say } from "./lib/ui.js";
 
 const LABELS = { interests: "Interests", browsing_categories: "Browsing categories", channels: "Channels" };
 let tabUrl = "";
+/** The last view the background answered: what the toggles show after a failed change. */
+let lastView = null;
 /** Questions skipped in this popup session: hidden until the popup is opened again. */
 const skipped = new Set();
 
@@ -15,7 +17,12 @@ async function ask(message) {
   return answer;
 }
 
-function render(view) {
+/**
+ * Draw a view of the site. `questions: false` redraws the fields only (after a failure, so
+ * the toggles show the real state again without asking for the questions once more).
+ */
+function render(view, { questions = true } = {}) {
+  lastView = view;
   say("");
   if (!view.site) {
     $("title").textContent = "Sayso";
@@ -55,7 +62,7 @@ function render(view) {
   $("revoke-all").onclick = () => act({ type: "revokeBrand", url: tabUrl, brandId: brand.brand_id });
   $("brand").hidden = false;
   if (view.error) $("questions").hidden = true;
-  else loadQuestions(brand);
+  else if (questions) loadQuestions(brand);
 }
 
 function sayQuestions(text, kind = "error") {
@@ -172,6 +179,8 @@ async function act(message) {
   try {
     render(await ask(message));
   } catch (error) {
+    // The change did not happen: put every toggle back as it was, then say why.
+    if (lastView) render(lastView, { questions: false });
     say(explain(error));
   }
 }

@@ -88,8 +88,54 @@ export function codeFromRedirect(redirectedTo, { state, saysoUrl }) {
 }
 
 /**
+ * The one place the extension's token lives, shared by every client the controller builds
+ * (it builds one per message). Two guarantees the server's refresh-token rotation needs:
+ * one refresh at a time (every caller that finds the token expired waits for the same
+ * refresh, because presenting a refresh token twice revokes the whole sign-in), and
+ * compare-and-delete (a failed call forgets the token only if it is still the one it used,
+ * never a newer one another call stored meanwhile).
+ * @param {{read: () => Promise<object|null>, write: (t: object) => Promise<void>, remove: () => Promise<void>}} storage
+ */
+export function createTokenStore({ read, write, remove }) {
+  let refreshing = null;
+  return {
+    /** @returns {Promise<object|null>} the stored token */
+    get: read,
+    /** @param {object} token store it (replacing any other) */
+    set: write,
+    /** Forget the stored token, whichever it is (sign-out, another Sayso). */
+    clear: remove,
+    /**
+     * Forget the stored token only if it still matches `used` on the fields `used` names
+     * (`access_token` and/or `refresh_token`).
+     * @param {object} used
+     * @returns {Promise<boolean>} whether it was forgotten
+     */
+    async forget(used) {
+      const current = await read();
+      if (!current) return false;
+      for (const [key, value] of Object.entries(used)) {
+        if (current[key] !== value) return false;
+      }
+      await remove();
+      return true;
+    },
+    /**
+     * Run `refresh` unless one is already running, in which case wait for that one.
+     * @template T
+     * @param {() => Promise<T>} refresh
+     * @returns {Promise<T>}
+     */
+    refreshOnce(refresh) {
+      refreshing ??= refresh().finally(() => { refreshing = null; });
+      return refreshing;
+    },
+  };
+}
+
+/**
  * A client for one Sayso server.
- * @param {{saysoUrl: string, fetch: typeof fetch, tokens: {get: () => Promise<object|null>, set: (t: object|null) => Promise<void>}, now?: () => number}} options
+ * @param {{saysoUrl: string, fetch: typeof fetch, tokens: ReturnType<typeof createTokenStore>, now?: () => number}} options
  */
 export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.now() }) {
   const base = normalizeSaysoUrl(saysoUrl);
@@ -122,12 +168,24 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
     return token;
   }
 
+  const fresh = (token) => token.expires_at - 30_000 > now();
+
+  /** The stored access token, refreshed first if it has (nearly) expired. */
   async function accessToken() {
     const token = await tokens.get();
     if (!token) throw new SaysoError("signed_out");
-    if (token.expires_at - 30_000 > now()) return token.access_token;
+    if (fresh(token)) return token.access_token;
+    return tokens.refreshOnce(refresh);
+  }
+
+  /** One refresh; runs alone (see createTokenStore). */
+  async function refresh() {
+    // Read again: another caller may have refreshed between our read and getting here.
+    const token = await tokens.get();
+    if (!token) throw new SaysoError("signed_out");
+    if (fresh(token)) return token.access_token;
     if (!token.refresh_token) {
-      await tokens.set(null);
+      await tokens.forget({ access_token: token.access_token });
       throw new SaysoError("revoked");
     }
     try {
@@ -135,7 +193,8 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
         await tokenRequest({ grant_type: "refresh_token", refresh_token: token.refresh_token })
       ).access_token;
     } catch (error) {
-      if (error.kind === "revoked") await tokens.set(null);
+      // Only the token whose refresh token was refused; never one stored since.
+      if (error.kind === "revoked") await tokens.forget({ refresh_token: token.refresh_token });
       throw error;
     }
   }
@@ -147,7 +206,7 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
       headers: { ...(init.headers || {}), Authorization: `Bearer ${access}` },
     });
     if (response.status === 401 || response.status === 403) {
-      await tokens.set(null);
+      await tokens.forget({ access_token: access });
       throw new SaysoError("revoked", response.status);
     }
     if (response.status === 404) throw new SaysoError("not_found", 404);
@@ -174,7 +233,7 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
     /** Sign out: revoke the token at Sayso (best effort) and forget it. */
     async signOut() {
       const token = await tokens.get();
-      await tokens.set(null);
+      await tokens.clear();
       if (!token) return;
       const body = new URLSearchParams({
         client_id: CLIENT_ID,
@@ -196,6 +255,24 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
       if (response.status === 404) return null;
       if (!response.ok) throw new SaysoError("failed", response.status);
       return response.json();
+    },
+    /**
+     * Every domain a brand claims → the brand's id. Public: no token sent. With the ETag of
+     * the list held, an unchanged list answers `{notModified: true}`.
+     * @param {string|null} [etag]
+     * @returns {Promise<{notModified: true}|{domains: Object<string, string>, etag: string|null}>}
+     */
+    async directory(etag = null) {
+      const response = await send("/api/v1/brands/directory", {
+        headers: etag ? { "If-None-Match": etag } : {},
+      });
+      if (response.status === 304) return { notModified: true };
+      if (!response.ok) throw new SaysoError("failed", response.status);
+      const body = await response.json();
+      if (!body || typeof body.domains !== "object" || Array.isArray(body.domains)) {
+        throw new SaysoError("failed", response.status, "Sayso answered an unexpected directory.");
+      }
+      return { domains: body.domains, etag: response.headers?.get?.("ETag") || null };
     },
     /** Every brand that holds or held a grant, with its grants. */
     grants: () => authorized("/api/v1/me/grants"),

@@ -69,14 +69,36 @@ export function onTabReady(listener) {
     listener(tabId, await ext.tabs.get(tabId), { loaded: false }),
   );
 }
+/** @returns {Promise<Array<{id: number, url?: string, incognito: boolean}>>} every open tab */
+export const allTabs = () => ext.tabs.query({});
 /**
- * Show a number on the toolbar badge of one tab ("" clears it).
+ * Set the toolbar badge of one tab ("" clears it) and its tooltip.
  * @param {number} tabId
  * @param {string} text
+ * @param {string} title
  */
-export const setBadge = (tabId, text) => ext.action.setBadgeText({ tabId, text });
+export const setBadge = (tabId, text, title) =>
+  Promise.all([
+    ext.action.setBadgeText({ tabId, text }),
+    ext.action.setTitle({ tabId, title }),
+  ]);
 /** @param {string} color */
 export const setBadgeColor = (color) => ext.action.setBadgeBackgroundColor({ color });
+
+/**
+ * Make sure a repeating alarm exists (created once, not reset each time the worker starts).
+ * @param {string} name
+ * @param {number} periodInMinutes
+ * @returns {Promise<void>}
+ */
+export async function ensureAlarm(name, periodInMinutes) {
+  if (!(await ext.alarms.get(name))) await ext.alarms.create(name, { periodInMinutes });
+}
+/**
+ * Call `listener(name)` when an alarm goes off.
+ * @param {(name: string) => void} listener
+ */
+export const onAlarm = (listener) => ext.alarms.onAlarm.addListener((alarm) => listener(alarm.name));
 
 /**
  * Send a message to the background service worker.

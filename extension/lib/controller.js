@@ -5,11 +5,20 @@
  */
 
 import { DEFAULT_SAYSO_URL, SaysoError, authorizeUrl, codeFromRedirect, createSaysoClient,
-  liveFields, normalizeSaysoUrl } from "./api.js";
+  createTokenStore, liveFields, normalizeSaysoUrl } from "./api.js";
+import { badgeFor, liveByBrand } from "./badge.js";
 import { classify } from "./classify.js";
 import { registrableDomain, webPage } from "./domain.js";
-import { blockTopic, emptyState, record, removeTopic, summarize, toDisclosure } from "./epochs.js";
+import { blockTopic, checkShown, emptyState, forgetCounts, record, removeTopic, stillCounted,
+  summarize, toDisclosure } from "./epochs.js";
 import { newPkce } from "./pkce.js";
+
+/** The brand directory is fetched at most this often (unless signing in or saving options). */
+export const DIRECTORY_MAX_AGE_MS = 60 * 60 * 1000;
+/** The alarm that refreshes the directory and the grants overview, whatever the browsing. */
+export const REFRESH_ALARM = "sayso-refresh";
+/** How often that alarm goes off, in minutes. */
+export const REFRESH_MINUTES = 15;
 
 /**
  * @typedef {object} Deps
@@ -20,17 +29,25 @@ import { newPkce } from "./pkce.js";
  * @property {Crypto} crypto
  * @property {() => string} redirectUri
  * @property {(url: string) => Promise<string>} launchWebAuthFlow
- * @property {(tabId: number, text: string) => Promise<void>} setBadge
+ * @property {(tabId: number, text: string, title: string) => Promise<void>} setBadge
+ * @property {() => Promise<Array<{id: number, url?: string, incognito?: boolean}>>} tabs every open tab
  * @property {() => Promise<object>} tables classifier tables (see classify.buildTables)
  * @property {() => number} [now]
  */
 
 /**
- * The controller: message handlers and the visit hook.
+ * The controller: message handlers, the visit hook and the timed refresh.
  * @param {Deps} deps
  */
 export function createController(deps) {
   const now = deps.now || (() => Date.now());
+  // One token store for every client built below (one per message), so that concurrent
+  // messages share one refresh of an expired token (see createTokenStore).
+  const tokens = createTokenStore({
+    read: async () => (await deps.storageGet(["token"])).token || null,
+    write: (token) => deps.storageSet({ token }),
+    remove: () => deps.storageRemove(["token"]),
+  });
 
   async function settings() {
     const got = await deps.storageGet(["saysoUrl", "recording"]);
@@ -39,30 +56,103 @@ export function createController(deps) {
 
   async function client() {
     const { saysoUrl } = await settings();
-    return createSaysoClient({
-      saysoUrl,
-      fetch: deps.fetch,
-      now,
-      tokens: {
-        get: async () => (await deps.storageGet(["token"])).token || null,
-        set: (token) => (token ? deps.storageSet({ token }) : deps.storageRemove(["token"])),
-      },
-    });
+    return createSaysoClient({ saysoUrl, fetch: deps.fetch, now, tokens });
   }
 
   async function categories() {
     return (await deps.storageGet(["categories"])).categories || emptyState();
   }
 
-  async function siteView(url) {
+  /** What the badge needs, all from storage. */
+  async function known() {
+    const got = await deps.storageGet(["directory", "overview", "token"]);
+    return {
+      domains: got.directory?.domains,
+      live: got.overview?.live || null,
+      signedIn: Boolean(got.token),
+    };
+  }
+
+  async function showBadge(tabId, url, facts) {
+    const { text, title } = badgeFor(url, facts);
+    await deps.setBadge(tabId, text, title);
+  }
+
+  /**
+   * Set the badge of every open web tab (so every tab of a brand whose grants changed) from
+   * what is stored. No request to Sayso: it only reads storage.
+   */
+  async function updateBadges() {
+    const facts = await known();
+    for (const tab of await deps.tabs()) {
+      if (tab.incognito || !webPage(tab.url || "")) continue;
+      // A tab closed meanwhile: nothing to update.
+      await showBadge(tab.id, tab.url, facts).catch(() => {});
+    }
+  }
+
+  /**
+   * Fetch the brand directory if the one stored is older than an hour (or `force`), with
+   * its ETag so an unchanged list costs a 304. Never called because of browsing.
+   * @param {{force?: boolean}} [options]
+   */
+  async function refreshDirectory({ force = false } = {}) {
+    const { saysoUrl } = await settings();
+    const { directory } = await deps.storageGet(["directory"]);
+    const same = directory?.saysoUrl === saysoUrl;
+    if (!force && same && now() - directory.fetchedAt < DIRECTORY_MAX_AGE_MS) return;
+    const answer = await (await client()).directory(same ? directory.etag : null);
+    const next = answer.notModified
+      ? { ...directory, fetchedAt: now() }
+      : { saysoUrl, domains: answer.domains, etag: answer.etag, fetchedAt: now() };
+    await deps.storageSet({ directory: next });
+    if (!answer.notModified) await updateBadges();
+  }
+
+  /** What the popup's lookup said about one site, kept in the directory until the next fetch. */
+  async function learnSite(site, brandId) {
+    const { directory } = await deps.storageGet(["directory"]);
+    if (!directory || (directory.domains[site] || null) === brandId) return;
+    const domains = { ...directory.domains };
+    if (brandId) domains[site] = brandId;
+    else delete domains[site];
+    await deps.storageSet({ directory: { ...directory, domains } });
+    await updateBadges();
+  }
+
+  /**
+   * Fetch the grants overview, keep each brand's live fields, and update the badges of the
+   * brands' tabs. Called on the consumer's own actions and on the timer, never on browsing.
+   * Signed out or revoked: the overview is forgotten (badges show "?") and the error thrown.
+   * @param {Awaited<ReturnType<typeof client>>} api
+   */
+  async function refreshOverview(api) {
+    try {
+      const overview = await api.grants();
+      await deps.storageSet({ overview: { live: liveByBrand(overview), fetchedAt: now() } });
+      await updateBadges();
+      return overview;
+    } catch (error) {
+      if (error.kind === "signed_out" || error.kind === "revoked") await forgetOverview();
+      throw error;
+    }
+  }
+
+  async function forgetOverview() {
+    await deps.storageRemove(["overview"]);
+    await updateBadges();
+  }
+
+  /** The popup's view of a site: asked of Sayso only because the consumer opened it. */
+  async function siteView(url, api) {
     const page = webPage(url || "");
     if (!page) return { site: null, brand: null };
     const site = registrableDomain(page.hostname);
-    const api = await client();
     const brand = await api.lookup(site);
+    await learnSite(site, brand?.brand_id || null);
     if (!brand) return { site, brand: null };
     try {
-      return { site, brand, live: liveFields(await api.grants(), brand.brand_id) };
+      return { site, brand, live: liveFields(await refreshOverview(api), brand.brand_id) };
     } catch (error) {
       // The brand is public knowledge: show it, and say how to get the toggles back.
       if (error.kind !== "signed_out" && error.kind !== "revoked") throw error;
@@ -70,10 +160,20 @@ export function createController(deps) {
     }
   }
 
+  /** After a grant or revoke: the overview (and badges) again, and the popup's view. */
+  async function afterChange(api, url) {
+    if (webPage(url || "")) return siteView(url, api);
+    await refreshOverview(api);
+    return { site: null, brand: null };
+  }
+
+  /** Best effort: a refresh that fails now is tried again by the timer. */
+  const quietly = (promise) => promise.catch(() => {});
+
   const handlers = {
     async status() {
       const s = await settings();
-      const token = (await deps.storageGet(["token"])).token;
+      const token = await tokens.get();
       return { ...s, signedIn: Boolean(token), redirectUri: deps.redirectUri() };
     },
     async saveSettings({ saysoUrl, recording }) {
@@ -82,11 +182,17 @@ export function createController(deps) {
         const normalized = normalizeSaysoUrl(saysoUrl);
         const before = (await settings()).saysoUrl;
         items.saysoUrl = normalized;
-        // Another server: the old token means nothing there.
-        if (normalized !== before) await deps.storageRemove(["token"]);
+        // Another server: the old token, brands and grants mean nothing there.
+        if (normalized !== before) {
+          await tokens.clear();
+          await deps.storageRemove(["directory", "overview"]);
+          await updateBadges();
+        }
       }
       if (recording !== undefined) items.recording = recording === true;
       await deps.storageSet(items);
+      // Saving the address (a click on the options page) fetches the brand directory.
+      if (saysoUrl !== undefined) await quietly(refreshDirectory({ force: true }));
       return handlers.status();
     },
     async signIn() {
@@ -97,23 +203,32 @@ export function createController(deps) {
         authorizeUrl(saysoUrl, { redirectUri, challenge, state }),
       );
       const code = codeFromRedirect(answer, { state, saysoUrl });
-      await (await client()).exchangeCode(code, verifier, redirectUri);
+      const api = await client();
+      await api.exchangeCode(code, verifier, redirectUri);
+      await quietly(refreshDirectory({ force: true }));
+      await quietly(refreshOverview(api));
       return handlers.status();
     },
     async signOut() {
       await (await client()).signOut();
+      await forgetOverview();
       return handlers.status();
     },
-    popup: ({ url }) => siteView(url),
+    async popup({ url }) {
+      // Opening the popup is the consumer's own action: a stale directory may be renewed.
+      await quietly(refreshDirectory());
+      return siteView(url, await client());
+    },
     async toggle({ url, brandId, field, on }) {
       const api = await client();
       if (on) await api.grant(brandId, field);
       else await api.revoke(brandId, field);
-      return siteView(url);
+      return afterChange(api, url);
     },
     async revokeBrand({ url, brandId }) {
-      await (await client()).revoke(brandId);
-      return siteView(url);
+      const api = await client();
+      await api.revoke(brandId);
+      return afterChange(api, url);
     },
     /** The open questions of the brand behind this site (answering is optional). */
     questions: async ({ brandId }) => (await client()).questions(brandId),
@@ -128,7 +243,7 @@ export function createController(deps) {
       return api.questions(brandId);
     },
     async brands() {
-      const overview = await (await client()).grants();
+      const overview = await refreshOverview(await client());
       return overview
         .map((entry) => ({ ...entry, live: liveFields(overview, entry.brand_id) }))
         .filter((entry) => entry.live.length);
@@ -136,8 +251,11 @@ export function createController(deps) {
     async review() {
       const tables = await deps.tables();
       const state = await categories();
-      const top = summarize(state, { timeMs: now(), limit: 10 }).map((row) => ({
+      const summary = summarize(state, { timeMs: now(), limit: 10 });
+      const weights = toDisclosure(summary);
+      const top = summary.map((row, i) => ({
         ...row,
+        weight: weights[i].weight,
         name: tables.topics.get(row.topicId)?.name || String(row.topicId),
         path: tables.topics.get(row.topicId)?.path || "",
       }));
@@ -152,18 +270,44 @@ export function createController(deps) {
       await deps.storageSet({ categories: blockTopic(await categories(), topicId) });
       return handlers.review();
     },
-    async share() {
-      const top = summarize(await categories(), { timeMs: now(), limit: 10 });
-      const value = toDisclosure(top);
+    /**
+     * Share what the review page showed (`categories`: `[{topic_id, weight}]` as drawn):
+     * only those still counted now, with the weights shown; never a topic not shown.
+     */
+    async share({ categories: shown }) {
+      const tables = await deps.tables();
+      let reviewed;
+      try {
+        reviewed = checkShown(shown, (id) => tables.topics.has(id));
+      } catch (problem) {
+        throw new SaysoError("failed", 0, problem.message);
+      }
+      const value = stillCounted(await categories(), reviewed, now());
+      if (reviewed.length && !value.length) {
+        throw new SaysoError("failed", 0,
+          "None of the categories shown is counted any more. Reload the page to review again.");
+      }
       await (await client()).shareCategories(value);
       await deps.storageSet({ sharedAt: now() });
-      return { shared: value };
+      return { shared: value, leftOut: reviewed.length - value.length };
     },
+    /** Forget every count; the Block list is kept. */
     async forget() {
-      await deps.storageRemove(["categories", "sharedAt"]);
+      await deps.storageSet({ categories: forgetCounts(await categories()) });
+      await deps.storageRemove(["sharedAt"]);
       return handlers.review();
     },
   };
+
+  /**
+   * The timed refresh (the alarm, every {@link REFRESH_MINUTES} minutes): the directory if
+   * it is an hour old, and the grants overview if signed in. Independent of browsing.
+   * @returns {Promise<void>}
+   */
+  async function refresh() {
+    await quietly(refreshDirectory());
+    if (await tokens.get()) await quietly(refreshOverview(await client()));
+  }
 
   /**
    * Handle a message from a page of the extension.
@@ -176,19 +320,19 @@ export function createController(deps) {
     return handler(message);
   }
 
+  // Visits are counted one at a time: each is a read-modify-write of the stored counts,
+  // and tab events arrive concurrently.
+  let queue = Promise.resolve();
+
   /**
    * A tab finished loading (`loaded`) or was switched to: count a loaded page's categories
-   * (if the consumer turned that on, and never in a private window), and set the badge to
-   * the number of fields its brand sees.
+   * (if the consumer turned that on, and never in a private window), and set the badge from
+   * what is stored. Sends nothing to Sayso.
    * @param {number} tabId
    * @param {{url: string, title?: string, incognito?: boolean}} tab
    * @param {{loaded?: boolean}} [how]
    * @returns {Promise<void>}
    */
-  // Visits are counted one at a time: each is a read-modify-write of the stored counts,
-  // and tab events arrive concurrently.
-  let queue = Promise.resolve();
-
   function visited(tabId, tab, { loaded = true } = {}) {
     const next = queue.then(() => countAndBadge(tabId, tab, loaded));
     queue = next.catch(() => {});
@@ -211,13 +355,8 @@ export function createController(deps) {
         await deps.storageSet({ categories: state });
       }
     }
-    try {
-      const view = await siteView(tab.url);
-      await deps.setBadge(tabId, view.brand ? String(view.live.length) : "");
-    } catch {
-      await deps.setBadge(tabId, "");
-    }
+    await showBadge(tabId, tab.url, await known());
   }
 
-  return { handle, visited, handlers };
+  return { handle, visited, refresh, handlers };
 }

@@ -130,3 +130,56 @@ export function toDisclosure(summary) {
     weight: Math.max(0.01, Math.round((s.visits / top) * 100) / 100),
   }));
 }
+
+/** At most this many categories are shown for review, and so may be shared. */
+export const MAX_SHARED = 10;
+
+/**
+ * Check the list the review page showed and asks to share: an array of at most
+ * {@link MAX_SHARED} `{topic_id, weight}`, integer ids of known topics, each once, weights
+ * in (0, 1].
+ * @param {unknown} shown
+ * @param {(topicId: number) => boolean} knownTopic
+ * @returns {Array<{topic_id: number, weight: number}>} a clean copy
+ * @throws {Error} saying what is wrong
+ */
+export function checkShown(shown, knownTopic) {
+  if (!Array.isArray(shown)) throw new Error("Send the list of categories shown.");
+  if (shown.length > MAX_SHARED) throw new Error(`At most ${MAX_SHARED} categories can be shared.`);
+  const seen = new Set();
+  return shown.map((item) => {
+    const topicId = item?.topic_id;
+    const weight = item?.weight;
+    if (!Number.isInteger(topicId) || !knownTopic(topicId)) {
+      throw new Error(`Unknown topic ${JSON.stringify(topicId)}.`);
+    }
+    if (seen.has(topicId)) throw new Error(`Topic ${topicId} is listed twice.`);
+    seen.add(topicId);
+    if (typeof weight !== "number" || !(weight > 0 && weight <= 1)) {
+      throw new Error(`The weight of topic ${topicId} must be in (0, 1].`);
+    }
+    return { topic_id: topicId, weight };
+  });
+}
+
+/**
+ * Of the categories the consumer reviewed, those still counted now (not removed, not
+ * blocked since), with the weights the consumer saw. Never adds a topic.
+ * @param {ReturnType<typeof emptyState>} state
+ * @param {Array<{topic_id: number, weight: number}>} reviewed
+ * @param {number} timeMs
+ * @returns {Array<{topic_id: number, weight: number}>}
+ */
+export function stillCounted(state, reviewed, timeMs) {
+  const present = new Set(summarize(state, { timeMs, limit: Infinity }).map((s) => s.topicId));
+  return reviewed.filter((c) => present.has(c.topic_id));
+}
+
+/**
+ * Forget every count but keep the Block list: a blocked topic stays blocked.
+ * @param {ReturnType<typeof emptyState>} state
+ * @returns {ReturnType<typeof emptyState>}
+ */
+export function forgetCounts(state) {
+  return { epochs: {}, blocked: [...(state.blocked || [])] };
+}

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { settle } from "./fake-dom.js";
 import {
-  SaysoError, authorizeUrl, codeFromRedirect, createSaysoClient, liveFields, normalizeSaysoUrl,
+  SaysoError, authorizeUrl, codeFromRedirect, createSaysoClient, createTokenStore, liveFields,
+  normalizeSaysoUrl,
 } from "../lib/api.js";
 
 /** A fetch stub answering from a table of "METHOD path" → [status, body]. */
@@ -20,7 +22,12 @@ function stubFetch(routes) {
 
 function memoryTokens(initial = null) {
   let token = initial;
-  return { get: async () => token, set: async (t) => { token = t; }, peek: () => token };
+  return {
+    ...createTokenStore({
+      read: async () => token, write: async (t) => { token = t; }, remove: async () => { token = null; },
+    }),
+    peek: () => token,
+  };
 }
 
 const BASE = "http://127.0.0.1:5000";
@@ -150,4 +157,84 @@ test("listing questions signed out or with a revoked token says so", async () =>
   const revoked = createSaysoClient({ saysoUrl: BASE, fetch, tokens });
   await assert.rejects(revoked.questions("br_1"), { kind: "revoked" });
   assert.equal(tokens.peek(), null);
+});
+
+/** A fetch whose answers wait until the test releases them, to interleave other work. */
+function gatedFetch() {
+  const calls = [];
+  const fetch = (url, init = {}) => new Promise((resolve) => {
+    const { pathname } = new URL(url);
+    calls.push({
+      key: `${init.method || "GET"} ${pathname}`, init,
+      answer: (status, body) => resolve({ status, ok: status < 300, json: async () => body }),
+    });
+  });
+  return { fetch, calls, settle };
+}
+
+test("concurrent callers share one refresh of an expired token", async () => {
+  const tokens = memoryTokens({ access_token: "old", refresh_token: "r0", expires_at: 0 });
+  const { fetch, calls, settle } = gatedFetch();
+  // Two clients, as the controller builds one per message, over the same token store.
+  const one = createSaysoClient({ saysoUrl: BASE, fetch, tokens, now: () => 1000 });
+  const two = createSaysoClient({ saysoUrl: BASE, fetch, tokens, now: () => 1000 });
+  const both = Promise.all([one.grants(), two.questions("br_1")]);
+  await settle();
+  assert.deepEqual(calls.map((c) => c.key), ["POST /oauth/token"]);
+  calls[0].answer(200, { access_token: "new", refresh_token: "r1", expires_in: 600 });
+  await settle();
+  for (const call of calls.slice(1)) call.answer(200, []);
+  await both;
+  assert.deepEqual(calls.map((c) => c.key), ["POST /oauth/token", "GET /api/v1/me/grants", "GET /api/v1/me/questions"]);
+  assert.ok(calls.slice(1).every((c) => c.init.headers.Authorization === "Bearer new"));
+  assert.equal(tokens.peek().refresh_token, "r1");
+});
+
+test("a refused refresh forgets only the token it presented, not one stored since", async () => {
+  const tokens = memoryTokens({ access_token: "old", refresh_token: "r0", expires_at: 0 });
+  const { fetch, calls, settle } = gatedFetch();
+  const api = createSaysoClient({ saysoUrl: BASE, fetch, tokens, now: () => 1000 });
+  const failing = api.grants();
+  await settle();
+  const newer = { access_token: "signed-in-again", refresh_token: "s1", expires_at: 1e15 };
+  await tokens.set(newer); // the consumer signed in again meanwhile
+  calls[0].answer(400, { error: "invalid_grant" });
+  await assert.rejects(failing, { kind: "revoked" });
+  assert.deepEqual(tokens.peek(), newer);
+
+  // With nothing newer stored, the refused token is forgotten.
+  await tokens.set({ access_token: "old", refresh_token: "r0", expires_at: 0 });
+  const again = api.grants();
+  await settle();
+  calls[1].answer(400, { error: "invalid_grant" });
+  await assert.rejects(again, { kind: "revoked" });
+  assert.equal(tokens.peek(), null);
+});
+
+test("a 401 forgets only the access token that was sent", async () => {
+  const tokens = memoryTokens({ access_token: "at", refresh_token: "r0", expires_at: 1e15 });
+  const { fetch, calls, settle } = gatedFetch();
+  const api = createSaysoClient({ saysoUrl: BASE, fetch, tokens, now: () => 1000 });
+  const refused = api.grants();
+  await settle();
+  const newer = { access_token: "at2", refresh_token: "r1", expires_at: 1e15 };
+  await tokens.set(newer);
+  calls[0].answer(401, {});
+  await assert.rejects(refused, { kind: "revoked" });
+  assert.deepEqual(tokens.peek(), newer);
+});
+
+test("the directory is public and answers 304 to its ETag", async () => {
+  const calls = [];
+  const fetch = async (url, init = {}) => {
+    calls.push(init);
+    if (init.headers?.["If-None-Match"] === '"v1"') return { status: 304, ok: false, json: async () => null };
+    return { status: 200, ok: true, json: async () => ({ domains: { "bookshop.example": "br_1" } }),
+      headers: { get: (h) => (h === "ETag" ? '"v1"' : null) } };
+  };
+  const api = createSaysoClient({ saysoUrl: BASE, fetch, tokens: memoryTokens() });
+  assert.deepEqual(await api.directory(), { domains: { "bookshop.example": "br_1" }, etag: '"v1"' });
+  assert.deepEqual(await api.directory('"v1"'), { notModified: true });
+  assert.equal(calls[0].headers.Authorization, undefined);
+  assert.equal(calls[0].credentials, "omit");
 });

@@ -1,66 +1,23 @@
 import assert from "node:assert/strict";
-import { webcrypto } from "node:crypto";
 import { test } from "node:test";
-import { createController } from "../lib/controller.js";
+import { SIGNED_OUT_TITLE } from "../lib/badge.js";
+import { DIRECTORY_MAX_AGE_MS } from "../lib/controller.js";
 import { EPOCH_MS } from "../lib/epochs.js";
-import { tables } from "./tables.js";
+import { DIRECTORY, setup } from "./fake-sayso.js";
 
-const BASE = "http://127.0.0.1:5000";
-const BRAND = {
-  brand_id: "br_1", name: "Bookshop", domain: "bookshop.example", verified: false,
-  fields: [{ field: "channels", purpose: "email" }, { field: "interests", purpose: "books" }],
+const BRAND_URL = "https://www.bookshop.example/b/1";
+/** What sign-in leaves in storage: the directory and the grants overview. */
+const SIGNED_IN = {
+  directory: { saysoUrl: "http://127.0.0.1:5000", domains: DIRECTORY, etag: '"d1"', fetchedAt: 10 * EPOCH_MS },
 };
 
-function setup({ recording = false, token = { access_token: "at", expires_at: 1e15 } } = {}) {
-  const store = { recording, ...(token ? { token } : {}) };
-  const calls = [];
-  const badges = {};
-  let live = ["interests"];
-  let answer = null;
-  const fetch = async (url, init = {}) => {
-    const { pathname, search } = new URL(url);
-    const key = `${init.method || "GET"} ${pathname}${search}`;
-    calls.push({ key, init });
-    const reply = (status, body) => ({ status, ok: status < 300, json: async () => body });
-    if (key === "GET /api/v1/brands/lookup?domain=bookshop.example") return reply(200, BRAND);
-    if (key.startsWith("GET /api/v1/brands/lookup")) return reply(404, {});
-    if (key === "GET /api/v1/me/grants") {
-      return reply(200, [{ brand_id: "br_1", brand_name: "Bookshop",
-        grants: ["channels", "interests"].map((f) => ({ field: f, active: live.includes(f) })) }]);
-    }
-    if (key === "DELETE /api/v1/me/grants/br_1/interests") { live = live.filter((f) => f !== "interests"); return reply(200, {}); }
-    if (key === "POST /api/v1/me/grants/br_1/channels") { live = [...live, "channels"]; return reply(200, {}); }
-    if (key === "PUT /api/v1/me/disclosures/browsing_categories") return reply(200, JSON.parse(init.body));
-    if (key === "GET /api/v1/me/questions?brand_id=br_1") {
-      return reply(200, [{ id: 5, brand_id: "br_1", brand_name: "Bookshop", kind: "text", prompt: "Why books?",
-        purpose: "shelf", why: null, options: [], answer }]);
-    }
-    if (key === "PUT /api/v1/me/questions/5") { answer = JSON.parse(init.body).answer; return reply(200, { answer }); }
-    if (key === "DELETE /api/v1/me/questions/5") { answer = null; return reply(204, null); }
-    if (key === "POST /oauth/token") return reply(200, { access_token: "new", refresh_token: "r", expires_in: 600 });
-    throw new TypeError("Failed to fetch");
-  };
-  const controller = createController({
-    storageGet: async (keys) => Object.fromEntries(keys.filter((k) => k in store).map((k) => [k, store[k]])),
-    storageSet: async (items) => Object.assign(store, items),
-    storageRemove: async (keys) => keys.forEach((k) => delete store[k]),
-    fetch,
-    crypto: webcrypto,
-    redirectUri: () => "https://ext.chromiumapp.org/",
-    launchWebAuthFlow: async (url) => {
-      const state = new URL(url).searchParams.get("state");
-      return `https://ext.chromiumapp.org/?code=c1&state=${state}&iss=${encodeURIComponent(BASE)}`;
-    },
-    setBadge: async (tabId, text) => { badges[tabId] = text; },
-    tables: async () => tables,
-    now: () => 10 * EPOCH_MS,
-  });
-  return { controller, store, calls, badges };
-}
+const shownOf = (review) => review.top.map((r) => ({ topic_id: r.topicId, weight: r.weight }));
+const sharedBody = (calls) =>
+  JSON.parse(calls.findLast((c) => c.key === "PUT /api/v1/me/disclosures/browsing_categories").init.body).value;
 
 test("the popup shows the brand and its live fields; toggles grant and revoke", async () => {
   const { controller } = setup();
-  const view = await controller.handle({ type: "popup", url: "https://www.bookshop.example/b/1" });
+  const view = await controller.handle({ type: "popup", url: BRAND_URL });
   assert.equal(view.brand.name, "Bookshop");
   assert.deepEqual(view.live, ["interests"]);
   const off = await controller.handle({ type: "toggle", url: "https://bookshop.example/", brandId: "br_1", field: "interests", on: false });
@@ -85,14 +42,16 @@ test("a site that is no brand says so", async () => {
   assert.equal(view.site, "nobody.example");
 });
 
-test("sign-in runs PKCE through the auth flow and stores the token", async () => {
-  const { controller, store, calls } = setup({ token: null });
+test("sign-in runs PKCE, stores the token, and fetches the directory and the grants", async () => {
+  const { controller, store, calls } = setup({ token: null, tabs: [{ id: 3, url: BRAND_URL }] });
   const status = await controller.handle({ type: "signIn" });
   assert.equal(status.signedIn, true);
-  assert.equal(store.token.access_token, "new");
-  const body = new URLSearchParams(calls.at(-1).init.body);
+  assert.equal(store.token.access_token, "at1");
+  const body = new URLSearchParams(calls.find((c) => c.key === "POST /oauth/token").init.body);
   assert.equal(body.get("code"), "c1");
   assert.ok(body.get("code_verifier").length >= 43);
+  assert.deepEqual(store.directory.domains, DIRECTORY);
+  assert.deepEqual(store.overview.live, { br_1: ["interests"] });
 });
 
 test("visits are counted only when recording is on, never in private windows", async () => {
@@ -109,22 +68,182 @@ test("visits are counted only when recording is on, never in private windows", a
   const review = await on.controller.handle({ type: "review" });
   assert.equal(review.top[0].topicId, 173);
   assert.equal(review.top[0].name, "Cooking & Recipes");
-  assert.deepEqual(on.badges, { 1: "", 2: "1" });
+  assert.equal(review.top[0].weight, 1);
 });
 
-test("nothing is sent before Share; Share sends the reviewed categories; Forget wipes", async () => {
-  const { controller, calls, store } = setup({ recording: true });
+test("browsing sends nothing to Sayso: the badge comes from the stored directory and grants", async () => {
+  for (const recording of [false, true]) {
+    const { controller, calls, badges, store } = setup({ recording });
+    Object.assign(store, SIGNED_IN, { overview: { live: { br_1: ["interests"] }, fetchedAt: 0 } });
+    for (const url of ["https://mail.internal-corp.example/", "https://www.plannedparenthood.org/",
+      "https://jobs.competitor.example/apply", BRAND_URL]) {
+      await controller.visited(1, { url, title: "x" });
+    }
+    await controller.visited(2, { url: "https://www.plannedparenthood.org/", title: "x" }, { loaded: false });
+    await controller.visited(3, { url: BRAND_URL, title: "x" }, { loaded: false });
+    assert.deepEqual(calls, [], `recording ${recording}: a visit made a request`);
+    assert.deepEqual(badges, { 1: "1", 2: "", 3: "1" });
+  }
+});
+
+test("the full brand record is fetched only when the popup is opened", async () => {
+  const { controller, calls, store } = setup();
+  Object.assign(store, SIGNED_IN);
+  await controller.visited(1, { url: BRAND_URL, title: "x" });
+  assert.ok(!calls.some((c) => c.key.includes("/brands/lookup")));
+  await controller.handle({ type: "popup", url: BRAND_URL });
+  assert.ok(calls.some((c) => c.key === "GET /api/v1/brands/lookup?domain=bookshop.example"));
+  // The directory was fresh: the popup did not fetch it again.
+  assert.ok(!calls.some((c) => c.key === "GET /api/v1/brands/directory"));
+});
+
+test("the timer refreshes the grants, and the directory at most once an hour (304 if unchanged)", async () => {
+  const { controller, calls, store, badges, advance } = setup({ tabs: [{ id: 3, url: BRAND_URL }] });
+  await controller.refresh();
+  assert.deepEqual(calls.map((c) => c.key), ["GET /api/v1/brands/directory", "GET /api/v1/me/grants"]);
+  assert.equal(badges[3], "1");
+  calls.length = 0;
+  advance(15 * 60 * 1000);
+  await controller.refresh();
+  assert.deepEqual(calls.map((c) => c.key), ["GET /api/v1/me/grants"]);
+  calls.length = 0;
+  advance(DIRECTORY_MAX_AGE_MS);
+  await controller.refresh();
+  const [directory] = calls;
+  assert.equal(directory.key, "GET /api/v1/brands/directory");
+  assert.equal(directory.init.headers["If-None-Match"], '"d1"');
+  assert.deepEqual(store.directory.domains, DIRECTORY);
+  // Signed out, the timer asks only for the public directory.
+  delete store.token;
+  calls.length = 0;
+  advance(DIRECTORY_MAX_AGE_MS);
+  await controller.refresh();
+  assert.deepEqual(calls.map((c) => c.key), ["GET /api/v1/brands/directory"]);
+});
+
+test("the badge of the brand's tabs follows a toggle and a revoke at once", async () => {
+  const tabs = [{ id: 3, url: BRAND_URL }, { id: 4, url: "https://bookshop.example/cart" },
+    { id: 5, url: "https://nobody.example/" }];
+  const { controller, store, badges } = setup({ tabs });
+  Object.assign(store, SIGNED_IN);
+  await controller.handle({ type: "popup", url: BRAND_URL });
+  assert.deepEqual(badges, { 3: "1", 4: "1", 5: "" });
+  await controller.handle({ type: "toggle", url: BRAND_URL, brandId: "br_1", field: "channels", on: true });
+  assert.deepEqual(badges, { 3: "2", 4: "2", 5: "" });
+  // From My brands: no tab URL comes with the message.
+  await controller.handle({ type: "revokeBrand", brandId: "br_1" });
+  assert.deepEqual(badges, { 3: "0", 4: "0", 5: "" });
+});
+
+test("signed out or revoked, a brand's site shows '?' (sign in), not a count", async () => {
+  const { controller, store, badges, titles } = setup({ token: null });
+  Object.assign(store, SIGNED_IN, { overview: { live: { br_1: ["interests"] }, fetchedAt: 0 } });
+  await controller.visited(3, { url: BRAND_URL, title: "x" });
+  await controller.visited(4, { url: "https://nobody.example/", title: "x" });
+  assert.equal(badges[3], "?");
+  assert.equal(titles[3], SIGNED_OUT_TITLE);
+  assert.equal(badges[4], "");
+
+  // A token Sayso no longer accepts: forgotten, and the badge says "?" too.
+  const revoked = setup({ tabs: [{ id: 3, url: BRAND_URL }] });
+  Object.assign(revoked.store, SIGNED_IN, { overview: { live: { br_1: ["interests"] }, fetchedAt: 0 } });
+  revoked.server.access.clear();
+  const view = await revoked.controller.handle({ type: "popup", url: BRAND_URL });
+  assert.equal(view.error.kind, "revoked");
+  assert.equal(revoked.store.token, undefined);
+  assert.equal(revoked.store.overview, undefined);
+  assert.equal(revoked.badges[3], "?");
+});
+
+test("concurrent messages with an expired token share one refresh; the sign-in survives", async () => {
+  const { controller, store, server, calls } = setup({
+    token: { access_token: "at", refresh_token: "r0", expires_at: 0 }, delay: 5,
+  });
+  Object.assign(store, SIGNED_IN);
+  const [view, brands] = await Promise.all([
+    controller.handle({ type: "popup", url: BRAND_URL }),
+    controller.handle({ type: "brands" }),
+    controller.handle({ type: "questions", brandId: "br_1" }),
+  ]);
+  const presented = calls.filter((c) => c.key === "POST /oauth/token")
+    .map((c) => new URLSearchParams(c.init.body).get("refresh_token"));
+  assert.deepEqual(presented, ["r0"]);
+  assert.equal(server.familyRevoked, false);
+  assert.deepEqual(server.events, []);
+  assert.equal(view.error, undefined);
+  assert.deepEqual(view.live, ["interests"]);
+  assert.equal(brands.length, 1);
+  assert.equal(store.token.refresh_token, "r1");
+});
+
+test("Share sends what the review page showed, only what is still counted", async () => {
+  const { controller, calls } = setup({ recording: true });
   await controller.visited(1, { url: "https://www.nfl.com/", title: "NFL scores" });
   await controller.visited(1, { url: "https://www.allrecipes.com/", title: "Recipes" });
-  await controller.handle({ type: "block", topicId: 300 });
+  await controller.visited(1, { url: "https://www.allrecipes.com/", title: "Recipes" });
+  await controller.handle({ type: "remove", topicId: 300 });
+  const shown = await controller.handle({ type: "remove", topicId: 299 });
+  assert.deepEqual(shown.top.map((r) => r.topicId), [173]);
+  // A page recorded after the review page was drawn brings the removed topics back...
+  await controller.visited(2, { url: "https://www.nfl.com/", title: "NFL scores" });
+  // ...but Share sends only what the page showed, with the weights it showed.
   assert.ok(!calls.some((c) => c.key.includes("disclosures")));
-  const { shared } = await controller.handle({ type: "share" });
-  assert.ok(shared.some((c) => c.topic_id === 173));
+  const { shared, leftOut } = await controller.handle({ type: "share", categories: shownOf(shown) });
+  assert.deepEqual(shared, [{ topic_id: 173, weight: 1 }]);
+  assert.equal(leftOut, 0);
+  assert.deepEqual(sharedBody(calls), [{ topic_id: 173, weight: 1 }]);
+});
+
+test("Share leaves out a category shown but removed or blocked since", async () => {
+  const { controller, calls } = setup({ recording: true });
+  await controller.visited(1, { url: "https://www.allrecipes.com/", title: "Recipes" });
+  await controller.visited(1, { url: "https://www.allrecipes.com/", title: "Recipes" });
+  await controller.visited(1, { url: "https://www.nfl.com/", title: "NFL scores" });
+  const shown = shownOf(await controller.handle({ type: "review" }));
+  assert.ok(shown.some((c) => c.topic_id === 300 && c.weight === 0.5));
+  await controller.handle({ type: "block", topicId: 300 }); // in another review tab
+  const { shared, leftOut } = await controller.handle({ type: "share", categories: shown });
   assert.ok(!shared.some((c) => c.topic_id === 300));
-  assert.ok(calls.some((c) => c.key === "PUT /api/v1/me/disclosures/browsing_categories"));
+  assert.deepEqual(shared.find((c) => c.topic_id === 173), { topic_id: 173, weight: 1 });
+  assert.equal(leftOut, 1);
+  assert.deepEqual(sharedBody(calls), shared);
+  // Nothing shown is counted any more: nothing is sent (not an empty list).
+  await controller.handle({ type: "forget" });
+  await assert.rejects(controller.handle({ type: "share", categories: shown }), /no longer|any more/);
+  assert.equal(calls.filter((c) => c.key.includes("disclosures")).length, 1);
+});
+
+for (const [name, categories] of [
+  ["no list", undefined],
+  ["not a list", { topic_id: 173, weight: 1 }],
+  ["more than ten", Array.from({ length: 11 }, (_, i) => ({ topic_id: 1 + i, weight: 1 }))],
+  ["a non-integer id", [{ topic_id: 173.5, weight: 1 }]],
+  ["an id as a string", [{ topic_id: "173", weight: 1 }]],
+  ["an unknown topic", [{ topic_id: 999999, weight: 1 }]],
+  ["a zero weight", [{ topic_id: 173, weight: 0 }]],
+  ["a weight above one", [{ topic_id: 173, weight: 1.5 }]],
+  ["a weight that is no number", [{ topic_id: 173, weight: "1" }]],
+  ["a topic twice", [{ topic_id: 173, weight: 1 }, { topic_id: 173, weight: 0.5 }]],
+]) {
+  test(`Share refuses ${name}`, async () => {
+    const { controller, calls } = setup({ recording: true });
+    await controller.visited(1, { url: "https://www.allrecipes.com/", title: "Recipes" });
+    await assert.rejects(controller.handle({ type: "share", categories }), { kind: "failed" });
+    assert.ok(!calls.some((c) => c.key.includes("disclosures")));
+  });
+}
+
+test("Forget all forgets the counts and keeps the Block list", async () => {
+  const { controller, store } = setup({ recording: true });
+  await controller.visited(1, { url: "https://www.nfl.com/", title: "NFL scores" });
+  await controller.handle({ type: "block", topicId: 300 });
   const after = await controller.handle({ type: "forget" });
   assert.deepEqual(after.top, []);
-  assert.equal(store.categories, undefined);
+  assert.deepEqual(after.blocked, [300]);
+  assert.deepEqual(store.categories.epochs, {});
+  await controller.visited(1, { url: "https://www.nfl.com/", title: "NFL scores" });
+  const review = await controller.handle({ type: "review" });
+  assert.ok(!review.top.some((r) => r.topicId === 300));
 });
 
 test("concurrent visits are all counted; switching tabs counts nothing", async () => {
@@ -139,11 +258,16 @@ test("concurrent visits are all counted; switching tabs counts nothing", async (
   assert.equal(review.top[0].sites, 3);
 });
 
-test("changing the Sayso address signs out; unknown messages are refused", async () => {
-  const { controller, store } = setup();
+test("changing the Sayso address signs out and forgets its brands; unknown messages are refused", async () => {
+  const { controller, store, calls } = setup();
+  Object.assign(store, SIGNED_IN, { overview: { live: {}, fetchedAt: 0 } });
   await controller.handle({ type: "saveSettings", saysoUrl: "https://sayso.example/" });
   assert.equal(store.saysoUrl, "https://sayso.example");
   assert.equal(store.token, undefined);
+  assert.equal(store.overview, undefined);
+  // Saving fetched the new Sayso's directory (the click on Save is the consumer's).
+  assert.ok(calls.some((c) => c.key === "GET /api/v1/brands/directory"));
+  assert.equal(store.directory.saysoUrl, "https://sayso.example");
   await assert.rejects(controller.handle({ type: "constructor" }), /Unknown message/);
 });
 

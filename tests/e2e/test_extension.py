@@ -5,7 +5,10 @@ pages that make up browsing categories) is served by one local server under its 
 hostname (``--host-resolver-rules``). The consumer signs in through the extension, sees the
 brand's fields in the popup, turns one off (the brand's token loses it, checked by
 introspection and by reading the profile), builds browsing categories by visiting pages and
-shares them from the review page; nothing is sent before Share.
+shares them from the review page; nothing is sent before Share, and Share sends what the
+page showed. The extension talks to Sayso through a counting proxy, which proves that
+browsing (loading pages, brand or not, and switching tabs) sends Sayso nothing: the badge
+comes from the brand directory and the grants fetched at sign-in.
 
 Headless Chromium cannot click the extension's host-permission prompt, so the test loads a
 copy of ``extension/`` whose manifest grants the loopback address up front; everything else
@@ -16,6 +19,7 @@ is the shipped tree. Screenshots go to ``docs/img/extension-*.png`` when
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -47,6 +51,8 @@ PAGES = {
     "www.espn.com": "ESPN - Serving Sports Fans",
     "www.lonelyplanet.com": "Lonely Planet | Travel Guide & Travel Information",
 }
+#: A page visited after the review page was drawn: its topics must not be shared.
+LATE_PAGES = {"www.chess.com": "Chess.com - Play Chess Online"}
 SCOPES = {
     "interests:read": "recommend books about what you like",
     "channels:read": "email you no more often than you allow",
@@ -58,7 +64,8 @@ class _Sites(BaseHTTPRequestHandler):
 
     def do_GET(self):
         host = (self.headers.get("Host") or "").split(":")[0]
-        title = "Bookshop — books you'll love" if host == BRAND_HOST else PAGES.get(host, host)
+        pages = {**PAGES, **LATE_PAGES}
+        title = "Bookshop — books you'll love" if host == BRAND_HOST else pages.get(host, host)
         body = f"<!doctype html><title>{title}</title><h1>{title}</h1>".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -83,6 +90,56 @@ def sites():
         server.server_close()
 
 
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy-connection"})
+
+
+class _CountingProxy(BaseHTTPRequestHandler):
+    """Forwards every request to Sayso as it came (Host included, so Sayso answers with the
+    proxy's address as its issuer) and records its method and path."""
+
+    protocol_version = "HTTP/1.0"
+
+    def _forward(self):
+        self.server.seen.append((self.command, self.path))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        upstream = http.client.HTTPConnection("127.0.0.1", self.server.sayso_port, timeout=10)
+        try:
+            upstream.request(self.command, self.path, body=body, headers=headers)
+            answer = upstream.getresponse()
+            payload = answer.read()
+            self.send_response(answer.status, answer.reason)
+            for name, value in answer.getheaders():
+                if name.lower() not in _HOP_BY_HOP | {"content-length"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        finally:
+            upstream.close()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def proxy(sayso):
+    """A proxy in front of Sayso that records every request; yields (url, seen)."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _CountingProxy)
+    server.sayso_port = int(sayso.url.rsplit(":", 1)[1])
+    server.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def extension_copy(tmp_path) -> Path:
     """The shipped extension, with the loopback host permission granted at install."""
@@ -101,7 +158,7 @@ def browser(chromium_path, e2e_dir, extension_copy, sites):
     """Chromium with the unpacked extension (new headless mode runs extensions)."""
     from playwright.sync_api import sync_playwright
 
-    rules = ", ".join(f"MAP {host} 127.0.0.1" for host in [BRAND_HOST, *PAGES])
+    rules = ", ".join(f"MAP {host} 127.0.0.1" for host in [BRAND_HOST, *PAGES, *LATE_PAGES])
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(e2e_dir / "chromium-extension-profile"),
@@ -217,22 +274,44 @@ def _browsing_categories(sayso, consumer) -> list | None:
         )
 
 
-def _wait_until_counted(worker, site: str, deadline: float = 10.0) -> None:
-    """Poll the extension's local counts until ``site`` is among the evidence."""
+def _badge(worker, host: str) -> str:
+    return worker.evaluate(
+        "async (host) => { const [t] = await chrome.tabs.query({url: `http://${host}/*`});"
+        " return chrome.action.getBadgeText({tabId: t.id}); }",
+        host,
+    )
+
+
+def _wait_until(check, failure: str, deadline: float = 10.0) -> None:
+    """Poll ``check()`` until it is true; fail with ``failure()`` after ``deadline`` s."""
+    end = time.monotonic() + deadline
+    while not check():
+        assert time.monotonic() < end, failure()
+        time.sleep(0.1)
+
+
+def _wait_for_badge(worker, host: str, text: str) -> None:
+    """Wait until the badge of the tab showing ``host`` reads ``text``."""
+    _wait_until(
+        lambda: _badge(worker, host) == text,
+        lambda: f"badge of {host} is {_badge(worker, host)!r}, not {text!r}",
+    )
+
+
+def _wait_until_counted(worker, site: str) -> None:
+    """Wait until ``site`` is among the evidence of the extension's local counts."""
     script = (
         "async () => JSON.stringify((await chrome.storage.local.get(['categories']))"
         ".categories || {})"
     )
-    end = time.monotonic() + deadline
-    while f'"{site}"' not in worker.evaluate(script):
-        assert time.monotonic() < end, f"{site} was never counted"
-        time.sleep(0.1)
+    _wait_until(lambda: f'"{site}"' in worker.evaluate(script), lambda: f"{site} was never counted")
 
 
 def test_extension_signs_in_toggles_a_field_and_shares_reviewed_categories(
-    browser, sayso, consumer, sites, e2e_dir
+    browser, sayso, consumer, sites, proxy, e2e_dir
 ):
     context, worker = browser
+    proxy_url, seen = proxy
     base = f"chrome-extension://{EXTENSION_ID}"
     sayso.cli("init")
     brand = json.loads(
@@ -255,10 +334,11 @@ def test_extension_signs_in_toggles_a_field_and_shares_reviewed_categories(
     brand_token = _brand_token(sayso, consumer, brand)
     before = _browsing_categories(sayso, consumer)
 
-    # Options: point the extension at this Sayso, turn categories on, sign in.
+    # Options: point the extension at this Sayso (through the proxy), turn categories on,
+    # sign in.
     options = context.new_page()
     options.goto(f"{base}/options.html")
-    options.locator("#sayso-url").fill(sayso.url)
+    options.locator("#sayso-url").fill(proxy_url)
     options.get_by_role("button", name="Save").click()
     expect(options.locator("#message")).to_have_text("Saved.")
     options.locator("#recording").check()
@@ -274,10 +354,27 @@ def test_extension_signs_in_toggles_a_field_and_shares_reviewed_categories(
     auth.get_by_role("button", name="Allow").click()
     expect(options.locator("#signed-in-state")).to_contain_text("Signed in to")
     _shot(options, "options", e2e_dir)
+    # Saving and signing in fetched the brand directory and the grants overview.
+    assert ("GET", "/api/v1/brands/directory") in seen
+    assert ("GET", "/api/v1/me/grants") in seen
 
-    # The brand's site: the popup shows the brand and the two fields it can see.
+    # Browsing sends Sayso nothing: the brand's site gets its badge from what is stored,
+    # other sites (counted into categories) and switching tabs ask nothing either.
+    quiet_from = len(seen)
     site = context.new_page()
     site.goto(f"http://{BRAND_HOST}:{sites}/")
+    _wait_for_badge(worker, BRAND_HOST, "2")
+    browsing = context.new_page()
+    for host in PAGES:
+        browsing.goto(f"http://{host}:{sites}/")
+        # As a person would, stay on the page until the extension has counted it.
+        _wait_until_counted(worker, host.removeprefix("www."))
+    site.bring_to_front()
+    browsing.bring_to_front()
+    assert _badge(worker, BRAND_HOST) == "2"
+    assert seen[quiet_from:] == [], f"browsing made requests to Sayso: {seen[quiet_from:]}"
+
+    # The popup (the consumer's click) is what looks the brand up.
     popup = context.new_page()
     popup.set_viewport_size({"width": 380, "height": 420})
     popup.goto(f"{base}/popup.html?url=http://{BRAND_HOST}:{sites}/")
@@ -286,46 +383,60 @@ def test_extension_signs_in_toggles_a_field_and_shares_reviewed_categories(
     expect(popup.locator("#f-interests")).to_be_checked()
     expect(popup.locator("#f-channels")).to_be_checked()
     _shot(popup, "popup", e2e_dir)
-    badge = worker.evaluate(
-        "async () => { const [t] = await chrome.tabs.query({url: 'http://bookshop.localhost/*'});"
-        " return chrome.action.getBadgeText({tabId: t.id}); }"
-    )
-    assert badge == "2"
+    assert ("GET", f"/api/v1/brands/lookup?domain={BRAND_HOST}") in seen[quiet_from:]
 
-    # Toggling channels off revokes it at once: introspection and the profile agree.
+    # Toggling channels off revokes it at once: introspection and the profile agree, and
+    # the badge of the brand's tab follows.
     popup.locator("#f-channels").uncheck()
+    expect(popup.locator("#f-channels")).not_to_be_checked()
+    # The click unticks the box at once; the badge changes once Sayso has answered.
+    _wait_for_badge(worker, BRAND_HOST, "1")
     expect(popup.locator("#f-channels")).not_to_be_checked()
     assert _introspect(sayso, brand, brand_token)["scope"] == "interests:read"
     profile = _profile(sayso, brand_token).json()
     assert "interests" in profile and "channels" not in profile
 
-    # Pages visited make categories; nothing is sent until Share.
-    for host in PAGES:
-        site.goto(f"http://{host}:{sites}/")
-        # As a person would, stay on the page until the extension has counted it.
-        _wait_until_counted(worker, host.removeprefix("www."))
+    # Nothing is sent until Share.
     review = context.new_page()
     review.goto(f"{base}/review.html")
     rows = review.locator("#top li")
     expect(rows.first).to_contain_text("Cooking & Recipes")
     expect(rows.first).to_contain_text("4 visits, 4 sites")
+    expect(rows.first).to_contain_text("weight 1")
     assert _browsing_categories(sayso, consumer) == before
     _shot(review, "review", e2e_dir)
     travel = review.locator('#top li[data-topic-id="332"]')
     expect(travel).to_contain_text("Travel & Transportation")
     travel.get_by_role("button", name="Block").click()
     expect(travel).to_have_count(0)
+    shown = [int(i) for i in rows.evaluate_all("rows => rows.map(r => r.dataset.topicId)")]
+
+    # Pages counted after the review page was drawn are not shared: Share sends what the
+    # page shows.
+    for host in LATE_PAGES:
+        browsing.goto(f"http://{host}:{sites}/")
+        _wait_until_counted(worker, host.removeprefix("www."))
     review.get_by_role("button", name="Share with Sayso").click()
     expect(review.locator("#message")).to_contain_text("Shared")
     shared = _browsing_categories(sayso, consumer)
+    # Counted now, chess.com's Online Communities (250) would be in the top ten; it was not
+    # shown, so it is not shared.
+    assert sorted(c["topic_id"] for c in shared) == sorted(shown)
     assert {"topic_id": 173, "weight": 1} in [
         {"topic_id": c["topic_id"], "weight": c["weight"]} for c in shared
     ]
     assert 332 not in [c["topic_id"] for c in shared]
+    assert not {250, 465} & {c["topic_id"] for c in shared}
 
-    # Revoke everything from the popup: the brand's token is dead.
+    # Forget all keeps the Block list.
+    review.get_by_role("button", name="Forget all").click()
+    expect(review.locator("#empty")).to_be_visible()
+    expect(review.locator("#blocked")).to_contain_text("1 blocked category")
+
+    # Revoke everything from the popup: the brand's token is dead, the badge says 0.
     popup.reload()
     popup.get_by_role("button", name="Revoke everything for this brand").click()
     expect(popup.locator("#f-interests")).not_to_be_checked()
     assert _introspect(sayso, brand, brand_token) == {"active": False}
     assert _profile(sayso, brand_token).status_code == 401
+    _wait_for_badge(worker, BRAND_HOST, "0")

@@ -226,3 +226,39 @@ def test_a_session_with_a_bearer_header_still_needs_csrf(consumer, extension, br
     url = f"/api/v1/me/grants/{brand['brand_id']}/interests"
     # The cookie rides along: the bearer header does not excuse it from the CSRF check.
     assert consumer.post(url, headers=bearer(token)).status_code == 400
+
+
+def test_brand_directory_lists_every_claimed_domain_public_and_cacheable(client, runner, brand):
+    narrow = make_brand(runner, name="Narrow", domain="narrow.example")
+    response = client.get("/api/v1/brands/directory")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "domains": {"bookshop.example": brand["brand_id"], "narrow.example": narrow["brand_id"]}
+    }
+    assert "public" in response.headers["Cache-Control"]
+    assert "max-age=3600" in response.headers["Cache-Control"]
+    assert "Set-Cookie" not in response.headers
+    etag = response.headers["ETag"]
+    assert etag
+
+    unchanged = client.get("/api/v1/brands/directory", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.get_data() == b""
+    assert unchanged.headers["ETag"] == etag
+
+    # Verifying a domain changes nothing the directory says; a new brand changes the tag.
+    runner.invoke(args=["brands", "verify-domain", "bookshop.example"])
+    assert (
+        client.get("/api/v1/brands/directory", headers={"If-None-Match": etag}).status_code == 304
+    )
+    make_brand(runner, name="Third", domain="third.example")
+    changed = client.get("/api/v1/brands/directory", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    assert "third.example" in changed.get_json()["domains"]
+
+
+def test_brand_directory_of_no_brands_is_empty(client):
+    response = client.get("/api/v1/brands/directory")
+    assert response.status_code == 200
+    assert response.get_json() == {"domains": {}}

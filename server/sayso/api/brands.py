@@ -4,7 +4,10 @@ from flask import abort, jsonify, request
 
 from sayso import services
 from sayso.api import bp
-from sayso.schemas.api import BrandLookupSchema
+from sayso.schemas.api import BrandDirectorySchema, BrandLookupSchema
+
+#: How long a browser (the extension) may keep the directory without asking again.
+DIRECTORY_MAX_AGE = 3600
 
 
 @bp.get("/brands/lookup")
@@ -53,3 +56,39 @@ def lookup_brand():
     )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@bp.get("/brands/directory")
+def brand_directory():
+    """Every domain a brand claims, with the brand's id.
+    ---
+    get:
+      tags: [brands]
+      description: >-
+        For the browser extension: it keeps this list and matches the sites the consumer
+        visits on the device, so browsing sends Sayso nothing. Public and cacheable
+        (`Cache-Control: public`), with an `ETag`: send it back in `If-None-Match` and an
+        unchanged list is answered 304 with no body. Domains are listed whether an operator
+        verified them or not, as `GET /api/v1/brands/lookup` does.
+      security: []
+      parameters:
+        - {name: If-None-Match, in: header, required: false, schema: {type: string},
+           description: The ETag of the list the caller holds.}
+      responses:
+        200:
+          description: The directory.
+          headers:
+            ETag: {description: The list's version., schema: {type: string}}
+            Cache-Control: {description: "`public, max-age=3600`", schema: {type: string}}
+          content: {application/json: {schema: BrandDirectory}}
+        304:
+          description: The caller's list (its `If-None-Match`) is current; no body.
+          headers:
+            ETag: {description: The list's version., schema: {type: string}}
+    """
+    domains = services.brands().domain_directory()
+    response = jsonify(BrandDirectorySchema().dump({"domains": domains}))
+    # A strong ETag over the JSON itself: the same directory always has the same tag.
+    response.add_etag()
+    response.headers["Cache-Control"] = f"public, max-age={DIRECTORY_MAX_AGE}"
+    return response.make_conditional(request)

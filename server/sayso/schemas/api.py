@@ -80,6 +80,21 @@ class BrandLookupSchema(Schema):
     )
 
 
+class BrandDirectorySchema(Schema):
+    """Every domain a brand claims, so the extension can tell brand sites apart on the
+    device without asking Sayso about each site visited."""
+
+    domains = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": "Registrable domain → the id of the brand claiming it (verified "
+            "or not; `GET /api/v1/brands/lookup` tells which)."
+        },
+    )
+
+
 def _profile_schema() -> type[Schema]:
     declared = {
         "sub": fields.String(

@@ -133,6 +133,15 @@ class BrandService:
             return None
         return self.session.scalar(select(BrandDomain).where(BrandDomain.domain == domain))
 
+    def domain_directory(self) -> dict[str, str]:
+        """``{domain: brand public id}`` for every claimed domain, verified or not."""
+        rows = self.session.execute(
+            select(BrandDomain.domain, Brand.public_id)
+            .join(Brand, BrandDomain.brand_id == Brand.id)
+            .order_by(BrandDomain.domain)
+        )
+        return {domain: public_id for domain, public_id in rows}
+
     def declared_purposes(self, brand: Brand) -> dict[str, str]:
         """``{field: purpose}`` for every field any of the brand's clients asks for (the
         oldest client's purpose wins when two declare one)."""
