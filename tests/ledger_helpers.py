@@ -8,27 +8,43 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select, update
 
 from sayso.extensions import db
-from sayso.models import AuditEvent
-from sayso.services.ledger import GENESIS_HASH, canonical_bytes, chain_hash, stored_values
+from sayso.models import AuditEvent, LedgerCheckpoint
+from sayso.services.ledger import (
+    GENESIS_HASH,
+    canonical_bytes,
+    chain_hash,
+    checkpoint_message,
+    stored_values,
+)
 
 
 def bulk_chain(app, count: int, start_seq: int = 1, prev_hash: str = GENESIS_HASH, batch=5000):
-    """Append ``count`` valid events straight into the table (bulk inserts, valid hashes).
-
-    Checkpoints are not made here: tests that want them call ``Ledger.checkpoint()``.
-    """
+    """Append ``count`` valid events straight into the table (bulk inserts, valid hashes),
+    with the checkpoints the app's ledger would have signed on the way (see insert_chain)."""
     with app.app_context():
-        prev_hash = insert_chain(db.session, count, start_seq, prev_hash, batch)
+        prev_hash = insert_chain(db.session, count, start_seq, prev_hash, batch, signer(app))
         db.session.commit()
     return prev_hash
 
 
-def insert_chain(session, count: int, start_seq: int, prev_hash: str, batch: int = 5000) -> str:
+def signer(app):
+    """``(key, interval)``: how the app's ledger signs checkpoints as events are appended."""
+    return app.extensions["sayso_ledger_key"], app.config["LEDGER_CHECKPOINT_INTERVAL"]
+
+
+def insert_chain(
+    session, count: int, start_seq: int, prev_hash: str, batch: int = 5000, signing=None
+) -> str:
     """Insert ``count`` valid events from ``start_seq`` on, chained after ``prev_hash``, in
     Core batches on the session's connection (no ORM bookkeeping for rows never loaded);
-    the caller commits. Returns the last hash. The benchmark seeds its ledger with this."""
+    the caller commits. Returns the last hash. The benchmark seeds its ledger with this.
+
+    ``signing`` (``signer(app)``) signs a checkpoint at every multiple of the interval, as
+    ``Ledger.append`` does: ``verify`` reports a longer stretch without one."""
     base = datetime(2026, 1, 1, tzinfo=UTC)
     connection = session.connection()
+    key, every = signing or (None, None)
+    checkpoints = []
     rows = []
     for seq in range(start_seq, start_seq + count):
         moment = base + timedelta(seconds=seq)
@@ -54,11 +70,25 @@ def insert_chain(session, count: int, start_seq: int, prev_hash: str, batch: int
         }
         rows.append(stored_values(row, connection.dialect))
         prev_hash = digest
+        if key is not None and seq % every == 0:
+            signed_at = base + timedelta(seconds=seq)
+            message = checkpoint_message(seq, digest, signed_at, key.key_id)
+            checkpoints.append(
+                {
+                    "seq": seq,
+                    "hash": digest,
+                    "signed_at": signed_at,
+                    "key_id": key.key_id,
+                    "signature": key.sign(message),
+                }
+            )
         if len(rows) == batch:
             connection.execute(insert(AuditEvent.__table__), rows)
             rows = []
     if rows:
         connection.execute(insert(AuditEvent.__table__), rows)
+    if checkpoints:
+        connection.execute(insert(LedgerCheckpoint.__table__), checkpoints)
     return prev_hash
 
 

@@ -1,6 +1,6 @@
 """Verify a Sayso ledger export offline, with nothing but the export and the public key.
 
-    python -m sayso.offline_verify export.jsonl --public-key ledger-key.json
+    python -m sayso.offline_verify export.jsonl --public-key ledger-key.json [--partial]
 
 This file deliberately imports nothing from Sayso: it re-implements the canonical byte
 format and hash chain from the specification in ``docs/ledger.md`` so that a verifier
@@ -46,16 +46,30 @@ def load_public_key(text: str) -> Ed25519PublicKey:
     )
 
 
-def verify_lines(lines: Iterable[str], public_key: Ed25519PublicKey) -> tuple[bool, str]:
-    """Check every event's hash and canonical bytes, the chain links, and every checkpoint."""
-    complete = False
+def verify_lines(
+    lines: Iterable[str], public_key: Ed25519PublicKey, complete: bool = True
+) -> tuple[bool, str]:
+    """Check every event's hash and canonical bytes, the chain links, and every checkpoint.
+
+    ``complete`` is the auditor's claim, never the export's: True (the default) demands the
+    whole chain, gap-free from seq 1, every checkpoint's event present; False accepts a
+    filtered export, of which only what it holds can be checked (each event's hash, the
+    links between consecutive seqs, the checkpoints' signatures). The header's own
+    ``complete`` is only compared with the claim: an export is a file its holder can edit.
+    """
     hashes: dict[int, str] = {}
     prev_seq, prev_hash, events, checkpoints = 0, GENESIS_HASH, 0, 0
     for number, line in enumerate(lines, 1):
         record = json.loads(line)
         kind = record.get("kind")
         if kind == "header":
-            complete = bool(record.get("complete"))
+            if number != 1:
+                return False, f"line {number}: a header may only be the first line"
+            if complete and record.get("complete") is not True:
+                return False, (
+                    "the export says it is filtered (not the whole chain): verify it with "
+                    "--partial, which cannot show that nothing was left out"
+                )
             continue
         if kind == "event":
             event = record["event"]
@@ -67,11 +81,12 @@ def verify_lines(lines: Iterable[str], public_key: Ed25519PublicKey) -> tuple[bo
             digest = hashlib.sha256(bytes.fromhex(record["prev_hash"]) + canonical).hexdigest()
             if digest != record["hash"]:
                 return False, f"seq {seq}: the hash does not match"
-            if complete:
-                if seq != prev_seq + 1:
-                    return False, f"seq {prev_seq + 1} is missing"
-                if record["prev_hash"] != prev_hash:
-                    return False, f"seq {seq}: the chain is broken (prev_hash)"
+            if seq <= prev_seq:
+                return False, f"seq {seq}: out of order (after seq {prev_seq})"
+            if complete and seq != prev_seq + 1:
+                return False, f"seq {prev_seq + 1} is missing"
+            if seq == prev_seq + 1 and record["prev_hash"] != prev_hash:
+                return False, f"seq {seq}: the chain is broken (prev_hash)"
             prev_seq, prev_hash = seq, record["hash"]
             hashes[seq] = record["hash"]
             events += 1
@@ -104,7 +119,8 @@ def verify_lines(lines: Iterable[str], public_key: Ed25519PublicKey) -> tuple[bo
             checkpoints += 1
             continue
         return False, f"line {number}: unknown record kind {kind!r}"
-    return True, f"{events} events and {checkpoints} signed checkpoints verified"
+    scope = "the whole chain from seq 1" if complete else "partial: gaps between events unchecked"
+    return True, f"{events} events and {checkpoints} signed checkpoints verified ({scope})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,11 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--public-key", required=True, help="key file: well-known JSON, PEM or raw base64"
     )
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="the export is filtered (one brand, type or time range): check what it holds, "
+        "without demanding the whole chain",
+    )
     args = parser.parse_args(argv)
     with open(args.public_key, encoding="utf-8") as fh:
         key = load_public_key(fh.read())
     with open(args.export, encoding="utf-8") as fh:
-        ok, message = verify_lines(fh, key)
+        ok, message = verify_lines(fh, key, complete=not args.partial)
     print(("OK: " if ok else "FAILED: ") + message)
     return 0 if ok else 1
 

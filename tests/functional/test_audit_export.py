@@ -1,5 +1,6 @@
 """`sayso audit export` and the standalone offline verifier."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from sqlalchemy import delete, select
 
 from sayso import services
 from sayso.extensions import db
-from sayso.models import AuditEvent
+from sayso.models import AuditEvent, LedgerCheckpoint
 from sayso.offline_verify import load_public_key, verify_lines
 from sayso.services.ledger import Event, EventType
 from sayso.services.ledger_export import ExportFilter, export_jsonl
@@ -145,10 +146,80 @@ def test_filtered_export_and_csv(ledger_app):
     assert events and all(e["brand"] == "br_b" and e["type"] == "api:profile:read" for e in events)
     assert json.loads(lines[0])["complete"] is False
     ok, message = verify_lines(lines, _key(ledger_app))
-    assert ok, message
+    assert not ok and "--partial" in message  # the auditor, not the file, says it is partial
+    ok, message = verify_lines(lines, _key(ledger_app), complete=False)
+    assert ok and "partial" in message, message
     csv_text = _export(ledger_app, "--format", "csv", "--since", "2000-01-01")
     rows = csv_text.strip().splitlines()
     assert rows[0].startswith("seq,occurred_at,type") and len(rows) == 11
+
+
+def _header(complete):
+    def change(records, _i):
+        records[0]["complete"] = complete
+
+    return change
+
+
+def _no_header(records, _i):
+    del records[0]
+
+
+def _second_header(records, _i):
+    records.insert(5, {**records[0], "complete": False})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_header(False), "the export says it is filtered"),
+        (_no_header, "seq 6 is missing"),
+        (_second_header, "a header may only be the first line"),
+    ],
+)
+def test_an_export_cannot_switch_its_own_checks_off(ledger_app, change, message):
+    # seq 6 deleted from the file, then its header edited so that gaps would not count:
+    # completeness is the auditor's claim (the default), never the file's.
+    records = [json.loads(line) for line in _export(ledger_app).splitlines()]
+    del records[6]
+    change(records, 0)
+    ok, why = verify_lines([json.dumps(r) for r in records], _key(ledger_app))
+    assert not ok and message in why, why
+
+
+def test_a_partial_check_still_links_consecutive_events(ledger_app):
+    # An invented seq 6 with a hash of its own over a made-up prev_hash: checked as a
+    # filtered export, it is still refused, for seq 5 is right before it.
+    records = [json.loads(line) for line in _export(ledger_app).splitlines()]
+    forged = records[6]
+    forged["event"]["actor"] = "forger"
+    forged["prev_hash"] = "ab" * 32
+    canonical = json.dumps(
+        forged["event"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    forged["hash"] = hashlib.sha256(bytes.fromhex(forged["prev_hash"]) + canonical).hexdigest()
+    ok, why = verify_lines([json.dumps(r) for r in records], _key(ledger_app), complete=False)
+    assert not ok and "seq 6: the chain is broken" in why, why
+
+
+def test_a_held_checkpoint_line_pins_the_log(ledger_app):
+    # What `sayso audit checkpoint` prints is an export's checkpoint line: kept elsewhere
+    # and appended to a later export, it verifies, and it finds a tail cut off since.
+    result = ledger_app.test_cli_runner().invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    held = result.output.strip()
+    assert json.loads(held)["kind"] == "checkpoint" and json.loads(held)["seq"] == 10
+    with ledger_app.app_context():
+        services.ledger().append(Event(EventType.PROFILE_READ, actor="system"))
+        db.session.commit()
+    ok, why = verify_lines([*_export(ledger_app).splitlines(), held], _key(ledger_app))
+    assert ok, why
+    with ledger_app.app_context():
+        db.session.execute(delete(AuditEvent).where(AuditEvent.seq >= 9))
+        db.session.execute(delete(LedgerCheckpoint).where(LedgerCheckpoint.seq >= 9))
+        db.session.commit()
+    ok, why = verify_lines([*_export(ledger_app).splitlines(), held], _key(ledger_app))
+    assert not ok and "checkpoint at seq 10: events up to it are missing" in why, why
 
 
 def test_deleted_row_in_database_shows_in_the_export(ledger_app):
@@ -169,7 +240,7 @@ def test_export_of_100k_events_runs_in_bounded_memory(app):
             count += chunk.count("\n")
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        assert count == 100_000 + 2  # header, events, one checkpoint
+        assert count == 1 + 100_000 + 100  # header, events, a checkpoint every 1,000
         # Batches of 5,000 rows: the peak is a few MB whatever the log's length
         # (holding 100k events at once would take well over 50 MB).
         assert peak < 25 * 1024 * 1024, peak

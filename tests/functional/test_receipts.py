@@ -13,7 +13,7 @@ import pytest
 from sayso import services
 from sayso.extensions import db
 from sayso.offline_verify import load_public_key, verify_lines
-from sayso.services.ledger import Event, EventType
+from sayso.services.ledger import Event, EventType, _timestamp
 from sayso.services.receipts import RECEIPT_SCHEMA, verify_receipt
 from tests.helpers import api_headers, csrf_token
 from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
@@ -151,6 +151,26 @@ def test_another_receipts_signature_does_not_fit(consumer, brand, runner):
     first, second = _receipts(consumer)
     swapped = {**first, "signature": second["signature"]}
     assert not verify_receipt(swapped, published_key(consumer))
+
+
+def test_a_signed_checkpoint_is_not_a_receipt(app, consumer, brand):
+    # The ledger key signs checkpoints too: a checkpoint's message, given a signature
+    # member, is a validly signed document, but no receipt.
+    connect(consumer, brand, ["interests"])
+    with app.app_context():
+        checkpoint = services.ledger().checkpoint()
+    as_receipt = {
+        "v": 1,
+        "type": "sayso.ledger.checkpoint",
+        "seq": checkpoint.seq,
+        "hash": checkpoint.hash,
+        "signed_at": _timestamp(checkpoint.signed_at),
+        "key_id": checkpoint.key_id,
+        "signature": {"alg": "Ed25519", "key_id": checkpoint.key_id, "value": checkpoint.signature},
+    }
+    document = consumer.get("/.well-known/sayso-ledger-key.json").get_json()
+    assert not verify_receipt(as_receipt, published_key(consumer))
+    assert not _offline_verifier()["verify_receipt_offline"](as_receipt, document)
 
 
 def test_a_revoke_produces_a_withdrawn_receipt(app, consumer, brand):

@@ -127,3 +127,27 @@ def test_since_checkpoint_cost_does_not_grow_with_the_log(app):
     result = _verify(app, since_checkpoint=True)
     assert result.ok and result.checked == 10 and result.last_seq == 3010
     assert _verify(app).checked == 3010
+
+
+def test_deleted_checkpoints_are_reported(app_factory):
+    # Every 4th event is signed as it is appended. Someone who can write to the database
+    # deletes the checkpoints, then rewrites a row and rehashes the rest (or cuts the
+    # tail): without the checkpoints' absence counting, both walks would say intact.
+    app = app_factory(LEDGER_CHECKPOINT_INTERVAL=4)
+    _append(app, 12)
+    with app.app_context():
+        db.session.execute(delete(LedgerCheckpoint).where(LedgerCheckpoint.seq >= 8))
+        db.session.commit()
+        for since in (False, True):
+            result = services.ledger().verify(since_checkpoint=since)
+            assert not result.ok and result.first_bad_seq == 5, result
+            assert "no signed checkpoint in the 4 events after seq 4" in result.reason
+        db.session.execute(delete(LedgerCheckpoint))
+        db.session.commit()
+        result = services.ledger().verify(since_checkpoint=True)
+        assert not result.ok and result.first_bad_seq == 1, result
+        # An on-demand checkpoint is an extra, never a gap.
+        db.session.execute(delete(AuditEvent).where(AuditEvent.seq > 3))
+        db.session.commit()
+        services.ledger().checkpoint()
+        assert services.ledger().verify().ok

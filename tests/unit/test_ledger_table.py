@@ -349,6 +349,21 @@ def test_a_changed_canonical_after_a_checkpoint_is_found_since_that_checkpoint(a
     assert result.reason == "hash does not match the canonical bytes"
 
 
+def test_the_checkpointed_row_itself_is_checked_since_that_checkpoint(app_factory):
+    # The walk starts after the checkpoint's row, so that row's bytes are hashed when the
+    # checkpoint is chosen: changed under an unchanged hash column, the checkpoint is not
+    # a start, and the walk from further back finds the row.
+    app = app_factory(LEDGER_CHECKPOINT_INTERVAL=5)
+    _append(app, _plain_events(9))
+    with app.app_context():
+        rewrite_event(db.session, 5, actor="forger")
+        db.session.commit()
+        result = services.ledger().verify(since_checkpoint=True)
+    assert result.started_at_seq == 1
+    assert not result.ok and result.first_bad_seq == 5
+    assert result.reason == "hash does not match the canonical bytes"
+
+
 # --- the batched walk against a plain walk -------------------------------------------------
 
 
@@ -359,7 +374,12 @@ def _reference_verify(ledger, public_key, since_checkpoint=False) -> Verificatio
         for cp in reversed(ledger.checkpoints()):
             row = db.session.get(AuditEvent, cp.seq)
             message = checkpoint_message(cp.seq, cp.hash, cp.signed_at, cp.key_id)
-            if row and row.hash == cp.hash and signature_valid(public_key, cp.signature, message):
+            if (
+                row
+                and row.hash == cp.hash
+                and chain_hash(row.prev_hash, row.canonical) == cp.hash
+                and signature_valid(public_key, cp.signature, message)
+            ):
                 start = cp
                 break
     expected, prev = (start.seq + 1, start.hash) if start else (1, GENESIS_HASH)

@@ -11,7 +11,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from sayso import services
-from sayso.services.ledger_export import ExportFilter, export_csv, export_jsonl
+from sayso.services.ledger_export import (
+    ExportFilter,
+    checkpoint_record,
+    export_csv,
+    export_jsonl,
+)
 
 audit_cli = click.Group("audit", help="Verify, checkpoint and export the ledger.")
 
@@ -45,22 +50,14 @@ def audit_verify(since_checkpoint: bool) -> None:
 @audit_cli.command("checkpoint")
 @with_appcontext
 def audit_checkpoint() -> None:
-    """Sign the current head of the chain now."""
+    """Sign the current head of the chain now; print it as an export's checkpoint line."""
     checkpoint = services.ledger().checkpoint()
     if checkpoint is None:
         click.echo("the ledger is empty: nothing to sign")
         return
-    click.echo(
-        json.dumps(
-            {
-                "seq": checkpoint.seq,
-                "hash": checkpoint.hash,
-                "signed_at": checkpoint.signed_at.isoformat(),
-                "key_id": checkpoint.key_id,
-                "signature": checkpoint.signature,
-            }
-        )
-    )
+    # The export's own line: append it to a later export and the offline verifier checks
+    # the log still holds what was signed (sorted keys, as every line of an export).
+    click.echo(json.dumps(checkpoint_record(checkpoint), sort_keys=True))
 
 
 @audit_cli.command("public-key")

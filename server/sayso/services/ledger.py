@@ -439,30 +439,39 @@ class Ledger:
 
     def _start(self, public_key):
         """The newest checkpoint (a plain row) that is signed by ``public_key`` and whose
-        seq still holds the signed hash, or ``None``.
+        seq still holds the signed hash, over bytes that still hash to it, or ``None``.
 
         Newest first, ten at a time, joined to its event in the same query: normally the
         first one is the answer, so the cost does not grow with the number of checkpoints.
+        The event's own bytes are hashed too: the walk starts after it, so nothing else
+        would notice them changed under an unchanged ``hash`` column (an older checkpoint
+        is then the start, and the walk from it finds the row).
         """
-        query = (
-            select(*_CHECKPOINTS.c)
-            .join(
-                _EVENTS,
-                (_EVENTS.c.seq == _CHECKPOINTS.c.seq) & (_EVENTS.c.hash == _CHECKPOINTS.c.hash),
-            )
-            .order_by(_CHECKPOINTS.c.seq.desc())
-            .limit(10)
-        )
         before = None
         while True:
+            # The ten newest checkpoints first, by their primary key, then their events:
+            # joined first, PostgreSQL (no statistics on the small table) planned a scan
+            # of every checkpoint, and the cost grew with the log after all.
+            newest = select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.seq.desc()).limit(10)
+            if before is not None:
+                newest = newest.where(_CHECKPOINTS.c.seq < before)
+            newest = newest.subquery()
             page = self.session.execute(
-                query if before is None else query.where(_CHECKPOINTS.c.seq < before)
+                select(newest, _EVENTS.c.prev_hash, _EVENTS.c.canonical)
+                .outerjoin(
+                    _EVENTS, (_EVENTS.c.seq == newest.c.seq) & (_EVENTS.c.hash == newest.c.hash)
+                )
+                .order_by(newest.c.seq.desc())
             ).all()
             if not page:
                 return None
             for cp in page:
+                if cp.canonical is None:
+                    continue  # its seq no longer holds the signed hash
                 message = checkpoint_message(cp.seq, cp.hash, cp.signed_at, cp.key_id)
-                if signature_valid(public_key, cp.signature, message):
+                if signature_valid(public_key, cp.signature, message) and (
+                    chain_hash(cp.prev_hash, bytes(cp.canonical)) == cp.hash
+                ):
                     return cp
             before = page[-1].seq
 
@@ -617,6 +626,12 @@ class _Walk:
         self.prev_hash = start.hash if start else GENESIS_HASH
         self.checked = self.checkpoints = 0
         self.last_good_checkpoint = start.seq if start else 0
+        # Every ``interval`` events are signed as they are appended (``Ledger.append``), so
+        # two checkpoints further apart than that mean one was deleted: without it, rows
+        # rewritten and rehashed (or a tail cut off) after the last checkpoint left would
+        # pass. None when this ledger signs nothing.
+        self.interval = ledger.checkpoint_every if ledger.key else None
+        self.last_checkpoint = self.last_good_checkpoint
         self.result: Verification | None = None
         self._queued: list = []  # checkpoints fetched ahead, not yet reached by the walk
         self._fetched_to = self.expected_seq - 1
@@ -626,10 +641,29 @@ class _Walk:
         """Check one batch of ``(seq, prev_hash, hash, canonical)``; False, with ``result``
         set, when a row is bad."""
         checkpoints = self._checkpoints_to(rows[-1][0])
-        if self._whole(rows, checkpoints):
-            return True
-        self.result = self._row_by_row(rows, checkpoints)
-        return self.result is None
+        if self._whole(rows, checkpoints) or (
+            (result := self._row_by_row(rows, checkpoints)) is None
+        ):
+            self.result = self._missing_checkpoint([cp.seq for cp in checkpoints])
+            return self.result is None
+        self.result = result
+        return False
+
+    def _missing_checkpoint(self, seqs: list, head: int | None = None) -> Verification | None:
+        """Broken where a checkpoint should be and is not: ``seqs`` are the checkpoints
+        the walk just passed, ``head`` (at the end) the last seq walked."""
+        if not self.interval:
+            return None
+        for seq in [*seqs, *([] if head is None else [head + 1])]:
+            if seq > self.last_checkpoint + self.interval:
+                return self._broken(
+                    self.last_checkpoint + 1,
+                    f"no signed checkpoint in the {self.interval} events after seq "
+                    f"{self.last_checkpoint}, though every {self.interval}th event is signed: "
+                    "checkpoints were deleted",
+                )
+            self.last_checkpoint = seq
+        return None
 
     def _checkpoints_to(self, seq: int) -> list:
         """The checkpoints not yet handed out, up to ``seq``, in order. Fetched a page at a
@@ -654,6 +688,9 @@ class _Walk:
                 f"events from seq {self.expected_seq} are missing: "
                 f"a checkpoint covers seq {beyond}",
             )
+        missing = self._missing_checkpoint([], head=self.expected_seq - 1)
+        if missing is not None:
+            return missing
         return Verification(
             True, self.checked, self.expected_seq - 1, None, None, self.checkpoints, self.first
         )

@@ -123,16 +123,20 @@ def export_jsonl(ledger: Ledger, filters: ExportFilter) -> Iterator[str]:
     for cp in ledger.checkpoints(after=first - 1):
         if cp.seq > last:
             break
-        yield _line(
-            {
-                "kind": "checkpoint",
-                "seq": cp.seq,
-                "hash": cp.hash,
-                "signed_at": _timestamp(cp.signed_at),
-                "key_id": cp.key_id,
-                "signature": cp.signature,
-            }
-        )
+        yield _line(checkpoint_record(cp))
+
+
+def checkpoint_record(cp) -> dict:
+    """A checkpoint as an export line holds it (and ``sayso audit checkpoint`` prints it):
+    ``signed_at`` exactly as signed, so the signature verifies from the record alone."""
+    return {
+        "kind": "checkpoint",
+        "seq": cp.seq,
+        "hash": cp.hash,
+        "signed_at": _timestamp(cp.signed_at),
+        "key_id": cp.key_id,
+        "signature": cp.signature,
+    }
 
 
 def export_csv(ledger: Ledger, filters: ExportFilter) -> Iterator[str]:

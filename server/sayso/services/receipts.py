@@ -29,6 +29,8 @@ from sayso.services.brands import BrandService
 from sayso.services.ledger import EventType, LedgerKey, _timestamp, signature_valid
 
 RECEIPT_SCHEMA = "sayso-consent-receipt/v1 (after ISO/IEC TS 27560)"
+#: What every version's ``schema`` starts with; a checkpoint message has no ``schema``.
+RECEIPT_SCHEMA_FAMILY = "sayso-consent-receipt/"
 SIGNATURE_ALG = "Ed25519"
 #: The ledger events a receipt is made from.
 RECEIPT_EVENTS = (str(EventType.CONSENT_GRANTED), str(EventType.CONSENT_REVOKED))
@@ -66,6 +68,8 @@ def verify_receipt(receipt: Mapping, public_key) -> bool:
     signature = receipt.get("signature") if isinstance(receipt, Mapping) else None
     if not isinstance(signature, Mapping) or signature.get("alg") != SIGNATURE_ALG:
         return False
+    if not str(receipt.get("schema", "")).startswith(RECEIPT_SCHEMA_FAMILY):
+        return False  # the same key signs checkpoints: one is never taken for the other
     if signature.get("key_id") != key_id_of(public_key):
         return False
     value = signature.get("value")
