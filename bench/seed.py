@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import func, select, text
 
 # The tests' helper makes the same valid events the benchmark needs.
-from tests.ledger_helpers import insert_chain
+from tests.ledger_helpers import insert_chain, signer
 
 from sayso.models import AuditEvent
 from sayso.services.ledger import GENESIS_HASH
@@ -99,9 +100,10 @@ def ledger_head(session) -> tuple[int, str]:
 
 def ledger_events(session, count: int) -> None:
     """Append ``count`` valid events after the head, in Core batches (the tests' own
-    ``insert_chain``)."""
+    ``insert_chain``), with the checkpoints the app signs every interval as it appends:
+    ``verify`` checks them, as it would on a real ledger."""
     last_seq, prev_hash = ledger_head(session)
-    insert_chain(session, count, last_seq + 1, prev_hash)
+    insert_chain(session, count, last_seq + 1, prev_hash, signing=signer(current_app))
     session.commit()
 
 
