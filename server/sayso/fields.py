@@ -45,12 +45,18 @@ def _topic(value: int) -> None:
         raise ValidationError("Not a topic of the Topics taxonomy v2.")
 
 
-def _plain_text(value: str) -> None:
-    # Lone surrogates can't be stored as UTF-8; control characters have no place in a label.
+def unicode_text(value: str) -> None:
+    """Refuse a string with a lone surrogate (JSON's ``"\\ud800"``): it cannot be encoded as
+    UTF-8, so it could be neither stored nor hashed."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("Not valid Unicode text.") from None
+
+
+def _plain_text(value: str) -> None:
+    # Control characters have no place in a label.
+    unicode_text(value)
     if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
         raise ValidationError("Control characters are not allowed.")
 

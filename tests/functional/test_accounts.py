@@ -65,6 +65,22 @@ def test_sign_in_and_out(client):
     assert client.get("/api/v1/me").status_code == 200
 
 
+def test_a_copy_of_the_session_cookie_stops_working_at_sign_out(app, client):
+    # A cookie copied off a shared computer (or a proxy's log) before its owner signed
+    # out: signing out ends every session of the account, this copy's too.
+    sign_up(client, "ada@example.org")
+    other_browser = app.test_client()
+    log_in(other_browser, "ada@example.org")
+    copy = app.test_client()
+    copy.set_cookie("sayso_session", client.get_cookie("sayso_session").value)
+    assert copy.get("/api/v1/me").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/disclosures")})
+    assert copy.get("/api/v1/me").status_code == 401
+    assert other_browser.get("/api/v1/me").status_code == 401
+    assert log_in(client, "ada@example.org").status_code == 302
+    assert copy.get("/api/v1/me").status_code == 401  # signing in again does not revive it
+
+
 def test_bad_credentials_get_one_generic_message_and_are_ledger_events(app, client):
     sign_up(client, "ada@example.org")
     client.post("/logout", data={"csrf_token": csrf_token(client, "/disclosures")})
@@ -183,6 +199,41 @@ def test_password_change_needs_the_current_password(client):
         },
     )
     assert response.status_code == 403
+
+
+def _change_password(client, current):
+    return client.post(
+        "/account/password",
+        data={
+            "current_password": current,
+            "new_password": "a new long password",
+            "csrf_token": csrf_token(client, "/account/password"),
+        },
+    )
+
+
+def test_wrong_current_passwords_count_toward_the_lockout(app_factory):
+    # An open session is no way to guess the password: wrong current passwords lock the
+    # account as failed sign-ins do, and then even the right one is refused.
+    app = app_factory(LOGIN_MAX_FAILURES=3, LOGIN_LOCKOUT_SECONDS=600)
+    client = app.test_client()
+    sign_up(client, "ada@example.org")
+    assert [_change_password(client, f"guess {i}").status_code for i in range(3)] == [403] * 3
+    assert _change_password(client, PASSWORD).status_code == 403
+    assert len(_events(app, "account:login:locked")) == 1
+    reasons = [e.details for e in _events(app, "account:login:failed")]
+    assert reasons == ['{"reason":"bad_password"}'] * 3 + ['{"reason":"locked"}']
+    assert log_in(app.test_client(), "ada@example.org").status_code == 401
+
+
+def test_password_change_is_rate_limited(app_factory):
+    app = app_factory(LOGIN_RATE_LIMIT="3 per minute", LOGIN_MAX_FAILURES=100)
+    with app.app_context():
+        limiter.reset()
+    client = app.test_client()
+    sign_up(client, "ada@example.org")
+    statuses = [_change_password(client, f"guess {i}").status_code for i in range(4)]
+    assert statuses == [403, 403, 403, 429]
 
 
 def test_session_cookie_is_httponly_and_samesite(client):

@@ -483,7 +483,7 @@ def test_export_jsonl_streams_an_attachment_that_verifies_offline(app_factory):
     assert json.loads(lines[0])["filters"]["brand"] == "br_a"
     brands = {json.loads(line)["event"]["brand"] for line in lines[1:] if '"kind":"event"' in line}
     assert brands == {"br_a"}
-    ok, message = verify_lines(lines, key(app))
+    ok, message = verify_lines(lines, key(app), complete=False)
     assert ok, message
 
 

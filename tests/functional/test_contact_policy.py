@@ -12,7 +12,7 @@ from sayso.extensions import db
 from sayso.models import AuditEvent, Contact
 from sayso.services.ledger import EventType
 from tests.functional.test_console import officer_client
-from tests.helpers import api_headers, sign_up
+from tests.helpers import PASSWORD, api_headers, sign_up
 from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
 
 SCOPES = {**ALL_SCOPES, "contacts:write": "tell you how often we write to you"}
@@ -141,6 +141,25 @@ def test_reports_up_to_the_cap_are_fine_and_the_one_beyond_is_a_breach(app, cons
     assert "Bookshop" in console and "<td>2</td>" in console
 
 
+def test_erasure_deletes_the_contacts_and_keeps_the_breaches(app, consumer, token):
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert report(consumer, token, now - timedelta(days=1)).get_json()["breach"] is False
+    assert report(consumer, token, now, channel="sms").get_json()["breach"] is True
+    erased = consumer.delete(
+        "/api/v1/me", json={"password": PASSWORD}, headers=api_headers(consumer)
+    )
+    assert erased.status_code == 204
+    with app.app_context():
+        left = db.session.scalars(select(Contact)).all()
+        assert [(c.channel, c.breach) for c in left] == [("sms", True)]
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.type == str(EventType.ACCOUNT_ERASED))
+        )
+        assert json.loads(event.details)["contacts_deleted"] == 1
+    console = officer_client(app).get("/console/breaches").get_data(as_text=True)
+    assert "Bookshop" in console and "<td>1</td>" in console
+
+
 def test_no_breach_list_entry_for_a_brand_within_the_rules(app, consumer, token):
     assert report(consumer, token, datetime.now(UTC) - timedelta(days=1)).status_code == 201
     page = officer_client(app).get("/console/breaches").get_data(as_text=True)
@@ -177,6 +196,8 @@ def test_an_unticked_contacts_permission_leaves_reporting_closed(consumer, brand
         {"channel": "email", "sent_at": "2026-01-01T00:00:00"},  # no offset
         {"channel": "email", "sent_at": "yesterday"},
         {"channel": "email", "sent_at": "2999-01-01T00:00:00Z"},  # not sent yet
+        {"channel": "email", "sent_at": iso(datetime.now(UTC) - timedelta(days=400))},
+        {"channel": "email", "sent_at": "0001-01-01T00:00:00Z"},  # a week before it: no date
     ],
 )
 def test_bad_reports_are_refused(consumer, token, body):

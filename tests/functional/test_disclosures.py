@@ -265,11 +265,15 @@ def test_editing_browsing_categories_on_the_page_shows_errors(consumer):
     token = csrf_token(consumer, "/disclosures/browsing_categories")
     response = consumer.post(
         "/disclosures/browsing_categories",
-        data={"csrf_token": token, "topic": ["332", "999999"], "weight": ["0.5", "2"]},
+        data={
+            "csrf_token": token,
+            "topic": ["332", "999999", "100"],
+            "weight": ["0.5", "2", "1" * 400],  # the last too large even for a float
+        },
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "Row 2" in page
+    assert "Row 2" in page and "Row 3" in page
     assert "Not a topic of the Topics taxonomy v2." in page
     assert consumer.get("/api/v1/me/disclosures").get_json() == {}
 

@@ -74,7 +74,13 @@ def test_a_wrong_password_erases_nothing(app, client, brand, connected):
 
 @pytest.mark.parametrize(
     "body, status",
-    [({}, 422), ({"password": ""}, 422), ({"password": 7}, 422), ({"pw": PASSWORD}, 422)],
+    [
+        ({}, 422),
+        ({"password": ""}, 422),
+        ({"password": 7}, 422),
+        ({"pw": PASSWORD}, 422),
+        ({"password": "\ud800"}, 422),  # a lone surrogate: not text argon2 can hash
+    ],
 )
 def test_erase_validates_its_body(client, connected, body, status):
     response = client.delete("/api/v1/me", json=body, headers=api_headers(client))
@@ -185,6 +191,7 @@ def test_after_erasure_the_ledger_verifies_and_records_it(app, client, brand, co
     assert erased["details"] == {
         "brands_revoked": 1,
         "answers_deleted": 0,
+        "contacts_deleted": 0,
         "tokens_revoked": 1,
         "data_key": "shredded",
     }

@@ -50,6 +50,32 @@ def test_metadata_describes_the_server(client):
     assert meta["token_endpoint"] == "http://localhost/oauth/token"
 
 
+ENDPOINTS = ("authorization", "token", "revocation", "introspection", "registration")
+
+
+def test_with_an_issuer_set_no_host_header_moves_the_endpoints(app_factory):
+    # A cache keeping the metadata for an hour must not keep a token endpoint that one
+    # request's Host (or X-Forwarded-Host, behind a trusted proxy) put elsewhere.
+    app = app_factory(ISSUER="https://sayso.example", TRUSTED_PROXIES=1)
+    client = app.test_client()
+    for headers in ({"Host": "attacker.example"}, {"X-Forwarded-Host": "attacker.example"}):
+        response = client.get("/.well-known/oauth-authorization-server", headers=headers)
+        meta = response.get_json()
+        assert meta["issuer"] == "https://sayso.example"
+        for name in ENDPOINTS:
+            assert meta[f"{name}_endpoint"].startswith("https://sayso.example/oauth/"), name
+        assert response.headers["Cache-Control"] == "public, max-age=3600"
+        document = client.get("/api/v1/openapi.json", headers=headers).get_json()
+        assert document["servers"] == [{"url": "https://sayso.example"}]
+        flow = document["components"]["securitySchemes"]["oauth2"]["flows"]
+        assert flow["authorizationCode"]["tokenUrl"] == "https://sayso.example/oauth/token"
+
+
+def test_without_an_issuer_the_metadata_is_not_kept_by_shared_caches(client):
+    response = client.get("/.well-known/oauth-authorization-server")
+    assert response.headers["Cache-Control"] == "no-cache"
+
+
 def test_consent_page_lists_fields_with_purposes_nothing_ticked(consumer, brand):
     _, challenge = pkce()
     response = consumer.get(authorize_url(brand, challenge=challenge))

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select, update
 
+from sayso import services
 from sayso.extensions import db
 from sayso.models import Account, AuditEvent, Grant, Token
 from sayso.models._types import utcnow
@@ -669,3 +671,39 @@ def test_scope_without_a_registered_purpose_is_refused(consumer, runner, scope):
     assert response.status_code == 302
     query = redirect_query(response)
     assert query["error"] == "invalid_scope" and "code" not in query
+
+
+def test_a_refresh_waits_for_a_revoke_in_progress_and_is_then_refused(app, consumer, brand):
+    # A revoke of everything holds the ledger head while it ends the brand's tokens. A
+    # refresh arriving meanwhile must wait for it, then find its token revoked: if it went
+    # ahead, on PostgreSQL the revoke's UPDATE (its snapshot older than the new token)
+    # would leave the rotated token alive. (On SQLite every writer waits anyway.)
+    tokens = connect(consumer, brand, ["interests"])
+    with app.app_context():
+        engine = db.engine
+        account_id = db.session.scalar(select(Token.account_id))
+    revoking = engine.connect()
+    transaction = revoking.begin()  # SQLite: BEGIN IMMEDIATE, as any writer of this app
+    try:
+        with app.app_context():
+            services.ledger(on=revoking).lock()  # PostgreSQL: the head's advisory lock
+        answers = []
+        refresher = threading.Thread(
+            target=lambda: answers.append(
+                _refresh(app.test_client(), brand, tokens["refresh_token"])
+            )
+        )
+        refresher.start()
+        refresher.join(timeout=0.5)
+        assert refresher.is_alive(), "the refresh did not wait for the revoke in progress"
+        revoking.execute(
+            update(Token).where(Token.account_id == account_id).values(revoked_at=utcnow())
+        )
+        transaction.commit()
+    finally:
+        revoking.close()
+    refresher.join(timeout=30)
+    assert answers[0].status_code == 400, answers[0].get_data(as_text=True)
+    assert answers[0].get_json()["error"] == "invalid_grant"
+    with app.app_context():
+        assert db.session.scalars(select(Token).where(Token.revoked_at.is_(None))).all() == []

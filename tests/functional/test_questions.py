@@ -116,6 +116,8 @@ BAD = [
     ("topics", ["99999999"]),
     ("topics", [str(t) for t in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)]),
     ("topics", ["100", "100"]),
+    ("topics", ["\u00b2"]),  # a digit to str.isdigit, not to int()
+    ("topics", ["1" * 5000]),  # more digits than int() converts
 ]
 
 
@@ -281,3 +283,22 @@ def test_the_json_api_lists_answers_changes_and_removes(app, runner, brand, memb
         ).status_code
         == 404
     )
+
+
+def test_a_question_id_beyond_64_bits_is_not_found_on_every_route(app, brand, member):
+    consumer = new_consumer(app)
+    connect(consumer, brand, ["interests"], scope="interests:read")
+    huge = 2**64
+    headers = api_headers(consumer)
+    assert (
+        consumer.put(
+            f"/api/v1/me/questions/{huge}", json={"answer": "x"}, headers=headers
+        ).status_code
+        == 404
+    )
+    assert consumer.delete(f"/api/v1/me/questions/{huge}", headers=headers).status_code == 404
+    assert answer(consumer, huge, "x").status_code == 404
+    assert member.get(f"/portal/questions/{huge}").status_code == 404
+    token = csrf_token(member, "/portal/questions")
+    publish = member.post(f"/portal/questions/{huge}/publish", data={"csrf_token": token})
+    assert publish.status_code == 404

@@ -6,11 +6,11 @@ import hashlib
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from sayso import services
 from sayso.extensions import db
-from sayso.models import AuditEvent, OAuthClient
+from sayso.models import AuditEvent, Grant, OAuthClient
 from tests.helpers import disclosing_consumer, sign_up
 from tests.oauth_helpers import ALL_SCOPES, authorize_url, bearer, connect, make_brand, pkce
 
@@ -231,3 +231,32 @@ def test_the_registration_endpoint_needs_no_csrf_token_but_a_session_is_no_subst
     sign_up(browser, "ada@example.org")
     response = browser.post("/oauth/register", json=GOOD)
     assert response.status_code == 401
+
+
+def test_only_the_client_consented_through_is_not_asked_again(app, brand, initial_token, consumer):
+    # The consumer consented through the brand's first client. A client registered since
+    # (its own purpose, its own redirect URI) is shown the page: the consumer never saw
+    # either, so a code without it would hand their data to a purpose they did not accept.
+    connect(consumer, brand, ["interests"])
+    body = {
+        **GOOD,
+        "scope": "interests:read",
+        "sayso_purposes": {"interests:read": "build an advertising profile of you"},
+    }
+    registered = register(app.test_client(), body, initial_token)
+    assert registered.status_code == 201, registered.get_data(as_text=True)
+    other = {**registered.get_json(), "redirect_uri": SHOP}
+    _, challenge = pkce()
+    page = consumer.get(authorize_url(other, scope="interests:read", challenge=challenge))
+    assert page.status_code == 200
+    assert "build an advertising profile of you" in page.get_data(as_text=True)
+
+    again = consumer.get(authorize_url(brand, scope="interests:read", challenge=challenge))
+    assert again.status_code == 302 and "code=" in again.headers["Location"]
+
+    # A grant that names no client (given before migration 0007) is asked for once more.
+    with app.app_context():
+        db.session.execute(update(Grant).values(client_id=None))
+        db.session.commit()
+    asked = consumer.get(authorize_url(brand, scope="interests:read", challenge=challenge))
+    assert asked.status_code == 200

@@ -15,12 +15,14 @@ from apispec import APISpec, BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from apispec_webframeworks.flask import FlaskPlugin
-from flask import current_app, jsonify, render_template, request, url_for
+from flask import current_app, jsonify, render_template, request
 
 from sayso.api import bp
 from sayso.api.reference import reference
 from sayso.fields import FIELDS, MANAGE_SCOPE, PERMISSIONS
+from sayso.oauth.issuer import issuer, public_url
 from sayso.schemas.api import (
+    BrandDirectorySchema,
     BrandLookupSchema,
     ErrorSchema,
     GrantedSchema,
@@ -203,6 +205,7 @@ def _components(spec: APISpec, app) -> None:
     components.schema("Revoked", schema=RevokedSchema)
     components.schema("Granted", schema=GrantedSchema)
     components.schema("BrandLookup", schema=BrandLookupSchema)
+    components.schema("BrandDirectory", schema=BrandDirectorySchema)
     components.schema("Receipt", schema=ReceiptSchema)
     components.schema("AccessHistory", schema=AccessHistorySchema)
     components.schema("DataExport", schema=DataExportSchema)
@@ -331,7 +334,8 @@ def openapi_document(app=None) -> dict:
 
 
 def served_document() -> dict:
-    """The document as served: with this request's origin as the server and in OAuth URLs.
+    """The document as served: with the issuer's origin (``SAYSO_ISSUER``, else this
+    request's) as the server and in OAuth URLs.
 
     OpenAPI 3.1 wants absolute OAuth URLs, and the origin is known only per request (as for
     the RFC 8414 metadata), so the cached document is copied where they differ.
@@ -339,12 +343,12 @@ def served_document() -> dict:
     document = openapi_document()
     schemes = dict(document["components"]["securitySchemes"])
     flow = dict(schemes["oauth2"]["flows"]["authorizationCode"])
-    flow["authorizationUrl"] = url_for("oauth.authorize", _external=True)
-    flow["tokenUrl"] = flow["refreshUrl"] = url_for("oauth.token", _external=True)
+    flow["authorizationUrl"] = public_url("oauth.authorize")
+    flow["tokenUrl"] = flow["refreshUrl"] = public_url("oauth.token")
     schemes["oauth2"] = {**schemes["oauth2"], "flows": {"authorizationCode": flow}}
     return {
         **document,
-        "servers": [{"url": request.url_root.rstrip("/")}],
+        "servers": [{"url": issuer() + request.script_root}],
         "components": {**document["components"], "securitySchemes": schemes},
     }
 

@@ -5,6 +5,10 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+#: The largest value of a 64-bit integer column (ids, the ledger's seq): a larger number
+#: from a URL fails the query on PostgreSQL instead of matching nothing.
+MAX_INT64 = 2**63 - 1
+
 
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""

@@ -25,6 +25,9 @@ class Grant(db.Model):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     field: Mapped[str] = mapped_column(String(64))
     purpose: Mapped[str] = mapped_column(Text)
+    # The client the consumer gave it through (its purpose is ``purpose``); ``None`` for a
+    # grant older than migration 0007. Only that client is re-authorized without a page.
+    client_id: Mapped[str | None] = mapped_column(String(48))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

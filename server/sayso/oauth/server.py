@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749.authenticate_client import (
 )
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import current_app, g, url_for
+from flask import current_app, g
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
@@ -27,7 +27,7 @@ from sayso.oauth.grants import (
     SaysoIntrospectionEndpoint,
     SaysoRevocationEndpoint,
 )
-from sayso.oauth.issuer import issuer
+from sayso.oauth.issuer import issuer, public_url
 from sayso.services.tokens import ACCESS_LIFETIME
 
 
@@ -174,11 +174,11 @@ def metadata() -> dict:
     document = AuthorizationServerMetadata(
         {
             "issuer": issuer(),
-            "authorization_endpoint": url_for("oauth.authorize", _external=True),
-            "token_endpoint": url_for("oauth.token", _external=True),
-            "revocation_endpoint": url_for("oauth.revoke", _external=True),
-            "introspection_endpoint": url_for("oauth.introspect", _external=True),
-            "registration_endpoint": url_for("oauth.register", _external=True),
+            "authorization_endpoint": public_url("oauth.authorize"),
+            "token_endpoint": public_url("oauth.token"),
+            "revocation_endpoint": public_url("oauth.revoke"),
+            "introspection_endpoint": public_url("oauth.introspect"),
+            "registration_endpoint": public_url("oauth.register"),
             "scopes_supported": scopes(),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -199,7 +199,7 @@ def metadata() -> dict:
             ],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
-            "service_documentation": url_for("web.index", _external=True),
+            "service_documentation": public_url("web.index"),
         }
     )
     document.validate()

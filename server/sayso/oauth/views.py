@@ -15,7 +15,7 @@ from sayso.auth import consumer_required
 from sayso.extensions import csrf, limiter
 from sayso.fields import MANAGE_SCOPE, grant_name_of, grantable, scope_of
 from sayso.oauth import bp
-from sayso.oauth.issuer import issuer
+from sayso.oauth.issuer import fixed_origin, issuer
 from sayso.oauth.server import authorization_server, metadata
 from sayso.schemas.consent import ConsentDecisionSchema
 from sayso.security import CONTENT_SECURITY_POLICY
@@ -26,7 +26,9 @@ from sayso.services.consent import EXPIRY_CHOICES
 def server_metadata():
     """RFC 8414 metadata."""
     response = jsonify(metadata())
-    response.headers["Cache-Control"] = "public, max-age=3600"
+    # Built from the request's Host when SAYSO_ISSUER is unset: then no shared cache may
+    # keep it for others.
+    response.headers["Cache-Control"] = "public, max-age=3600" if fixed_origin() else "no-cache"
     return response
 
 
@@ -63,12 +65,11 @@ def authorize():
     consent = services.consent()
 
     if request.method == "GET":
-        # A brand that asks again for what it already holds gets a code without a page,
-        # unless it asked for the page (prompt=consent): then the grants are not looked up.
-        if (
-            requested
-            and request.args.get("prompt") != "consent"
-            and set(requested) <= consent.live_fields(current_user.id, client.brand_id)
+        # A client that asks again for what the consumer granted through it, for the
+        # purposes it still declares, gets a code without a page, unless it asked for the
+        # page (prompt=consent): then the grants are not looked up.
+        if request.args.get("prompt") != "consent" and consent.consented_through(
+            current_user.id, client, requested
         ):
             grant.request.consented_scope = " ".join(scope_of(f) for f in requested)
             return server.create_authorization_response(grant=grant, grant_user=current_user)

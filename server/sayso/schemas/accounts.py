@@ -2,7 +2,11 @@
 
 from marshmallow import Schema, fields, pre_load, validate
 
-PASSWORD_RULE = validate.Length(min=10, max=256, error="Use 10 to 256 characters.")
+from sayso.fields import unicode_text
+
+PASSWORD_RULE = [validate.Length(min=10, max=256, error="Use 10 to 256 characters."), unicode_text]
+#: A password presented to be checked: any text, within reason.
+PRESENTED_PASSWORD = [validate.Length(min=1, max=1024), unicode_text]
 
 
 class _TrimsEmail(Schema):
@@ -24,12 +28,12 @@ class LoginSchema(_TrimsEmail):
     """Sign-in credentials; no rules beyond presence, so failures all look alike."""
 
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    password = fields.String(required=True, validate=PRESENTED_PASSWORD)
     next = fields.String(load_default=None, validate=validate.Length(max=2048))
 
 
 class PasswordChangeSchema(Schema):
     """The current password and the new one."""
 
-    current_password = fields.String(required=True, validate=validate.Length(max=1024))
+    current_password = fields.String(required=True, validate=PRESENTED_PASSWORD)
     new_password = fields.String(required=True, validate=PASSWORD_RULE)

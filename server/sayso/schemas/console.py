@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from sayso.models._types import MAX_INT64
+
 # Event types are ``source:subject:action``; brand ids and pseudonyms are short tokens.
 EVENT_TYPE = validate.Regexp(
     r"^[a-z_]{1,20}:[a-z_]{1,20}:[a-z_]{1,20}$",
@@ -22,7 +24,7 @@ LEDGER_ID = validate.Regexp(
 BAD_MOMENT = "Use an ISO date (2026-03-01) or date and time (2026-03-01T14:30:00Z)."
 # Keyset cursors are sequence numbers, and ``seq`` is a 64-bit integer column: PostgreSQL
 # refuses to compare it with a larger parameter, so larger cursors are refused here.
-MAX_SEQ = 2**63 - 1
+MAX_SEQ = MAX_INT64
 
 
 class Moment(fields.Field):

@@ -11,6 +11,8 @@ from sayso.models._types import utcnow
 
 #: How far ahead of our clock a brand's ``sent_at`` may be (clocks drift a little).
 CLOCK_SKEW = timedelta(minutes=5)
+#: How long after sending a contact may still be reported: a week's cap is long settled.
+REPORT_WITHIN = timedelta(days=365)
 
 
 class ContactPolicyQuerySchema(Schema):
@@ -49,9 +51,12 @@ class ContactReportSchema(Schema):
     )
 
     @validates("sent_at")
-    def _not_in_the_future(self, value, **kwargs):
-        if value > utcnow() + CLOCK_SKEW:
+    def _not_in_the_future_nor_long_ago(self, value, **kwargs):
+        now = utcnow()
+        if value > now + CLOCK_SKEW:
             raise ValidationError("A contact cannot be reported before it is sent.")
+        if value < now - REPORT_WITHIN:
+            raise ValidationError("A contact sent more than a year ago cannot be reported.")
 
 
 class ContactRecordedSchema(Schema):

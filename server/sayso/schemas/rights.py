@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from sayso.schemas.accounts import PRESENTED_PASSWORD
 from sayso.schemas.consent import BrandGrantsSchema
 from sayso.schemas.console import MAX_SEQ
 from sayso.schemas.disclosures import DisclosuresSchema
@@ -259,7 +260,7 @@ class DataExportSchema(Schema):
 class EraseSchema(Schema):
     """The password that confirms erasing the account."""
 
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    password = fields.String(required=True, validate=PRESENTED_PASSWORD)
 
 
 class EraseFormSchema(EraseSchema):

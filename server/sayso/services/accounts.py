@@ -122,32 +122,12 @@ class AccountService:
     def authenticate(self, email: str, password: str) -> Account | None:
         """The account if the credentials are right and it is not locked; records the attempt."""
         account = self.find_by_email(email)
-        now = utcnow()
         if account is None or account.password_hash is None or not account.is_active:
             self._verify(_dummy_hash(*self._cost), password)
             self._record_failure(None, "unknown_account")
             return None
-        if account.locked_until and account.locked_until > now:
-            self._verify(_dummy_hash(*self._cost), password)
-            self._record_failure(account, "locked")
+        if not self._check_counting_failures(account, password):
             return None
-        if not self._verify(account.password_hash, password):
-            account.failed_logins += 1
-            if account.failed_logins >= self.max_failures:
-                account.locked_until = now + self.lockout
-                account.failed_logins = 0
-                self.ledger.append(
-                    Event(
-                        EventType.LOGIN_LOCKED,
-                        actor="system",
-                        subject=account.pseudonym,
-                        details={"seconds": int(self.lockout.total_seconds())},
-                    )
-                )
-            self._record_failure(account, "bad_password")
-            return None
-        account.failed_logins = 0
-        account.locked_until = None
         if self.hasher.check_needs_rehash(account.password_hash):
             account.password_hash = self.hasher.hash(password)
         self.ledger.append(
@@ -157,14 +137,23 @@ class AccountService:
         return account
 
     def change_password(self, account: Account, current: str, new: str) -> None:
-        """Set a new password and end every other session; raise :class:`WrongPassword`."""
-        if not self._verify(account.password_hash, current):
+        """Set a new password and end every other session; raise :class:`WrongPassword`.
+
+        A wrong current password counts toward the lockout as on the sign-in page (and a
+        locked account's is refused), so a session left open is no way to guess it."""
+        if not self._check_counting_failures(account, current):
             raise WrongPassword
         account.password_hash = self.hasher.hash(new)
         account.session_epoch += 1
         self.ledger.append(
             Event(EventType.PASSWORD_CHANGED, actor=actor_for(account), subject=account.pseudonym)
         )
+        self.session.commit()
+
+    def sign_out(self, account: Account) -> None:
+        """End every session of the account: its session id (``Account.get_id``) changes,
+        so a copy of a signed-in cookie, taken before, no longer signs anyone in."""
+        account.session_epoch += 1
         self.session.commit()
 
     def check_password(self, account: Account, password: str) -> bool:
@@ -187,6 +176,34 @@ class AccountService:
         account.locked_until = None
         account.session_epoch += 1
         account.erased_at = now
+
+    def _check_counting_failures(self, account: Account, password: str) -> bool:
+        """Whether ``password`` is the account's and the account is not locked. A wrong one
+        is counted (locking the account after ``max_failures``) and recorded, committed;
+        a right one clears the count, left for the caller to commit."""
+        now = utcnow()
+        if account.locked_until and account.locked_until > now:
+            self._verify(_dummy_hash(*self._cost), password)
+            self._record_failure(account, "locked")
+            return False
+        if not self._verify(account.password_hash, password):
+            account.failed_logins += 1
+            if account.failed_logins >= self.max_failures:
+                account.locked_until = now + self.lockout
+                account.failed_logins = 0
+                self.ledger.append(
+                    Event(
+                        EventType.LOGIN_LOCKED,
+                        actor="system",
+                        subject=account.pseudonym,
+                        details={"seconds": int(self.lockout.total_seconds())},
+                    )
+                )
+            self._record_failure(account, "bad_password")
+            return False
+        account.failed_logins = 0
+        account.locked_until = None
+        return True
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

@@ -53,8 +53,10 @@ class ConsentService:
         self.outbox = outbox
         self.brands = brands
 
-    def live_fields(self, account_id: int, brand_id: int, now: datetime | None = None) -> set[str]:
-        """The fields this brand may read of this consumer right now."""
+    def live_grants(
+        self, account_id: int, brand_id: int, now: datetime | None = None
+    ) -> dict[str, Grant]:
+        """The grants, by field, this brand holds of this consumer right now."""
         now = now or utcnow()
         rows = self.session.scalars(
             select(Grant).where(
@@ -63,7 +65,25 @@ class ConsentService:
                 Grant.revoked_at.is_(None),
             )
         ).all()
-        return {g.field for g in rows if g.is_live(now)}
+        return {g.field: g for g in rows if g.is_live(now)}
+
+    def live_fields(self, account_id: int, brand_id: int, now: datetime | None = None) -> set[str]:
+        """The fields this brand may read of this consumer right now."""
+        return set(self.live_grants(account_id, brand_id, now))
+
+    def consented_through(self, account_id: int, client: OAuthClient, fields: list[str]) -> bool:
+        """Whether each of ``fields`` is live for the client's brand, granted through this
+        very client with the purpose it declares now: then asking again needs no page.
+        Another client of the brand (its own purposes, its own redirect URIs), or a purpose
+        changed since, is shown the page."""
+        live = self.live_grants(account_id, client.brand_id)
+        declared = client.scope_purposes
+        return bool(fields) and all(
+            f in live
+            and live[f].client_id == client.client_id
+            and live[f].purpose == declared.get(scope_of(f))
+            for f in fields
+        )
 
     def grant(
         self,
@@ -117,6 +137,7 @@ class ConsentService:
                     "brand_id": brand.id,
                     "field": field,
                     "purpose": purpose,
+                    "client_id": client.client_id,
                     "granted_at": now,
                     "expires_at": expires_at,
                     "revoked_at": None,
@@ -129,6 +150,7 @@ class ConsentService:
                 index_elements=[table.c.account_id, table.c.brand_id, table.c.field],
                 set_={
                     "purpose": upsert.excluded.purpose,
+                    "client_id": upsert.excluded.client_id,
                     "granted_at": upsert.excluded.granted_at,
                     "expires_at": upsert.excluded.expires_at,
                     "revoked_at": None,

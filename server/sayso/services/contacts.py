@@ -13,7 +13,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, delete, func, select
 
 from sayso.models import Account, Brand, Contact, Disclosure
 from sayso.models._types import utcnow
@@ -205,6 +205,14 @@ class ContactPolicyService:
             self.session.rollback()
             raise
         return contact
+
+    def delete_uncommitted(self, account: Account) -> int:
+        """Delete the account's contacts that broke no preference (erasure), in the caller's
+        transaction. Breaches stay, as the ledger's events of them do: they are the record
+        of what a brand did wrong, and name the consumer only by the account's row."""
+        return self.session.execute(
+            delete(Contact).where(Contact.account_id == account.id, Contact.breach.is_(False))
+        ).rowcount
 
     def this_week_by_brand(
         self, account: Account, now: datetime | None = None

@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import delete, select
 
 from sayso.models import Account, Answer, Brand, Grant, Question
-from sayso.models._types import utcnow
+from sayso.models._types import MAX_INT64, utcnow
 from sayso.services.accounts import actor_for
 from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.vault import KeyShredded, Vault
@@ -101,9 +101,15 @@ class QuestionService:
             )
         )
 
+    def _question(self, question_id: int) -> Question | None:
+        # An id from a URL may be beyond the column (see MAX_INT64).
+        if not 1 <= question_id <= MAX_INT64:
+            return None
+        return self.session.get(Question, question_id)
+
     def question_of_brand(self, brand: Brand, question_id: int) -> Question | None:
         """The brand's own question with this id; ``None`` for anyone else's."""
-        question = self.session.get(Question, question_id)
+        question = self._question(question_id)
         return question if question is not None and question.brand_id == brand.id else None
 
     def aggregate(self, question: Question) -> Aggregate:
@@ -155,7 +161,7 @@ class QuestionService:
 
     def open_question(self, account: Account, question_id: int) -> Question | None:
         """A question the consumer may answer now: published, by a brand they grant."""
-        question = self.session.get(Question, question_id)
+        question = self._question(question_id)
         if question is None or question.published_at is None:
             return None
         if question.brand_id not in self._granting_brand_ids(account):

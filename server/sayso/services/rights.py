@@ -234,8 +234,10 @@ class DataRightsService:
         """Erase the account, confirmed by its password; raise :class:`WrongPassword`.
 
         Every live grant is revoked (each with its ledger event and ``consent.revoked``
-        webhooks), every token revoked, every disclosure deleted and the data key shredded,
-        so any copy of the ciphertexts (backups included) is unreadable for good. The email
+        webhooks), every token revoked, every disclosure, answer and contact a brand
+        reported deleted (breaches stay: ``ContactPolicyService.delete_uncommitted``) and
+        the data key shredded, so any copy of the ciphertexts (backups included) is
+        unreadable for good. The email
         and password go; the account row and its pseudonym stay, because the ledger's events
         name it, and they hold no values. One transaction: all of it lands, or none.
         """
@@ -250,6 +252,7 @@ class DataRightsService:
             revoked = self.consent.revoke_all_uncommitted(account, now, reason=ERASURE_REASON)
             deleted = self.disclosures.delete_all_uncommitted(account)
             answers = self.questions.delete_answers_uncommitted(account)
+            contacts = self.contacts.delete_uncommitted(account)
             self.vault.shred(account.id)
             self.accounts.close_uncommitted(account, now)
             event = self.ledger.append(
@@ -261,6 +264,7 @@ class DataRightsService:
                     details={
                         "brands_revoked": len(revoked),
                         "answers_deleted": answers,
+                        "contacts_deleted": contacts,
                         "tokens_revoked": tokens,
                         "data_key": "shredded",
                     },

@@ -246,6 +246,11 @@ class TokenService:
         the whole family is revoked (OAuth 2.0 Security BCP §4.14)."""
         digest = token_hash(refresh_token)
         now = utcnow()
+        # The ledger head first, as a revoke takes it before it ends the brand's tokens: a
+        # rotation and a revoke run one after the other. Otherwise, on PostgreSQL, a revoke
+        # whose UPDATE waited for this claim's row lock would not see the new token this
+        # rotation inserts (its snapshot predates it), and that token would outlive it.
+        self.ledger.lock()
         # The UPDATE takes the row lock: a concurrent rotation waits, then finds it rotated.
         claimed = self.session.execute(
             update(Token)

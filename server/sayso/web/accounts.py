@@ -83,7 +83,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (POST, with the CSRF token, so no other site can sign you out)."""
+    """Sign out (POST, with the CSRF token, so no other site can sign you out): every session
+    of the account ends, so a copy of this browser's cookie no longer signs anyone in."""
+    if current_user.is_authenticated:
+        services.accounts().sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are signed out.")
@@ -92,6 +95,7 @@ def logout():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_login_limit, methods=["POST"])  # the current password is checked here too
 def change_password():
     """Change the password; every other session of the account ends."""
     if request.method == "GET":

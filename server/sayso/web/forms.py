@@ -47,7 +47,7 @@ def _number(raw: str):
     try:
         return float(raw) if "." in raw or "e" in raw.lower() else int(raw)
     except ValueError:
-        return raw  # left as text, so the schema names the problem
+        return raw  # left as text, so the schema names the problem (4,300 digits and more too)
 
 
 def browsing_categories_from(form) -> list[dict]:
@@ -61,7 +61,7 @@ def browsing_categories_from(form) -> list[dict]:
         items.append(
             {
                 "topic_id": topic_id if topic_id is not None else topic_raw,
-                "weight": float(weight) if isinstance(weight, int) else weight,
+                "weight": weight,  # an int is fine: the schema's Float makes it one, or refuses it
             }
         )
     return items

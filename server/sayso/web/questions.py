@@ -9,7 +9,7 @@ from sayso.auth import consumer_required
 from sayso.schemas.questions import load_answer
 from sayso.taxonomy import topics
 from sayso.web import bp
-from sayso.web.forms import flatten_errors
+from sayso.web.forms import flatten_errors, parse_topic
 
 
 def _answer_from(form, question):
@@ -17,8 +17,11 @@ def _answer_from(form, question):
     if question.kind == "multiple":
         return form.getlist("answer")
     if question.kind == "topics":
-        values = form.getlist("answer")
-        return [int(v) if v.strip().isdigit() else v for v in values]
+        # A topic as the other forms take it (an id, "239 · /Arts…", or a name); anything
+        # else stays text, for the schema to name the problem.
+        return [
+            v if (topic_id := parse_topic(v)) is None else topic_id for v in form.getlist("answer")
+        ]
     return form.get("answer", "")
 
 
