@@ -70,7 +70,9 @@ def test_changes_are_ledger_events_naming_fields_never_values(app, consumer):
             ("disclosure:field:deleted", ["browsing_categories", "channels"]),
         ]
         for event in events:
-            text = event.canonical.decode()
+            canonical = json.loads(event.canonical)
+            del canonical["occurred_at"]  # its clock time could read "21:00" or "…0.25…"
+            text = json.dumps(canonical)
             for secret in ("crime fiction", "Europe/Paris", "21:00", "0.25"):
                 assert secret not in text
 

@@ -251,13 +251,14 @@ def test_redirects_are_not_followed(app, consumer, brand, receiver):
 
 
 def test_an_unreachable_url_is_retried_not_crashed(app, runner, consumer):
-    with socket.socket() as sock:  # a port nobody listens on once this closes
+    with socket.socket() as sock:  # bound, never listening: nobody else can take the port
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    brand = make_brand(runner, webhook=f"http://127.0.0.1:{port}/hooks/sayso?token=brand-token")
-    connect(consumer, brand, ["interests"])
-    revoke(consumer, brand)
-    assert deliver(app) == "delivered 0, retried 1, failed 0"
+        hook = f"http://127.0.0.1:{port}/hooks/sayso?token=brand-token"
+        brand = make_brand(runner, webhook=hook)
+        connect(consumer, brand, ["interests"])
+        revoke(consumer, brand)
+        assert deliver(app) == "delivered 0, retried 1, failed 0"
     (row,) = deliveries(app)
     assert row.status == "pending" and row.attempts == 1
     assert row.last_status_code is None and row.last_error == "could not connect"

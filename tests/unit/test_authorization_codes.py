@@ -16,7 +16,7 @@ from sayso.services.tokens import CODE_LIFETIME, CodeSeal
 
 CLIENT = "sayso_client_a"
 CONTENTS = {
-    "account_id": 42,
+    "account_id": 4_242_424_242,  # long enough never to turn up in the random bytes by chance
     "redirect_uri": "https://bookshop.example/callback",
     "scope": "interests:read channels:read",
     "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",

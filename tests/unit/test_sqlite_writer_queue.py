@@ -36,16 +36,18 @@ def test_the_next_writer_gets_the_lock_as_soon_as_it_is_released(tmp_path):
     waited = []
 
     def wait_for_it():
-        began = time.monotonic()
         queue.acquire(second)
-        waited.append(time.monotonic() - began)
+        waited.append(time.monotonic() - released[0])
 
     waiter = threading.Thread(target=wait_for_it)
     waiter.start()
     time.sleep(0.05)  # the waiter is now polling
+    released = [time.monotonic()]
     queue.release(first)
     waiter.join(timeout=5)
-    assert waited and waited[0] < 0.05 + 0.01  # handed over within milliseconds
+    # Handed over within milliseconds of the release (not counting how long the sleep
+    # above overslept on a busy machine).
+    assert waited and waited[0] < 0.03
     queue.forget(second)
     queue.forget(first)
 
