@@ -532,7 +532,7 @@ def _csrf_token() -> str:
 def _csrf_ok() -> bool:
     expected = session.get("csrf_token")
     given = request.form.get("csrf_token", "")
-    return bool(expected) and hmac.compare_digest(expected, given)
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 # --- Webhooks ---------------------------------------------------------------------------
@@ -560,7 +560,9 @@ def verify_signature(secret: str, body: bytes, header: str, now: float | None = 
         secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
     ).hexdigest()
     # Several v1 values may be sent while a secret is being rotated.
-    return any(hmac.compare_digest(expected, given) for given in values.get("v1", []))
+    # Bytes: compare_digest raises on a str with non-ASCII characters (a header may have them).
+    given = [value.encode("utf-8", "surrogateescape") for value in values.get("v1", [])]
+    return any(hmac.compare_digest(expected.encode(), value) for value in given)
 
 
 def _event(body: bytes) -> dict | None:

@@ -146,7 +146,8 @@ def create_brand(
             if value:
                 click.echo(f"{key}: {value}")
         click.echo(
-            "Keep the secrets now: Sayso stores only their hashes and cannot show them again."
+            "Keep the secrets now: Sayso cannot show them again (it keeps the client secret"
+            " hashed and the webhook secret sealed)."
         )
 
 
@@ -329,31 +330,29 @@ webhooks_cli = click.Group("webhooks", help="Deliver revocation webhooks and ins
 @with_appcontext
 def webhooks_deliver(once: bool, limit: int, interval: float) -> None:
     """Run the webhook worker: send due deliveries, retry failures (until stopped)."""
-    with services.webhooks() as dispatcher:
-        if once:
-            click.echo(str(dispatcher.deliver_due(limit)))
-            return
-        stop = threading.Event()
+    dispatcher = services.webhooks()
+    if once:
+        click.echo(str(dispatcher.deliver_due(limit)))
+        return
+    stop = threading.Event()
 
-        def request_stop(_signum, _frame):
-            # Finish the delivery in flight so its outcome is recorded, then leave.
-            stop.set()
+    def request_stop(_signum, _frame):
+        # Finish the delivery in flight so its outcome is recorded, then leave.
+        stop.set()
 
-        previous = {
-            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        click.echo(f"delivering webhooks every {interval:g}s; Ctrl-C or SIGTERM stops")
-        try:
-            while not stop.is_set():
-                summary = dispatcher.deliver_due(limit, stop=stop)
-                if summary.total:
-                    click.echo(str(summary))
-                if summary.total < limit:  # a full round means more may be waiting
-                    stop.wait(interval)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        click.echo("stopped")
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    click.echo(f"delivering webhooks every {interval:g}s; Ctrl-C or SIGTERM stops")
+    try:
+        while not stop.is_set():
+            summary = dispatcher.deliver_due(limit, stop=stop)
+            if summary.total:
+                click.echo(str(summary))
+            if summary.total < limit:  # a full round means more may be waiting
+                stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("stopped")
 
 
 @webhooks_cli.command("list")

@@ -108,6 +108,7 @@ BAD_HEADERS = {
     "stale": lambda body: sign(SECRET, body, int(time.time()) - 360),  # tolerance 300 s
     "future": lambda body: sign(SECRET, body, int(time.time()) + 360),
     "other-body": lambda body: sign(SECRET, revoked_event(event_id="evt_other")),
+    "non-ascii": lambda body: f"t={int(time.time())},v1=" + "é" * 64,
 }
 
 
@@ -320,8 +321,9 @@ def test_an_unreported_email_says_so(app, store, sayso_calls):
     assert [e["reported"] for e in store.emails(SUB)] == [0]
 
 
-def test_the_weekly_email_needs_the_bookshops_csrf_token(app, store, sayso_calls):
+@pytest.mark.parametrize("csrf", ["forged", "tøken"])
+def test_the_weekly_email_needs_the_bookshops_csrf_token(app, store, sayso_calls, csrf):
     calls, _ = sayso_calls
-    response, result = press_send(app, csrf="forged")
+    response, result = press_send(app, csrf=csrf)
     assert response.status_code == 400 and result is None
     assert calls == [] and store.emails(SUB) == []

@@ -2,6 +2,7 @@
 
 import json
 
+from sayso import services
 from sayso.extensions import db
 from tests.helpers import log_in
 from tests.ledger_helpers import rewrite_event
@@ -58,3 +59,28 @@ def test_audit_verify_exits_0_when_intact_and_1_naming_the_bad_seq(app, runner):
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1
     assert "seq 2" in broken.output
+
+
+def _create(runner, name, *domains):
+    args = ["brands", "create", name, "--redirect-uri", "https://shop.example/cb", "--json"]
+    for domain in domains:
+        args += ["--domain", domain]
+    return runner.invoke(args=[*args, "--scope", "interests:read=recommend books"])
+
+
+def test_brands_create_refuses_a_blank_name_and_stores_names_trimmed(app, runner):
+    blank = _create(runner, "   ", "shop.example")
+    assert blank.exit_code == 1 and "name" in blank.output
+    created = _create(runner, "  Shop  ", "shop.example")
+    assert created.exit_code == 0, created.output
+    with app.app_context():
+        brand = services.brands().by_public_id(json.loads(created.output)["brand_id"])
+        assert brand.name == "Shop" and [c.name for c in brand.clients] == ["Shop"]
+
+
+def test_brands_create_takes_a_domain_given_twice_once(app, runner):
+    created = _create(runner, "Shop", "shop.example", "SHOP.example")
+    assert created.exit_code == 0, created.output
+    with app.app_context():
+        brand = services.brands().by_public_id(json.loads(created.output)["brand_id"])
+        assert [d.domain for d in brand.domains] == ["shop.example"]

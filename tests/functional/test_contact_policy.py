@@ -193,7 +193,7 @@ def test_an_unticked_contacts_permission_leaves_reporting_closed(consumer, brand
     [
         {"channel": "pigeon", "sent_at": iso(datetime.now(UTC) - timedelta(days=1))},
         {"channel": "email"},
-        {"channel": "email", "sent_at": iso(datetime.now(UTC) - timedelta(days=1))[:-1]},  # no offset
+        {"channel": "email", "sent_at": iso(datetime.now(UTC) - timedelta(days=1))[:-1]},  # no Z
         {"channel": "email", "sent_at": "yesterday"},
         {"channel": "email", "sent_at": "2999-01-01T00:00:00Z"},  # not sent yet
         {"channel": "email", "sent_at": iso(datetime.now(UTC) - timedelta(days=400))},

@@ -55,3 +55,8 @@ def test_a_replayed_mac_with_a_new_timestamp_fails():
 )
 def test_malformed_headers_fail(header):
     assert not verify(SECRET, BODY, header, now=1_700_000_000)
+
+
+@pytest.mark.parametrize("mac", ["é" * 64, "\u2603", ""])
+def test_a_mac_that_is_not_hex_fails_without_raising(mac):
+    assert not verify(SECRET, BODY, f"t={int(time.time())},v1={mac}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from sayso.fields import scopes
+from sayso.outbound import allowed, literal_address
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
 
@@ -15,10 +15,8 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
 def _is_loopback(host: str) -> bool:
     if host in LOOPBACK_HOSTS:
         return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    address = literal_address(host)
+    return address is not None and address.is_loopback
 
 
 def check_brand_url(
@@ -40,16 +38,10 @@ def check_brand_url(
         raise ValidationError(f"The {what} must not carry credentials.")
     if parts.fragment or url.endswith("#"):
         raise ValidationError(f"The {what} must not have a fragment.")
-    try:
-        literal = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        literal = None
-    if (
-        called_by_sayso
-        and literal is not None
-        and not literal.is_global
-        and not (literal.is_loopback and allow_http_loopback)
-    ):
+    # Any spelling of an address (10.1, 167772161, 0xa9fea9fe...) is checked here; a name
+    # is checked each time Sayso calls it, on the addresses it resolves to then.
+    literal = literal_address(host) if called_by_sayso else None
+    if literal is not None and not allowed(literal, allow_http_loopback):
         raise ValidationError(f"The {what} must not point at a private or internal address.")
     if parts.scheme == "https":
         return
@@ -58,10 +50,18 @@ def check_brand_url(
     raise ValidationError(f"The {what} must use https.")
 
 
+class _Name(fields.String):
+    """A name shown to consumers: checked once the spaces around it are dropped, so one
+    of spaces only is refused rather than stored blank."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
 class ClientSchema(Schema):
     """A client a brand registers (portal, CLI)."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = _Name(required=True, validate=validate.Length(min=1, max=120))
     redirect_uris = fields.List(
         fields.String(validate=validate.Length(max=2048)),
         required=True,
@@ -123,7 +123,7 @@ class ClientSchema(Schema):
 class BrandSchema(Schema):
     """A new brand."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = _Name(required=True, validate=validate.Length(min=1, max=120))
     domains = fields.List(
         fields.String(
             validate=validate.Regexp(
@@ -133,3 +133,8 @@ class BrandSchema(Schema):
         ),
         load_default=list,
     )
+
+    @post_load
+    def _each_domain_once(self, data, **kwargs):
+        data["domains"] = list(dict.fromkeys(data["domains"]))  # --domain a --domain a
+        return data

@@ -104,7 +104,7 @@ def webhook_outbox() -> WebhookOutbox:
 
 
 def webhooks() -> WebhookDispatcher:
-    """The worker side of webhooks: sends due deliveries (close it, or use ``with``)."""
+    """The worker side of webhooks: sends due deliveries."""
     return WebhookDispatcher(
         db.session, brands(), allow_loopback=current_app.config["ALLOW_HTTP_LOOPBACK"]
     )

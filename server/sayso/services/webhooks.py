@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import random
 import secrets
-import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-import requests
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 
+from sayso import outbound
 from sayso.models import OAuthClient, WebhookDelivery
 from sayso.models._types import utcnow
 from sayso.services.brands import BrandService
@@ -43,8 +40,10 @@ STATUSES = ("pending", "delivered", "failed")
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 BACKOFF_JITTER = 0.1
-#: How long a claimed delivery stays out of other workers' way while it is being sent.
-#: Far longer than any request may take; if the worker dies mid-send, the delivery
+#: How long one attempt may take in all, from connecting to the status line.
+SEND_DEADLINE_SECONDS = 10
+#: How long a claimed delivery stays out of other workers' way while it is being sent:
+#: far longer than an attempt may take. If the worker dies mid-send, the delivery
 #: becomes due again after this and is sent again (deliveries are at-least-once).
 CLAIM_LEASE = timedelta(minutes=5)
 
@@ -67,14 +66,14 @@ def verify(
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))
         t = int(parts["t"])
-        given = parts[SIGNATURE_VERSION]
-    except (KeyError, ValueError):
+        given = parts[SIGNATURE_VERSION].encode("ascii")
+    except (KeyError, ValueError):  # UnicodeEncodeError too: a MAC is hex
         return False
     current = int(time.time()) if now is None else now
     if abs(current - t) > tolerance:
         return False
     expected = sign(secret, body, t).split(f"{SIGNATURE_VERSION}=", 1)[1]
-    return hmac.compare_digest(expected, given)
+    return hmac.compare_digest(expected.encode("ascii"), given)
 
 
 class WebhookOutbox:
@@ -166,31 +165,17 @@ class WebhookDispatcher:
         self,
         session,
         brands: BrandService,
-        http: requests.Session | None = None,
         *,
         max_attempts: int = 12,
-        timeout: float = 5,
+        deadline: float = SEND_DEADLINE_SECONDS,
         allow_loopback: bool = False,
     ):
         self.session = session
         self.allow_loopback = allow_loopback
         self.brands = brands
-        self._owns_http = http is None
-        self.http = requests.Session() if http is None else http
         self.max_attempts = max_attempts
-        self.timeout = timeout
+        self.deadline = deadline
         self._random = random.Random()  # noqa: S311  (jitter spreads retries; not a secret)
-
-    def close(self) -> None:
-        """Close the HTTP session if this dispatcher made it."""
-        if self._owns_http:
-            self.http.close()
-
-    def __enter__(self) -> WebhookDispatcher:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def deliver_due(self, limit: int = 100, stop=None) -> DeliverySummary:
         """Send up to ``limit`` due deliveries, one at a time; stop early once ``stop.is_set()``."""
@@ -266,12 +251,10 @@ class WebhookDispatcher:
         return client.webhook_url, secret, None
 
     def _send(self, job: _Job) -> _Outcome:
-        """POST the stored body as is, signed now; never follow a redirect or read the body."""
+        """POST the stored body as is, signed now, to an address checked first (see
+        :mod:`sayso.outbound`); never follow a redirect or read the body."""
         if job.problem:
             return _Outcome(None, job.problem, give_up=True)
-        refused = refused_destination(job.url, self.allow_loopback)
-        if refused:
-            return _Outcome(None, refused, give_up=True)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -280,19 +263,17 @@ class WebhookDispatcher:
             EVENT_TYPE_HEADER: job.event_type,
         }
         try:
-            # stream=True: the status line is all we need. The brand's response body is
-            # never read, so a huge one cannot hold up the worker.
-            with self.http.post(
+            code = outbound.post(
                 job.url,
-                data=job.body,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-                stream=True,
-            ) as response:
-                code = response.status_code
-        except requests.RequestException as exc:
-            return _Outcome(None, _describe(exc))
+                job.body,
+                headers,
+                allow_loopback=self.allow_loopback,
+                deadline=self.deadline,
+            )
+        except outbound.Refused as refused:
+            return _Outcome(None, str(refused), give_up=True)
+        except outbound.Failed as failed:
+            return _Outcome(None, str(failed))
         except Exception:
             # One odd URL or response must not stop the worker for every other brand.
             log.exception("webhook %s: unexpected error while sending", job.event_id)
@@ -344,40 +325,6 @@ class WebhookDispatcher:
                 attempts,
             )
         return result
-
-
-def refused_destination(url: str, allow_loopback: bool) -> str | None:
-    """Why Sayso will not POST to ``url``, or None. Guards against server-side request
-    forgery: a brand's webhook URL must resolve only to public addresses (loopback is
-    allowed while developing), so a brand cannot make Sayso call its internal services
-    or a cloud metadata endpoint. The name is resolved here and again by the HTTP client;
-    an egress proxy is the defence against DNS rebinding between the two (see
-    docs/security.md)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return None  # unresolvable: the send fails and is retried like any network error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if address.is_loopback and allow_loopback:
-            continue
-        if not address.is_global:
-            return "destination address not allowed (not a public address)"
-    return None
-
-
-def _describe(exc: requests.RequestException) -> str:
-    """A short, secret-free reason: exception text may quote the URL, which can carry a token."""
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error"
-    if isinstance(exc, requests.ConnectionError):
-        return "could not connect"
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return "invalid URL"
-    return type(exc).__name__
 
 
 def _now_iso() -> str:
