@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from sayso import services
@@ -15,7 +15,7 @@ from sayso.fields import MANAGE_SCOPE
 from sayso.models import Account
 
 
-def safe_next(target: str | None, default: str) -> str:
+def safe_next(target: str | None, default: str | None) -> str | None:
     """``target`` if it is a path on this site, else ``default`` (no open redirects)."""
     if not target or "\\" in target or any(ord(c) < 32 for c in target):
         return default
@@ -23,6 +23,26 @@ def safe_next(target: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+SESSION_ENDED = "Your session had ended. Sign in again, then repeat what you were doing."
+
+
+def _resume_after_sign_in() -> str | None:
+    """Where to go once signed in again: the page asked for, if it can be asked for again.
+
+    A form's POST cannot be replayed by the redirect that follows sign-in (the browser
+    would GET a POST-only URL), and repeating a revoke or an erasure unseen would be wrong
+    anyway: the person goes back to the page they sent it from (a same-origin Referer),
+    and does it again themselves.
+    """
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.headers.get("Referer", ""))
+    if f"{referrer.scheme}://{referrer.netloc}/" != request.host_url:
+        return None
+    page = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return safe_next(page, None)
 
 
 def role_required(role: str):
@@ -107,4 +127,7 @@ def init_app(app) -> None:
     def unauthorized():
         if wants_json():
             return error_response(401, "Sign in first.")
-        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        if request.method not in ("GET", "HEAD"):
+            flash(SESSION_ENDED)
+        target = _resume_after_sign_in()
+        return redirect(url_for("web.login", next=target) if target else url_for("web.login"))

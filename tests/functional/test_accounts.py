@@ -1,16 +1,19 @@
 """Sign-up, sign-in, lockout, sign-out and password change, through HTTP."""
 
 import os
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from sayso.auth import SESSION_ENDED
 from sayso.extensions import db, limiter
 from sayso.models import Account, AuditEvent
 from sayso.web.accounts import BAD_CREDENTIALS
 from tests.helpers import PASSWORD, csrf_token, log_in, sign_up
+from tests.oauth_helpers import connect, make_brand
 
 
 def _events(app, type_):
@@ -123,18 +126,17 @@ RATE_LIMIT_STORAGES = ["memory"] + (["redis"] if os.environ.get("SAYSO_TEST_REDI
 
 @pytest.mark.parametrize("storage", RATE_LIMIT_STORAGES)
 def test_sign_in_is_rate_limited_per_client(app_factory, storage):
-    # On Redis, keys of this test's own (another run of the suite may share the database,
-    # and resetting would delete its counters, as its resets would delete these).
-    redis = {
-        "REDIS_URL": os.environ.get("SAYSO_TEST_REDIS_URL"),
-        "RATELIMIT_KEY_PREFIX": f"sayso-test-{secrets.token_hex(8)}",
-    }
-    app = app_factory(LOGIN_RATE_LIMIT="3 per minute", **(redis if storage == "redis" else {}))
+    redis = {"REDIS_URL": os.environ.get("SAYSO_TEST_REDIS_URL")} if storage == "redis" else {}
+    app = app_factory(LOGIN_RATE_LIMIT="3 per minute", **redis)
     assert app.config["RATELIMIT_STORAGE_URI"].startswith(storage)
     if storage == "memory":
         with app.app_context():
             limiter.reset()  # counters from earlier tests on the same storage
     client = app.test_client()
+    # On Redis, an address of the test's own instead of a reset: another run of the suite
+    # may share the database, and resetting would delete its counters (as its resets
+    # would delete these).
+    client.environ_base["REMOTE_ADDR"] = "10." + ".".join(str(b) for b in secrets.token_bytes(3))
     statuses = [log_in(client, "nobody@example.org").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
 
@@ -172,6 +174,69 @@ def test_pages_need_sign_in_and_come_back_after_it(client):
     response = client.get("/disclosures/interests")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize(
+    ("referer", "landing"),
+    [
+        ("http://localhost/brands", "/brands"),
+        (None, "/disclosures"),
+        ("https://evil.example/brands", "/disclosures"),
+    ],
+    ids=["referer", "no-referer", "foreign-referer"],
+)
+def test_a_form_sent_after_the_session_ended_is_repeated_by_the_person(
+    app, runner, referer, landing
+):
+    # Signed out everywhere from another browser, Ada clicks Revoke on a /brands page she
+    # had open. Signing in again must not GET the POST-only URL (405), nor revoke unseen:
+    # she goes back to the page she was on (if it was ours) and is told to repeat it.
+    brand = make_brand(runner)
+    here, there = app.test_client(), app.test_client()
+    sign_up(there, "ada@example.org")
+    connect(there, brand, ["interests"], scope="interests:read")
+    log_in(here, "ada@example.org")
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', here.get("/brands").get_data(as_text=True)
+    ).group(1)
+    there.post("/logout", data={"csrf_token": csrf_token(there, "/disclosures")})
+
+    revoke = f"/brands/{brand['brand_id']}/fields/interests/revoke"
+    headers = {"Referer": referer} if referer else {}
+    response = here.post(revoke, data={"csrf_token": token}, headers=headers)
+    assert response.status_code == 302
+    sign_in_page = here.get(response.headers["Location"]).get_data(as_text=True)
+    assert SESSION_ENDED in sign_in_page
+    next_ = re.search(r'name="next" value="([^"]*)"', sign_in_page).group(1)
+    assert revoke not in next_
+
+    signed_in = log_in(here, "ada@example.org", next=next_)
+    assert signed_in.headers["Location"] == landing
+    assert here.get(landing).status_code == 200
+    (entry,) = here.get("/api/v1/me/grants").get_json()
+    assert [(g["field"], g["active"]) for g in entry["grants"]] == [("interests", True)]
+
+
+def test_a_failed_sign_in_keeps_the_typed_email_not_the_password(client):
+    sign_up(client, "ada@example.org")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/disclosures")})
+    response = log_in(client, "ada@example.org", "a wrong password")
+    assert response.status_code == 401
+    html = response.get_data(as_text=True)
+    assert 'name="email" value="ada@example.org"' in html
+    assert "a wrong password" not in html
+
+
+def test_form_errors_are_focused_and_tied_to_their_inputs(client):
+    response = sign_up(client, "not an email", PASSWORD)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert '<div class="errors" id="errors" role="alert" tabindex="-1" autofocus>' in html
+    assert '<li id="error-1">email: Not a valid email address.</li>' in html
+    email = re.search(r'<input type="email" name="email"[^>]*>', html).group(0)
+    assert 'aria-invalid="true" aria-describedby="error-1"' in email
+    password = re.search(r'<input type="password" name="password"[^>]*>', html).group(0)
+    assert "aria-invalid" not in password
 
 
 def test_password_change_ends_other_sessions(app):

@@ -348,8 +348,39 @@ def test_bad_query_parameters_are_a_readable_422(app, officer, path):
     response = officer.get(path)
     assert response.status_code == 422, response.get_data(as_text=True)
     html = response.get_data(as_text=True)
-    assert "Those filters cannot be used" in html and "<li>" in html
+    assert "Those filters cannot be used" in html and '<li id="error-1">' in html
     assert len(console_events(app)) == before  # nothing was viewed
+
+
+def test_a_bad_filter_comes_back_with_the_others_as_typed(app, officer):
+    # One bad value must not cost the officer the rest: the form comes back filled in,
+    # the bad box marked and tied to its error, and no results.
+    query = {
+        "type": "consent:grant:created",
+        "brand": "br_0123456789abcdef",
+        "since": "2026-03-1",
+        "until": "2026-03-31",
+    }
+    response = officer.get("/console", query_string=query)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert '<option value="consent:grant:created" selected>' in html
+    assert 'name="brand" value="br_0123456789abcdef"' in html
+    assert 'name="until" value="2026-03-31"' in html
+    assert '<li id="error-1">since: ' in html
+    assert 'name="since" value="2026-03-1" aria-invalid="true" aria-describedby="error-1"' in html
+    assert 'name="until" value="2026-03-31" aria-invalid' not in html
+    assert "<table" not in html
+
+
+@pytest.mark.parametrize("path", ["/console/activity", "/console/brands/br_x"])
+def test_a_bad_chart_range_comes_back_as_typed(officer, path):
+    response = officer.get(path, query_string={"since": "2026-03-1", "until": "2026-03-31"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'<form method="get" action="{path}"' in html
+    assert 'name="until" value="2026-03-31"' in html
+    assert 'name="since" value="2026-03-1" aria-invalid="true"' in html
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """Disclosures through the JSON API and the pages, with validation of every field."""
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -278,6 +279,49 @@ def test_editing_browsing_categories_on_the_page_shows_errors(consumer):
     assert "Row 2" in page and "Row 3" in page
     assert "Not a topic of the Topics taxonomy v2." in page
     assert consumer.get("/api/v1/me/disclosures").get_json() == {}
+
+
+def _input(page: str, name: str, row: int) -> str:
+    """The ``row``-th (from 1) input named ``name`` on ``page``."""
+    return re.findall(rf'<input [^>]*name="{name}"[^>]*>', page)[row - 1]
+
+
+def test_errors_on_the_page_are_focused_and_tied_to_the_inputs_they_name(consumer):
+    token = csrf_token(consumer, "/disclosures/browsing_categories")
+    response = consumer.post(
+        "/disclosures/browsing_categories",
+        data={"csrf_token": token, "topic": ["332", "100"], "weight": ["0.5", "1,5"]},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="errors" role="alert" tabindex="-1" autofocus' in page
+    assert '<li id="error-1">Row 2 / weight: ' in page
+    assert 'aria-invalid="true" aria-describedby="error-1"' in _input(page, "weight", 2)
+    for name, row in (("weight", 1), ("topic", 1), ("topic", 2)):
+        assert "aria-invalid" not in _input(page, name, row), (name, row)
+
+
+def test_channel_errors_mark_that_channels_inputs(consumer):
+    token = csrf_token(consumer, "/disclosures/channels")
+    response = consumer.post(
+        "/disclosures/channels",
+        data={
+            "csrf_token": token,
+            "enabled_email": "1",
+            "max_email": "3",
+            "enabled_sms": "1",
+            "max_sms": "99",
+            "quiet_start_sms": "22:00",
+            "quiet_end_sms": "07:00",
+            "tz_sms": "Mars/Olympus",
+        },
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'aria-invalid="true"' in _input(page, "max_sms", 1)
+    assert 'aria-invalid="true"' in _input(page, "tz_sms", 1)
+    for name in ("max_email", "tz_email", "quiet_start_sms"):
+        assert "aria-invalid" not in _input(page, name, 1), name
 
 
 def test_editing_channels_on_the_page(consumer):

@@ -1,6 +1,7 @@
 """The OAuth flow end to end through HTTP: consent, code, token, profile, revoke."""
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -129,13 +130,28 @@ def test_deny_returns_access_denied(consumer, brand):
     assert response.headers["Location"].startswith(REDIRECT)
 
 
-def test_allow_with_nothing_ticked_grants_nothing(consumer, brand):
+def test_allow_with_nothing_ticked_asks_again_and_grants_nothing(app, consumer, brand):
+    # Nothing ticked is a slip, not a deny: the page comes back with the expiry chosen,
+    # and posts to the same URL (the request's parameters) once a field is ticked.
     _, challenge = pkce()
-    url = authorize_url(brand, challenge=challenge)
-    response = consumer.post(
-        url, data={"csrf_token": csrf_token(consumer, url), "decision": "allow"}
-    )
-    assert redirect_query(response)["error"] == "access_denied"
+    url = authorize_url(brand, challenge=challenge, state="s-9")
+    form = {"csrf_token": csrf_token(consumer, url), "decision": "allow", "expiry": "30d"}
+    response = consumer.post(url, data=form)
+    assert response.status_code == 422 and "Location" not in response.headers
+    html = response.get_data(as_text=True)
+    assert "Tick at least one field, or choose Deny." in html and 'role="alert"' in html
+    assert '<option value="30d" selected>' in html
+    assert html.count('aria-invalid="true" aria-describedby="error-1"') == 3  # each checkbox
+    assert '<form method="post" class="stack">' in html  # no action: back to this URL
+    with app.app_context():
+        assert db.session.scalars(select(Grant)).all() == []
+
+    query = redirect_query(consumer.post(url, data={**form, "field": ["interests"]}))
+    assert "code" in query and query["state"] == "s-9"
+    with app.app_context():
+        (grant,) = db.session.scalars(select(Grant)).all()
+    assert grant.field == "interests"
+    assert 29 <= (grant.expires_at - grant.granted_at).days <= 30
 
 
 def test_grants_are_committed_only_together_with_the_code(app, consumer, brand, monkeypatch):
@@ -222,6 +238,17 @@ def test_revoke_everything_on_the_brands_page(consumer, brand):
     assert response.status_code == 302
     assert consumer.get("/api/v1/profile", headers=bearer(token)).status_code == 401
     assert "revoked" in consumer.get("/brands").get_data(as_text=True)
+
+
+def test_each_revoke_button_on_the_brands_page_has_its_own_name(consumer, brand):
+    connect(consumer, brand, ["interests", "channels"])
+    page = consumer.get("/brands").get_data(as_text=True)
+    buttons = re.findall(r'<button type="submit" class="link">(.*?)</button>', page)
+    # What a screen reader reads: the text, the visually hidden part included.
+    names = [re.sub(r"<[^>]+>", "", b) for b in buttons if b.startswith("Revoke")]
+    assert sorted(names) == ["Revoke Channels for Bookshop", "Revoke Interests for Bookshop"]
+    assert '<th><span class="visually-hidden">Revoke</span></th>' in page
+    assert "<th></th>" not in page
 
 
 def test_grants_api_lists_brands_with_last_read(consumer, brand):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
 from sayso.extensions import db
 from sayso.models import Answer, AuditEvent, Question
 from sayso.services.ledger import EventType
+from sayso.taxonomy import topics
 from tests.functional.test_portal import member_of
 from tests.helpers import api_headers, csrf_token, sign_up
 from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
@@ -111,6 +114,7 @@ BAD = [
     ("text", "   "),
     ("text", "x" * 281),
     ("text", "bell\x07"),
+    ("text", "a lone\rcarriage return"),
     ("topics", []),
     ("topics", ["romance"]),
     ("topics", ["99999999"]),
@@ -130,6 +134,92 @@ def test_bad_answers_are_refused_and_nothing_is_stored(app, brand, member, kind,
     assert response.status_code == 422
     with app.app_context():
         assert db.session.scalars(select(Answer)).all() == []
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Michael Chabon\r\nMargaret Atwood",
+        "Michael Chabon \r\n\r\nMargaret Atwood\r\n",
+        "Michael Chabon\nMargaret Atwood",
+    ],
+    ids=["crlf", "blank-line", "lf"],
+)
+def test_a_text_answer_on_several_lines_is_saved_on_one(app, brand, member, typed):
+    # A textarea posts its line breaks as CR LF: each becomes one space, not a refusal.
+    question_id = ask(app, member, "text")
+    consumer = new_consumer(app)
+    token = connect(consumer, brand, ["interests", "answers"], scope="interests:read answers:read")
+    response = answer(consumer, question_id, typed)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert profile(consumer, token["access_token"])["answers"] == {
+        str(question_id): "Michael Chabon Margaret Atwood"
+    }
+
+
+def _section(html: str, question_id: int) -> str:
+    start = html.index(f'id="question-{question_id}"')
+    return html[start : html.index("</section>", start)]
+
+
+ELEVEN_TOPICS = [t for t in topics() if t != 100][:11]
+REFUSED = [
+    (
+        "text",
+        "Margaret Atwood",
+        "Michael Chabon\r\nbell\x07",
+        "Michael Chabon\r\nbell\x07</textarea>",
+    ),
+    ("single", "Margaret Atwood", "Leo Tolstoy", None),
+    (
+        "multiple",
+        ["Margaret Atwood"],
+        ["Michael Chabon", "Michael Chabon"],
+        'value="Michael Chabon" checked',
+    ),
+    (
+        "topics",
+        ["100"],
+        [str(t) for t in ELEVEN_TOPICS],
+        f'<option value="{ELEVEN_TOPICS[-1]}" selected>',
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "stored", "submitted", "shown"), REFUSED)
+def test_a_refused_answer_comes_back_as_submitted_with_its_error_tied_to_it(
+    app, brand, member, kind, stored, submitted, shown
+):
+    question_id = ask(app, member, kind)
+    consumer = new_consumer(app)
+    connect(consumer, brand, ["interests"], scope="interests:read")
+    assert answer(consumer, question_id, stored).status_code == 302
+    response = answer(consumer, question_id, submitted)
+    assert response.status_code == 422
+    section = _section(response.get_data(as_text=True), question_id)
+    error_id = f"question-{question_id}-error"
+    assert f'<ul class="errors" role="alert" id="{error_id}"' in section
+    inputs = re.findall(r"<(?:input|textarea|select) [^>]*name=\"answer\"[^>]*>", section)
+    assert inputs and all(f'aria-invalid="true" aria-describedby="{error_id}"' in i for i in inputs)
+    # What was submitted, not the stored answer.
+    if shown:
+        assert shown in section
+    if kind in ("single", "multiple"):
+        assert 'value="Margaret Atwood" checked' not in section
+    if kind == "topics":
+        assert section.count(" selected>") == 11 and '<option value="100" selected>' not in section
+
+
+@pytest.mark.parametrize("kind", ["single", "multiple"])
+def test_choices_are_a_group_named_by_the_question(app, brand, member, kind):
+    question_id = ask(app, member, kind)
+    consumer = new_consumer(app)
+    connect(consumer, brand, ["interests"], scope="interests:read")
+    section = _section(consumer.get("/questions").get_data(as_text=True), question_id)
+    fieldset = section[section.index("<fieldset>") : section.index("</fieldset>")]
+    assert "<legend>Which authors should we tell you about?</legend>" in fieldset
+    assert fieldset.count('name="answer"') == 3
+    assert "aria-invalid" not in section and 'role="alert"' not in section
 
 
 @pytest.mark.parametrize(

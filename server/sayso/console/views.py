@@ -53,11 +53,27 @@ def _officers_only():
     return None
 
 
+# The pages whose filters come back filled in when one of them is refused, and which form.
+_FILTER_FORMS = {
+    "console.events": "events",
+    "console.export": "events",
+    "console.activity": "range",
+    "console.brand": "range",
+}
+
+
 @bp.errorhandler(ValidationError)
 def _invalid(exc: ValidationError):
-    """A bad query parameter: say which and why, with a way back."""
+    """A bad query parameter: say which and why, with the form as the officer filled it
+    in (so only the bad value needs correcting) and a way back."""
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    return render_template("console/invalid.html", errors=flatten_errors(messages)), 422
+    return render_template(
+        "console/invalid.html",
+        errors=flatten_errors(messages),
+        filters=_FILTER_FORMS.get(request.endpoint),
+        form=_form(),
+        event_types=[str(t) for t in EventType],
+    ), 422
 
 
 def _actor() -> str:

@@ -19,7 +19,9 @@ from sayso.oauth.issuer import fixed_origin, issuer
 from sayso.oauth.server import authorization_server, metadata
 from sayso.schemas.consent import ConsentDecisionSchema
 from sayso.security import CONTENT_SECURITY_POLICY
-from sayso.services.consent import EXPIRY_CHOICES
+from sayso.web.forms import FormError
+
+NOTHING_TICKED = FormError("Tick at least one field, or choose Deny.", ("field",))
 
 
 @bp.get("/.well-known/oauth-authorization-server")
@@ -73,15 +75,7 @@ def authorize():
         ):
             grant.request.consented_scope = " ".join(scope_of(f) for f in requested)
             return server.create_authorization_response(grant=grant, grant_user=current_user)
-        response = render_template(
-            "consent.html",
-            client=client,
-            brand=client.brand,
-            requested=[(grantable(f), client.scope_purposes[scope_of(f)]) for f in requested],
-            expiries=EXPIRY_CHOICES,
-            gpc=request.headers.get("Sec-GPC") == "1",
-        )
-        return _with_form_action(response, grant, client)
+        return _consent_page(grant, client, requested)
 
     try:
         decision = ConsentDecisionSchema().load(
@@ -94,8 +88,12 @@ def authorize():
     except ValidationError as exc:
         return render_template("error.html", status=422, message=str(exc.messages)), 422
     chosen = [f for f in requested if f in decision["fields_"]]
-    if decision["decision"] == "deny" or not chosen:
+    if decision["decision"] == "deny":
         return server.create_authorization_response(grant=grant, grant_user=None)
+    if not chosen:
+        # "Allow selected" with nothing ticked is a slip, not a deny: ask again, with the
+        # expiry as chosen (the form posts back to this URL, the request's parameters).
+        return _consent_page(grant, client, requested, decision["expiry"], [NOTHING_TICKED])
     # Global Privacy Control, as the browser sent it with the consumer's decision, goes
     # into the grant event and so into the consent receipt.
     gpc = request.headers.get("Sec-GPC") == "1"
@@ -108,11 +106,25 @@ def authorize():
     return server.create_authorization_response(grant=grant, grant_user=current_user)
 
 
-def _with_form_action(response, grant, client):
+def _consent_page(grant, client, requested, expiry="1y", errors=()):
+    """The consent page; 422 when it comes back with ``errors``."""
+    response = render_template(
+        "consent.html",
+        client=client,
+        brand=client.brand,
+        requested=[(grantable(f), client.scope_purposes[scope_of(f)]) for f in requested],
+        expiry=expiry,
+        errors=list(errors),
+        gpc=request.headers.get("Sec-GPC") == "1",
+    )
+    return _with_form_action(response, grant, client, 422 if errors else 200)
+
+
+def _with_form_action(response, grant, client, status=200):
     # The form's answer is a redirect to the client: form-action must allow its origin.
     target = _origin(grant.request.payload.redirect_uri or client.get_default_redirect_uri())
     csp = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {target}")
-    return response, 200, {"Content-Security-Policy": csp}
+    return response, status, {"Content-Security-Policy": csp}
 
 
 def _authorize_first_party(server, grant, client):

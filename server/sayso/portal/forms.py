@@ -7,7 +7,7 @@ this module only turns form inputs into its document and its messages into sente
 from __future__ import annotations
 
 from sayso.fields import grant_name_of, grantable
-from sayso.web.forms import flatten_errors
+from sayso.web.forms import FormError, flatten_errors
 
 
 def client_from(form) -> dict:
@@ -39,31 +39,34 @@ def _messages(value) -> list[str]:
 
 
 def client_errors(messages: dict, data: dict) -> list[str]:
-    """``ClientSchema`` errors as sentences a brand can act on."""
+    """``ClientSchema`` errors as sentences a brand can act on, each naming its input."""
     lines = []
     for key, value in messages.items():
         if key == "name":
-            lines += [f"Name: {m}" for m in _messages(value)]
+            lines += [FormError(f"Name: {m}", (key,)) for m in _messages(value)]
         elif key == "redirect_uris" and isinstance(value, dict):
             uris = data.get("redirect_uris", [])
             for index, problem in sorted(value.items()):
                 uri = uris[index] if index < len(uris) else f"Line {index + 1}"
-                lines += [f"{uri}: {m}" for m in _messages(problem)]
+                lines += [FormError(f"{uri}: {m}", (key,)) for m in _messages(problem)]
         elif key == "redirect_uris":
-            lines.append("Give one to ten redirect URIs, one per line.")
+            lines.append(FormError("Give one to ten redirect URIs, one per line.", (key,)))
         elif key == "scope_purposes" and isinstance(value, dict):
             for scope, problem in value.items():
                 if isinstance(problem, dict) and "key" in problem:
                     lines.append(f"{scope} is not a scope Sayso offers.")
                 else:
                     lines.append(
-                        f"Declare the purpose for {scope_label(scope)} ({scope}) "
-                        "in 3 to 280 characters."
+                        FormError(
+                            f"Declare the purpose for {scope_label(scope)} ({scope}) "
+                            "in 3 to 280 characters.",
+                            (key, scope),
+                        )
                     )
         elif key == "scope_purposes":
             lines.append("Tick at least one field to ask for, and declare a purpose for each.")
         elif key == "webhook_url":
-            lines += _messages(value)
+            lines += [FormError(m, (key,)) for m in _messages(value)]
         else:
             lines += flatten_errors({key: value})
     return lines

@@ -10,7 +10,7 @@ from sayso.extensions import limiter
 from sayso.schemas.accounts import LoginSchema, PasswordChangeSchema, SignUpSchema
 from sayso.services.accounts import EmailTaken, WrongPassword
 from sayso.web import bp
-from sayso.web.forms import flatten_errors
+from sayso.web.forms import FormError, flatten_errors
 
 BAD_CREDENTIALS = (
     "That email and password do not match an account, or sign-in is paused after "
@@ -61,7 +61,7 @@ def signup():
 def login():
     """Sign in; one message for every kind of failure."""
     if request.method == "GET":
-        return render_template("login.html", errors=[], next=request.args.get("next", ""))
+        return render_template("login.html", errors=[], email="", next=request.args.get("next", ""))
     try:
         data = LoginSchema().load(
             {
@@ -74,8 +74,12 @@ def login():
         data = None
     account = data and services.accounts().authenticate(data["email"], data["password"])
     if not account:
+        # The typed email comes back (it is the person's own); the password never does.
         return render_template(
-            "login.html", errors=[BAD_CREDENTIALS], next=request.form.get("next", "")
+            "login.html",
+            errors=[BAD_CREDENTIALS],
+            email=request.form.get("email", ""),
+            next=request.form.get("next", ""),
         ), 401
     _start_session(account)
     return redirect(safe_next(data["next"], home_for(account)))
@@ -113,7 +117,8 @@ def change_password():
     except ValidationError as exc:
         return render_template("password.html", errors=flatten_errors(exc.messages)), 422
     except WrongPassword:
-        return render_template("password.html", errors=["The current password is not right."]), 403
+        errors = [FormError("The current password is not right.", ("current_password",))]
+        return render_template("password.html", errors=errors), 403
     _start_session(current_user._get_current_object())
     flash("Password changed. Other sessions have been signed out.")
     return redirect(home_for(current_user))

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import Markup
+
 from sayso.taxonomy import topics
+from sayso.web import bp
 
 # "239" or "239 · /Arts & Entertainment/…" (the form the topic list offers); not "1984 novel".
 _TOPIC_ID = re.compile(r"^\s*(\d{1,6})\s*(?:·.*)?$")
@@ -86,8 +89,21 @@ def channels_from(form, channel_names) -> list[dict]:
     return items
 
 
-def flatten_errors(messages, prefix: str = "") -> list[str]:
-    """Marshmallow's nested error dict as readable lines ("Row 2 / weight: …")."""
+class FormError(str):
+    """One error line, and the path of the input it names (``("email",)``, ``(1, "weight")``
+    for row 2's weight; empty for the whole form), so the page can tie the two together."""
+
+    field: tuple = ()
+
+    def __new__(cls, text: str, field=()):
+        error = super().__new__(cls, text)
+        error.field = tuple(field)
+        return error
+
+
+def flatten_errors(messages, prefix: str = "", path: tuple = ()) -> list[str]:
+    """Marshmallow's nested error dict as readable lines ("Row 2 / weight: …"), each a
+    :class:`FormError` that knows which input it names."""
     lines = []
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -98,10 +114,27 @@ def flatten_errors(messages, prefix: str = "") -> list[str]:
             else:
                 label = key.replace("_", " ")
             joined = " / ".join(p for p in (prefix, label) if p)
-            lines.extend(flatten_errors(value, joined))
+            lines.extend(flatten_errors(value, joined, path + ((key,) if label else ())))
     elif isinstance(messages, list):
         for message in messages:
-            lines.extend(flatten_errors(message, prefix))
+            lines.extend(flatten_errors(message, prefix, path))
     else:
-        lines.append(f"{prefix}: {messages}" if prefix else str(messages))
+        lines.append(FormError(f"{prefix}: {messages}" if prefix else str(messages), path))
     return lines
+
+
+@bp.app_template_global()
+def invalid(errors, *field) -> Markup:
+    """``aria-invalid`` and ``aria-describedby`` for the input at ``field`` when an error of
+    the summary (``_errors.html``, items ``error-1``, ``error-2``…) names it; else nothing.
+    An error names a row's input when either path starts with the other."""
+    ids = [
+        f"error-{number}"
+        for number, error in enumerate(errors or [], start=1)
+        if (path := getattr(error, "field", ()))
+        and field
+        and path[: len(field)] == field[: len(path)]
+    ]
+    if not ids:
+        return Markup("")
+    return Markup(' aria-invalid="true" aria-describedby="{}"').format(" ".join(ids))

@@ -12,7 +12,7 @@ from sayso.fields import FIELDS
 from sayso.schemas.rights import EraseFormSchema
 from sayso.services.accounts import WrongPassword
 from sayso.web import bp
-from sayso.web.forms import flatten_errors
+from sayso.web.forms import FormError, flatten_errors
 
 
 def _erase_limit() -> str:
@@ -55,7 +55,9 @@ def erase_account():
     try:
         erasure = services.rights().erase(current_user, data["password"])
     except WrongPassword:
-        return _page(["The password is not right. Nothing was erased."], 403)
+        return _page(
+            [FormError("The password is not right. Nothing was erased.", ("password",))], 403
+        )
     logout_user()
     session.clear()
     return render_template("erased.html", erasure=erasure, fields=FIELDS)

@@ -1,5 +1,7 @@
 """The consumer's Questions page: what brands they granted ask, answered only if they wish."""
 
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -10,6 +12,11 @@ from sayso.schemas.questions import load_answer
 from sayso.taxonomy import topics
 from sayso.web import bp
 from sayso.web.forms import flatten_errors, parse_topic
+
+# Browsers post a textarea's line breaks as CR LF. A text answer is one line, so each run
+# of line breaks (with the spaces around it) becomes one space; any other control
+# character, a lone CR included, is still refused by the schema.
+_LINE_BREAKS = re.compile(r" *(?:\r\n|\n)(?:\r\n|\n| )*")
 
 
 def _answer_from(form, question):
@@ -22,15 +29,19 @@ def _answer_from(form, question):
         return [
             v if (topic_id := parse_topic(v)) is None else topic_id for v in form.getlist("answer")
         ]
-    return form.get("answer", "")
+    answer = form.get("answer", "")
+    if question.kind == "text" and _LINE_BREAKS.search(answer):
+        answer = _LINE_BREAKS.sub(" ", answer).strip(" ")
+    return answer
 
 
-def _page(errors=None, status=200):
+def _page(errors=None, status=200, submitted=None):
     return render_template(
         "questions.html",
         open_questions=services.questions().open_for(current_user),
         topics=topics(),
         errors=errors or {},
+        submitted=submitted or {},
     ), status
 
 
@@ -49,10 +60,14 @@ def answer_question(question_id: int):
     question = service.open_question(current_user, question_id)
     if question is None:
         abort(404)
+    given = _answer_from(request.form, question)
     try:
-        value = load_answer(question.kind, question.options, _answer_from(request.form, question))
+        value = load_answer(question.kind, question.options, given)
     except ValidationError as exc:
-        return _page({question.id: flatten_errors(exc.messages)}, 422)
+        # The page comes back with what the person submitted for this question, not the
+        # stored answer; text exactly as typed.
+        shown = request.form.get("answer", "") if question.kind == "text" else given
+        return _page({question.id: flatten_errors(exc.messages)}, 422, {question.id: shown})
     service.answer(current_user, question, value)
     flash("Answer saved. You can change or remove it at any time.")
     return redirect(url_for("web.questions") + f"#question-{question.id}")
