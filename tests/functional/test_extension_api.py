@@ -97,15 +97,17 @@ def test_consent_page_has_one_checkbox_and_no_fields(consumer, extension):
     assert "interests" not in html.lower()
 
 
-def test_unticked_checkbox_denies(consumer, extension):
+def test_allow_with_the_box_unticked_asks_again_and_deny_denies(consumer, extension):
     from tests.helpers import csrf_token
 
     _, challenge = pkce()
     url = _authorize_url(challenge)
-    response = consumer.post(
-        url, data={"csrf_token": csrf_token(consumer, url), "decision": "allow"}
-    )
-    assert redirect_query(response)["error"] == "access_denied"
+    again = consumer.post(url, data={"csrf_token": csrf_token(consumer, url), "decision": "allow"})
+    assert again.status_code == 422
+    page = again.get_data(as_text=True)
+    assert "Tick the box" in page and 'name="manage" value="yes" aria-invalid="true"' in page
+    denied = consumer.post(url, data={"csrf_token": csrf_token(consumer, url), "decision": "deny"})
+    assert redirect_query(denied)["error"] == "access_denied"
 
 
 def test_extension_cannot_ask_for_field_scopes(consumer, extension):

@@ -22,6 +22,9 @@ from sayso.security import CONTENT_SECURITY_POLICY
 from sayso.web.forms import FormError
 
 NOTHING_TICKED = FormError("Tick at least one field, or choose Deny.", ("field",))
+BOX_UNTICKED = FormError(
+    "Tick the box to let the extension manage your consent, or choose Deny.", ("manage",)
+)
 
 
 @bp.get("/.well-known/oauth-authorization-server")
@@ -132,11 +135,14 @@ def _authorize_first_party(server, grant, client):
     one checkbox, no field list; it never sees the password, and its token is revocable."""
     if request.method == "GET":
         return _with_form_action(
-            render_template("consent_manage.html", client=client), grant, client
+            render_template("consent_manage.html", client=client, errors=[]), grant, client
         )
-    allowed = request.form.get("decision") == "allow" and request.form.get("manage") == "yes"
-    if not allowed:
+    if request.form.get("decision") != "allow":
         return server.create_authorization_response(grant=grant, grant_user=None)
+    if request.form.get("manage") != "yes":
+        # Allow with the box unticked is a slip, not a deny: ask again.
+        page = render_template("consent_manage.html", client=client, errors=[BOX_UNTICKED])
+        return _with_form_action(page, grant, client, 422)
     grant.request.consented_scope = MANAGE_SCOPE
     return server.create_authorization_response(grant=grant, grant_user=current_user)
 
