@@ -54,7 +54,7 @@ def unicode_text(value: str) -> None:
         raise ValidationError("Not valid Unicode text.") from None
 
 
-def _plain_text(value: str) -> None:
+def plain_text(value: str) -> None:
     # Control characters have no place in a label.
     unicode_text(value)
     if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
@@ -83,7 +83,7 @@ class InterestSchema(Schema):
     """One interest: a taxonomy topic id, or free text of at most 64 characters."""
 
     topic_id = StrictInteger(validate=_topic)
-    text = fields.String(validate=[validate.Length(min=1, max=64), _plain_text])
+    text = fields.String(validate=[validate.Length(min=1, max=64), plain_text])
 
     @validates_schema
     def _exactly_one(self, data, **kwargs):

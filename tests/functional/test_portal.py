@@ -396,6 +396,27 @@ def test_an_initial_access_token_is_shown_once_and_can_be_revoked(app, member):
     revoked = member.post(page + "/revoke", data={"csrf_token": csrf_token(member, page)})
     assert revoked.status_code == 302
     assert member.post("/oauth/register", json=body, headers=headers).status_code == 401
+    # Issuing and revoking are both on the record, by the member who did it.
+    with app.app_context():
+        events = db.session.execute(
+            select(AuditEvent.type, AuditEvent.actor, AuditEvent.details)
+            .where(AuditEvent.type.like("brand:registration_token:%"))
+            .order_by(AuditEvent.seq)
+        ).all()
+    assert [(e.type, json.loads(e.details)) for e in events] == [
+        ("brand:registration_token:issued", {}),
+        ("brand:registration_token:revoked", {"count": 1}),
+    ]
+    assert events[0].actor == events[1].actor and events[1].actor.startswith("brand:")
+    # Nothing left to revoke: nothing recorded.
+    member.post(page + "/revoke", data={"csrf_token": csrf_token(member, page)})
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count()).where(AuditEvent.type == "brand:registration_token:revoked")
+            )
+            == 1
+        )
 
 
 # The CLI -------------------------------------------------------------------------

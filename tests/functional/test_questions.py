@@ -236,6 +236,7 @@ def test_choices_are_a_group_named_by_the_question(app, brand, member, kind):
         {"prompt": ""},
         {"purpose": "x"},
         {"prompt": "y" * 281},
+        {"why": "because\x1b\x07"},  # shown to consumers: plain text only
     ],
 )
 def test_bad_questions_are_refused_in_the_portal(app, member, overrides):

@@ -187,6 +187,17 @@ def _without(key):
         ({**GOOD, "jwks": 1}, "invalid_client_metadata"),
         ({**GOOD, "client_name": 5}, "invalid_client_metadata"),
         ({**GOOD, "sayso_purposes": {"interests:read": None}}, "invalid_client_metadata"),
+        # Text consumers read (consent page, extension): plain, and storable as UTF-8.
+        ({**GOOD, "client_name": "Book\ud800"}, "invalid_client_metadata"),
+        ({**GOOD, "client_name": "Book\x1bshop\x07"}, "invalid_client_metadata"),
+        (
+            {**GOOD, "sayso_purposes": {**GOOD["sayso_purposes"], "interests:read": "a \ud800 b"}},
+            "invalid_client_metadata",
+        ),
+        (
+            {**GOOD, "sayso_purposes": {**GOOD["sayso_purposes"], "channels:read": "a\x1b[8m b"}},
+            "invalid_client_metadata",
+        ),
     ],
 )
 def test_bad_metadata_is_refused_with_the_rfc_7591_error(app, client, initial_token, body, error):
@@ -204,6 +215,7 @@ def test_bad_metadata_is_refused_with_the_rfc_7591_error(app, client, initial_to
         {"data": "not json", "content_type": "application/json"},
         {"data": "[1, 2]", "content_type": "application/json"},
         {"data": "redirect_uris=x", "content_type": "application/x-www-form-urlencoded"},
+        {"data": '{"a":' * 2000 + "1" + "}" * 2000, "content_type": "application/json"},
     ],
 )
 def test_a_body_that_is_not_a_json_object_is_invalid_request(app, client, initial_token, kwargs):

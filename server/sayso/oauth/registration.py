@@ -104,7 +104,10 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
     def create_endpoint_request(self, request):
         # A body that is not a JSON object gets an OAuth error (JSON), not Flask's 415/400.
         json_request = FlaskJsonRequest(flask_request)
-        body = flask_request.get_json(silent=True)
+        try:
+            body = flask_request.get_json(silent=True)
+        except RecursionError:  # nested too deep for the parser; ``silent`` covers ValueError
+            body = None
         json_request.payload = _Payload(body if isinstance(body, dict) else None)
         return json_request
 

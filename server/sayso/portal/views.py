@@ -207,7 +207,7 @@ def issue_initial_access_token():
 @bp.post("/registration/revoke")
 def revoke_initial_access_tokens():
     """Revoke every initial access token of the brand."""
-    count = services.brands().revoke_initial_access_tokens(g.brand)
+    count = services.brands().revoke_initial_access_tokens(g.brand, actor=_actor())
     flash(f"{count} initial access token(s) revoked.")
     return redirect(url_for("portal.registration"))
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from sayso.fields import scopes
+from sayso.fields import plain_text, scopes
 from sayso.outbound import allowed, literal_address
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
@@ -52,7 +52,9 @@ def check_brand_url(
 
 class _Name(fields.String):
     """A name shown to consumers: checked once the spaces around it are dropped, so one
-    of spaces only is refused rather than stored blank."""
+    of spaces only is refused rather than stored blank. Plain text: no control characters
+    (they would reach consent pages and the extension) and no lone surrogates (which
+    cannot be stored as UTF-8)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
@@ -61,7 +63,7 @@ class _Name(fields.String):
 class ClientSchema(Schema):
     """A client a brand registers (portal, CLI)."""
 
-    name = _Name(required=True, validate=validate.Length(min=1, max=120))
+    name = _Name(required=True, validate=[validate.Length(min=1, max=120), plain_text])
     redirect_uris = fields.List(
         fields.String(validate=validate.Length(max=2048)),
         required=True,
@@ -69,7 +71,7 @@ class ClientSchema(Schema):
     )
     scope_purposes = fields.Dict(
         keys=fields.String(validate=validate.OneOf(scopes())),
-        values=fields.String(validate=validate.Length(min=3, max=280)),
+        values=fields.String(validate=[validate.Length(min=3, max=280), plain_text]),
         required=True,
         validate=validate.Length(min=1),
     )
@@ -123,7 +125,7 @@ class ClientSchema(Schema):
 class BrandSchema(Schema):
     """A new brand."""
 
-    name = _Name(required=True, validate=validate.Length(min=1, max=120))
+    name = _Name(required=True, validate=[validate.Length(min=1, max=120), plain_text])
     domains = fields.List(
         fields.String(
             validate=validate.Regexp(

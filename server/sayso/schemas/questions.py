@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from sayso.fields import StrictInteger, _plain_text, _topic, _unique
+from sayso.fields import StrictInteger, _topic, _unique, plain_text
 from sayso.models.questions import QUESTION_KINDS
 
 CHOICE_KINDS = ("single", "multiple")
@@ -21,14 +21,16 @@ class QuestionSchema(Schema):
 
     kind = fields.String(required=True, validate=validate.OneOf(QUESTION_KINDS))
     prompt = fields.String(
-        required=True, validate=[validate.Length(min=3, max=280), _plain_text, _not_blank]
+        required=True, validate=[validate.Length(min=3, max=280), plain_text, _not_blank]
     )
     purpose = fields.String(
-        required=True, validate=[validate.Length(min=3, max=280), _plain_text, _not_blank]
+        required=True, validate=[validate.Length(min=3, max=280), plain_text, _not_blank]
     )
-    why = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=280))
+    why = fields.String(
+        load_default=None, allow_none=True, validate=[validate.Length(max=280), plain_text]
+    )
     options = fields.List(
-        fields.String(validate=[validate.Length(min=1, max=64), _plain_text, _not_blank]),
+        fields.String(validate=[validate.Length(min=1, max=64), plain_text, _not_blank]),
         load_default=list,
         validate=[validate.Length(max=12), _unique(lambda o: o.strip().casefold())],
     )
@@ -55,7 +57,7 @@ def answer_field(kind: str, options: list[str]) -> fields.Field:
     if kind == "text":
         return fields.String(
             required=True,
-            validate=[validate.Length(min=1, max=MAX_TEXT), _plain_text, _not_blank],
+            validate=[validate.Length(min=1, max=MAX_TEXT), plain_text, _not_blank],
         )
     return fields.List(
         StrictInteger(validate=_topic),

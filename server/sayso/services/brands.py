@@ -395,18 +395,28 @@ class BrandService:
             )
         )
 
-    def revoke_initial_access_tokens(self, brand: Brand) -> int:
-        """Revoke every initial access token of the brand; how many there were. Commits."""
-        result = self.session.execute(
+    def revoke_initial_access_tokens(self, brand: Brand, actor: str = "operator") -> int:
+        """Revoke every initial access token of the brand; how many there were. Commits,
+        with the ledger event (when there was any to revoke)."""
+        revoked = self.session.execute(
             update(InitialAccessToken)
             .where(
                 InitialAccessToken.brand_id == brand.id,
                 InitialAccessToken.revoked_at.is_(None),
             )
             .values(revoked_at=utcnow())
-        )
+        ).rowcount
+        if revoked:
+            self.ledger.append(
+                Event(
+                    EventType.INITIAL_TOKENS_REVOKED,
+                    actor=actor,
+                    brand=brand.public_id,
+                    details={"count": revoked},
+                )
+            )
         self.session.commit()
-        return result.rowcount
+        return revoked
 
     def brand_for_initial_access_token(self, token: str) -> Brand | None:
         """The brand an initial access token belongs to, if it is valid."""

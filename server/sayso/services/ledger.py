@@ -82,6 +82,7 @@ class EventType(StrEnum):
     BRAND_MEMBER_ADDED = "brand:member:added"
     WEBHOOK_SECRET_ROTATED = "brand:client:webhook_secret_rotated"  # noqa: S105  (an event name)
     INITIAL_TOKEN_ISSUED = "brand:registration_token:issued"  # noqa: S105  (an event name)
+    INITIAL_TOKENS_REVOKED = "brand:registration_token:revoked"
     CONSOLE_VIEWED = "console:events:viewed"
     CONSOLE_EXPORTED = "console:events:exported"
 
