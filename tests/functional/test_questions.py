@@ -330,6 +330,79 @@ def test_aggregates_appear_only_once_k_consumers_answered(app, brand, member):
     assert "reader" not in page  # never who answered what
 
 
+def _small_k_brand(app_factory, k=3):
+    """An app whose threshold is ``k``, a brand on it asking a single-choice question,
+    and the brand's portal member; returns (app, brand, member, question id)."""
+    app = app_factory(ANSWERS_K=k)
+    brand = make_brand(app.test_cli_runner(), scopes=SCOPES)
+    member = member_of(app, brand["brand_id"])
+    return app, brand, member, ask(app, member, "single")
+
+
+def _results(member, question_id) -> str | None:
+    page = member.get(f"/portal/questions/{question_id}").get_data(as_text=True)
+    if 'id="withheld"' in page:
+        return None
+    return re.findall(r"<td>([^<]+)</td><td>(\d+)</td>", page)
+
+
+def test_answers_of_a_revoked_brand_stop_counting_and_can_still_be_removed(app_factory):
+    app, brand, member, question_id = _small_k_brand(app_factory)
+    readers = []
+    for i in range(3):
+        consumer = new_consumer(app, f"reader{i}@example.org")
+        connect(consumer, brand, ["interests"], scope="interests:read")
+        assert answer(consumer, question_id, "Margaret Atwood").status_code == 302
+        readers.append(consumer)
+    assert ("Margaret Atwood", "3") in _results(member, question_id)
+
+    # One of them revokes the brand: their answer no longer feeds its results (two left:
+    # below k, so withheld), and they can still remove it, on the page and in the API.
+    leaver = readers[0]
+    path = f"/api/v1/me/grants/{brand['brand_id']}"
+    assert leaver.delete(path, headers=api_headers(leaver)).status_code == 200
+    assert _results(member, question_id) is None
+    page = leaver.get("/questions").get_data(as_text=True)
+    assert 'id="answered-elsewhere"' in page and "Which authors" in page
+    token = csrf_token(leaver, "/questions")
+    cleared = leaver.post(f"/questions/{question_id}/clear", data={"csrf_token": token})
+    assert cleared.status_code == 302
+    assert 'id="answered-elsewhere"' not in leaver.get("/questions").get_data(as_text=True)
+    again = leaver.delete(f"/api/v1/me/questions/{question_id}", headers=api_headers(leaver))
+    assert again.status_code == 404  # nothing of theirs left to remove
+
+    # Someone who never answered cannot reach a question of a brand they do not grant.
+    stranger = new_consumer(app, "stranger@example.org")
+    path = f"/api/v1/me/questions/{question_id}"
+    assert stranger.delete(path, headers=api_headers(stranger)).status_code == 404
+
+
+def test_totals_minus_the_answers_a_brand_reads_never_single_anyone_out(app_factory):
+    # Two readers share their answers (answers:read), one does not. Totals over three
+    # would meet k = 3, but minus the two answers the brand reads one by one they would
+    # give the third's away: withheld until the answers it cannot read number k, or none.
+    app, brand, member, question_id = _small_k_brand(app_factory)
+
+    def reader(name, pick, fields):
+        consumer = new_consumer(app, f"{name}@example.org")
+        scope = " ".join(f"{f}:read" for f in fields)
+        connect(consumer, brand, fields, scope=scope)
+        assert answer(consumer, question_id, pick).status_code == 302
+        return consumer
+
+    reader("sharer1", "Michael Chabon", ["interests", "answers"])
+    reader("sharer2", "Michael Chabon", ["interests", "answers"])
+    holdout = reader("holdout", "Margaret Atwood", ["interests"])
+    assert _results(member, question_id) is None
+    # The hold-out shares too: the totals hold nothing the brand does not read already.
+    connect(holdout, brand, ["interests", "answers"], scope="interests:read answers:read")
+    assert ("Margaret Atwood", "1") in _results(member, question_id)
+    # Three who do not share: k of them, so the totals may show again.
+    for i in range(3):
+        reader(f"private{i}", "Terry Pratchett", ["interests"])
+    assert ("Terry Pratchett", "3") in _results(member, question_id)
+
+
 def test_the_threshold_is_configurable(app_factory):
     app = app_factory(ANSWERS_K=3)
     assert app.config["ANSWERS_K"] == 3

@@ -105,5 +105,9 @@ def clear_answer(question_id: int):
         403: Forbidden
         404: NotFound
     """
-    services.questions().clear(current_consumer(), _open_or_404(question_id))
+    service = services.questions()
+    question = service.answered_question(current_consumer(), question_id)
+    if question is None:
+        abort(404, "No question you can answer, or answered, has that id.")
+    service.clear(current_consumer(), question)
     return "", 204

@@ -16,7 +16,7 @@ from sayso.models._types import utcnow
 from sayso.services.brands import BrandService, token_hash
 from sayso.services.consent import field_of
 from sayso.services.ledger import Event, EventType, Ledger
-from sayso.services.questions import QuestionService
+from sayso.services.questions import ANSWERS, QuestionService
 from sayso.services.vault import Vault
 
 _TOKENS = Token.__table__
@@ -25,7 +25,6 @@ _ACCOUNTS = Account.__table__
 _BRANDS = Brand.__table__
 _KEYS = DataKey.__table__
 _DISCLOSURES = Disclosure.__table__
-ANSWERS = "answers"
 ANSWERS_SCOPE = "answers:read"
 
 #: The whole read in one round trip, keyed by the token's hash (its primary key): the token,

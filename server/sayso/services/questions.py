@@ -20,6 +20,9 @@ from sayso.services.accounts import actor_for
 from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.vault import KeyShredded, Vault
 
+#: The grantable field of a consumer's answers (``answers:read``).
+ANSWERS = "answers"
+
 
 def _label(question: Question) -> str:
     return f"answer:{question.id}"
@@ -113,17 +116,41 @@ class QuestionService:
         return question if question is not None and question.brand_id == brand.id else None
 
     def aggregate(self, question: Question) -> Aggregate:
-        """Tallies over every readable answer, withheld until ``k`` consumers answered.
+        """Tallies over the answers of consumers who still grant the brand something,
+        withheld until ``k`` of them answered.
 
-        Answers of erased consumers (their key shredded) are unreadable and do not count
-        toward ``k``, so the threshold always holds for what is tallied.
+        Answers of consumers who revoked the brand (or whose grants expired) are left out,
+        as are those of erased consumers (their key shredded, the answer unreadable), so
+        the threshold always holds for what is tallied. And the brand reads some answers
+        one by one (``answers:read``): subtracting those from the totals must not single
+        anyone out either, so the answers it cannot read must also number ``k`` or more
+        (or none at all, when the totals hold nothing it does not read already).
         """
+        now = utcnow()
+        answered = select(Answer.account_id).where(Answer.question_id == question.id)
+        granting, reading = set(), set()
+        for grant in self.session.scalars(
+            select(Grant).where(
+                Grant.brand_id == question.brand_id,
+                Grant.account_id.in_(answered.scalar_subquery()),
+                Grant.revoked_at.is_(None),
+            )
+        ):
+            if grant.is_live(now):
+                granting.add(grant.account_id)
+                if grant.field == ANSWERS:
+                    reading.add(grant.account_id)
         rows = self.session.scalars(select(Answer).where(Answer.question_id == question.id))
-        values = [v for v in (self._open(row, question) for row in rows) if v is not None]
-        if len(values) < self.k:
-            return Aggregate(len(values), self.k, None)
+        counted = [
+            (row.account_id, value)
+            for row in rows
+            if row.account_id in granting and (value := self._open(row, question)) is not None
+        ]
+        unread = sum(1 for account_id, _ in counted if account_id not in reading)
+        if len(counted) < self.k or 0 < unread < self.k:
+            return Aggregate(len(counted), self.k, None)
         counts: Counter = Counter()
-        for value in values:
+        for _, value in counted:
             if question.kind == "text":
                 counts["answered"] += 1  # free text is never shown, even in aggregate
             else:
@@ -132,7 +159,7 @@ class QuestionService:
             tallies = [(option, counts.get(option, 0)) for option in question.options]
         else:
             tallies = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        return Aggregate(len(values), self.k, tallies)
+        return Aggregate(len(counted), self.k, tallies)
 
     # Consumers -----------------------------------------------------------------
 
@@ -159,12 +186,48 @@ class QuestionService:
         answers = self._answers(account.id, questions)
         return [OpenQuestion(q, brands[q.brand_id], answers.get(q.id)) for q in questions]
 
+    def answered_elsewhere(self, account: Account) -> list[OpenQuestion]:
+        """The consumer's answers to questions of brands they no longer grant anything
+        (no longer counted in those brands' totals), newest question first."""
+        brand_ids = self._granting_brand_ids(account)
+        rows = self.session.execute(
+            select(Answer, Question, Brand)
+            .join(Question, Question.id == Answer.question_id)
+            .join(Brand, Brand.id == Question.brand_id)
+            .where(Answer.account_id == account.id, Question.brand_id.not_in(brand_ids))
+            .order_by(Question.id.desc())
+        ).all()
+        return [
+            OpenQuestion(question, brand, value)
+            for answer, question, brand in rows
+            if (value := self._open(answer, question)) is not None
+        ]
+
     def open_question(self, account: Account, question_id: int) -> Question | None:
         """A question the consumer may answer now: published, by a brand they grant."""
         question = self._question(question_id)
         if question is None or question.published_at is None:
             return None
         if question.brand_id not in self._granting_brand_ids(account):
+            return None
+        return question
+
+    def answered_question(self, account: Account, question_id: int) -> Question | None:
+        """A question the consumer may remove their answer to: one they may answer now, or
+        any they answered (a brand they revoked since included)."""
+        question = self.open_question(account, question_id)
+        if question is not None:
+            return question
+        question = self._question(question_id)
+        if (
+            question is None
+            or self.session.scalar(
+                select(Answer.id).where(
+                    Answer.question_id == question.id, Answer.account_id == account.id
+                )
+            )
+            is None
+        ):
             return None
         return question
 

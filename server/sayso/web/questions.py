@@ -39,6 +39,7 @@ def _page(errors=None, status=200, submitted=None):
     return render_template(
         "questions.html",
         open_questions=services.questions().open_for(current_user),
+        answered_elsewhere=services.questions().answered_elsewhere(current_user),
         topics=topics(),
         errors=errors or {},
         submitted=submitted or {},
@@ -78,7 +79,7 @@ def answer_question(question_id: int):
 def clear_answer(question_id: int):
     """Remove the answer to one question."""
     service = services.questions()
-    question = service.open_question(current_user, question_id)
+    question = service.answered_question(current_user, question_id)
     if question is None:
         abort(404)
     service.clear(current_user, question)
