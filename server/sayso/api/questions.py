@@ -89,7 +89,8 @@ def answer_question(question_id: int):
 @bp.delete("/me/questions/<int:question_id>")
 @consent_manager_required
 def clear_answer(question_id: int):
-    """Remove the answer to one question.
+    """Remove the answer to one question: one you can answer now, or one you answered for
+    a brand you no longer grant.
     ---
     delete:
       tags: [questions]
