@@ -224,6 +224,22 @@ def test_after_erasure_sign_in_fails_with_the_generic_message(app, client, conne
     assert client.get("/api/v1/me/receipts").get_json() == []
 
 
+def test_wrong_erasure_passwords_count_toward_the_lockout(app_factory):
+    # A session left open is no way to guess the password: as on the sign-in page, wrong
+    # guesses lock the account (recorded), and a locked account's right password is refused.
+    app = app_factory(LOGIN_MAX_FAILURES=3)
+    client = app.test_client()
+    sign_up(client, EMAIL)
+    assert [_erase(client, password=f"guess number {i}").status_code for i in range(3)] == [403] * 3
+    assert _erase(client).status_code == 403  # locked now, right password or not
+    assert client.get("/api/v1/me").status_code == 200  # nothing erased
+    assert len(events(app, "account:login:locked")) == 1
+    assert len(events(app, "account:login:failed")) == 4
+    with app.app_context():
+        account = db.session.scalars(select(Account)).one()
+        assert account.erased_at is None and account.locked_until is not None
+
+
 def test_erasure_ends_every_other_session_too(app, client, connected):
     elsewhere = app.test_client()
     assert log_in(elsewhere, EMAIL).status_code == 302

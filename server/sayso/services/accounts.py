@@ -156,11 +156,13 @@ class AccountService:
         account.session_epoch += 1
         self.session.commit()
 
-    def check_password(self, account: Account, password: str) -> bool:
-        """Whether ``password`` is the account's (for confirming a grave step); writes nothing."""
+    def confirm_password(self, account: Account, password: str) -> bool:
+        """Whether ``password`` is the account's, confirming a grave step (erasure). As on
+        the sign-in page, a wrong one counts toward the lockout and is recorded (committed)
+        and a locked account's is refused, so a session left open is no way to guess it."""
         if account.password_hash is None:
             return False
-        return self._verify(account.password_hash, password)
+        return self._check_counting_failures(account, password)
 
     def close_uncommitted(self, account: Account, now) -> None:
         """Make the account unusable and forget its email, in the caller's transaction.

@@ -243,7 +243,7 @@ class DataRightsService:
         """
         if not account.is_active:
             raise AccountErased
-        if not self.accounts.check_password(account, password):
+        if not self.accounts.confirm_password(account, password):
             raise WrongPassword
         now = utcnow()
         try:
