@@ -30,6 +30,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["sayso_ledger_key"] = LedgerKey(app.config["SIGNING_KEY_BYTES"])
     app.extensions["sayso_data_keys"] = DataKeyCache(app.config["DATA_KEY_CACHE_SECONDS"])
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s: %(message)s")
+    # Authlib logs every token it issues at DEBUG ("Issue token {...}"): never below INFO,
+    # whatever the level, so no token reaches a log.
+    level = max(logging.getLevelName(app.config["LOG_LEVEL"]), logging.INFO)
+    logging.getLogger("authlib").setLevel(level)
 
     url = database.normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url

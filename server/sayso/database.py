@@ -27,12 +27,13 @@ def normalize_url(url: str) -> str:
 
 
 def engine_options(url: str) -> dict:
-    """Per-backend engine options."""
+    """Per-backend engine options. Statement parameters (token hashes, ciphertexts, email
+    keys) never appear in SQLAlchemy's logs or in its exceptions' text."""
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}}
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, "hide_parameters": True}
     # No ``pool_pre_ping``: it costs a round trip on every checkout, i.e. every request.
     # ``ping_idle_connections`` pings only a connection that has sat idle (see there).
-    return {"pool_recycle": 1800}
+    return {"pool_recycle": 1800, "hide_parameters": True}
 
 
 _READ_ONLY: ContextVar[bool] = ContextVar("sayso_read_only", default=False)
