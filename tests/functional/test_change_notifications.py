@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
 
-from sayso.extensions import db
-from sayso.models import AuditEvent
-from sayso.services.ledger import EventType
 from sayso.services.webhooks import verify
 from tests.functional.test_webhooks import DISCLOSURES, Receiver, deliver, make_due
 from tests.helpers import api_headers, sign_up
@@ -60,14 +56,7 @@ def test_an_update_is_delivered_once_to_the_brand_holding_it_with_names_not_valu
     assert body["data"]["brand_id"] == bookshop["brand_id"]
     assert body["data"]["sub"] == sub
     assert body["data"]["fields"] == ["interests"]
-    with app.app_context():
-        seq = db.session.scalars(
-            select(AuditEvent.seq)
-            .where(AuditEvent.type == str(EventType.DISCLOSURE_UPDATED))
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        ).one()
-    assert body["data"]["ledger_seq"] == seq
+    assert body["data"]["sequence"] == 1
     assert "Chabon" not in got.body.decode() and "crime" not in got.body.decode()
 
     # Delivered once: another round sends nothing more.
@@ -107,3 +96,28 @@ def test_no_notification_without_a_change_to_a_live_grant(app, runner, consumer,
         put_field(consumer, "interests", [{"text": "poetry"}])
     assert deliver(app) == "delivered 0, retried 0, failed 0"
     assert receiver.received == []
+
+
+def test_two_brands_told_of_one_change_get_nothing_to_join_their_pseudonyms_on(
+    app, runner, consumer, receiver
+):
+    # One change, told to two brands granted the field: each copy has its own id, its own
+    # client's sequence number and the brand's own pairwise sub; the time is to the second.
+    bookshop = make_brand(runner, webhook=receiver.url)
+    garden = make_brand(runner, name="Garden", domain="garden.example", webhook=receiver.url)
+    connect(consumer, garden, ["interests"])
+    put_field(consumer, "interests", [{"text": "roses"}])  # garden's first event
+    connect(consumer, bookshop, ["interests"])
+    put_field(consumer, "interests", [{"text": "Michael Chabon"}])
+    assert deliver(app) == "delivered 3, retried 0, failed 0"
+    *_, first, second = bodies(receiver)
+    by_brand = {b["data"]["brand_id"]: b for b in (first, second)}
+    shop, yard = by_brand[bookshop["brand_id"]], by_brand[garden["brand_id"]]
+    assert (shop["data"]["sequence"], yard["data"]["sequence"]) == (1, 2)
+    assert shop["id"] != yard["id"] and shop["data"]["sub"] != yard["data"]["sub"]
+    shared = {
+        (key, json.dumps(value))
+        for key, value in {**shop, **shop["data"]}.items()
+        if {**yard, **yard["data"]}.get(key) == value
+    }
+    assert {key for key, _ in shared} <= {"type", "created_at", "fields"}

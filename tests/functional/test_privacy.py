@@ -81,7 +81,9 @@ def test_no_token_secret_or_value_reaches_a_log_even_at_debug(app_factory, caplo
         "/oauth/introspect", data={"token": refreshed["access_token"]}, headers=basic(brand)
     )
     with app.app_context(), pytest.raises(DBAPIError) as failed:
-        db.session.execute(text("INSERT INTO no_such_table (x) VALUES (:marker)"), {"marker": MARKERS[0]})
+        db.session.execute(
+            text("INSERT INTO no_such_table (x) VALUES (:marker)"), {"marker": MARKERS[0]}
+        )
     assert MARKERS[0] not in str(failed.value)  # statement parameters stay out of errors
     logging.getLogger("sayso.tests").debug("canary")  # DEBUG records are captured here
     logged = "\n".join(record.getMessage() for record in caplog.records)

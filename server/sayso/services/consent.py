@@ -248,7 +248,7 @@ class ConsentService:
         details = {"purposes": {r.field: r.purpose for r in sorted(rows, key=lambda r: r.field)}}
         if reason:
             details["reason"] = reason
-        event = self.ledger.append(
+        self.ledger.append(
             Event(
                 EventType.CONSENT_REVOKED,
                 actor=actor_for(account),
@@ -273,7 +273,6 @@ class ConsentService:
             "brand_id": brand.public_id,
             "sub": self.brands.pairwise_subject(brand.public_id, account.pseudonym),
             "fields": names,
-            "ledger_seq": event.seq,
         }
         for client in brand.clients:
             self.outbox.enqueue(client, "consent.revoked", data)

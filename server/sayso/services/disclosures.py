@@ -82,9 +82,8 @@ class DisclosureService:
                     row.ciphertext = sealed
                 updated.append(name)
             actor = actor_for(account)
-            last_event = None
             if updated:
-                last_event = self.ledger.append(
+                self.ledger.append(
                     Event(
                         EventType.DISCLOSURE_UPDATED,
                         actor,
@@ -93,7 +92,7 @@ class DisclosureService:
                     )
                 )
             if deleted:
-                last_event = self.ledger.append(
+                self.ledger.append(
                     Event(
                         EventType.DISCLOSURE_DELETED,
                         actor,
@@ -101,15 +100,15 @@ class DisclosureService:
                         fields=tuple(deleted),
                     )
                 )
-            if last_event is not None:
-                self._notify(account, set(updated + deleted), last_event.seq)
+            if updated or deleted:
+                self._notify(account, set(updated + deleted))
             self.session.commit()
         except Exception:
             self.session.rollback()
             raise
         return updated + deleted
 
-    def _notify(self, account: Account, changed: set[str], ledger_seq: int) -> None:
+    def _notify(self, account: Account, changed: set[str]) -> None:
         """Queue ``disclosure.updated`` for each brand with a live grant on a changed field.
 
         In the caller's transaction, so a brand hears of exactly the changes that
@@ -136,7 +135,6 @@ class DisclosureService:
                 "brand_id": brand.public_id,
                 "sub": self.brands.pairwise_subject(brand.public_id, account.pseudonym),
                 "fields": sorted(by_brand[brand.id]),
-                "ledger_seq": ledger_seq,
             }
             for client in brand.clients:
                 self.outbox.enqueue(client, "disclosure.updated", data)

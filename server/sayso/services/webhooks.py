@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sayso import outbound
 from sayso.models import OAuthClient, WebhookDelivery
@@ -83,15 +83,32 @@ class WebhookOutbox:
         self.session = session
 
     def enqueue(self, client: OAuthClient, event_type: str, data: dict) -> WebhookDelivery | None:
-        """Queue ``event_type`` with ``data`` for ``client``, in the caller's transaction."""
+        """Queue ``event_type`` with ``data`` for ``client``, in the caller's transaction,
+        which holds the ledger head (it has just recorded the change), so the client's
+        next sequence number is this transaction's alone.
+
+        Nothing in the body is shared with another brand's copy of the same change: the
+        ``sequence`` is the client's own count, and ``created_at`` is to the second (a
+        number from one counter for everyone, or a microsecond, would be a key on which
+        two brands could join their pseudonyms for one consumer)."""
         if not client.webhook_url:
             return None
         event_id = "evt_" + secrets.token_hex(16)
+        sequence = 1 + (
+            self.session.scalar(
+                select(func.max(WebhookDelivery.sequence)).where(
+                    WebhookDelivery.client_id == client.client_id
+                )
+            )
+            or 0
+        )
+        data = {**data, "sequence": sequence}
         body = {"id": event_id, "type": event_type, "created_at": _now_iso(), "data": data}
         delivery = WebhookDelivery(
             client_id=client.client_id,
             event_id=event_id,
             event_type=event_type,
+            sequence=sequence,
             payload=json.dumps(body, sort_keys=True, separators=(",", ":")),
         )
         self.session.add(delivery)
@@ -328,4 +345,4 @@ class WebhookDispatcher:
 
 
 def _now_iso() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
