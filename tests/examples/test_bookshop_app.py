@@ -69,8 +69,8 @@ def revoked_event(event_id="evt_1", fields=("channels",)) -> bytes:
     body = {
         "id": event_id,
         "type": "consent.revoked",
-        "created_at": "2026-01-01T00:00:00.000000Z",
-        "data": {"brand_id": "b", "sub": SUB, "fields": list(fields), "ledger_seq": 7},
+        "created_at": "2026-01-01T00:00:00Z",
+        "data": {"brand_id": "b", "sub": SUB, "fields": list(fields), "sequence": 7},
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 

@@ -171,7 +171,7 @@ def test_after_erasure_the_brand_is_cut_off_and_told(app, client, brand, connect
     assert payload["data"]["brand_id"] == brand["brand_id"]
     assert payload["data"]["fields"] == ["channels", "interests"]
     (revoked,) = events(app, "consent:grant:revoked")
-    assert payload["data"]["ledger_seq"] == revoked["seq"]
+    assert payload["data"]["sequence"] == 1  # the client's own count, not the ledger's seq
     assert revoked["details"]["reason"] == "account_erased"
 
 
