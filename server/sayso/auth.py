@@ -83,6 +83,8 @@ def consent_manager_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        # A token in the URL goes the bearer way too, to be refused and revoked there.
+        bearer = bearer or "access_token" in request.args or "access_token" in request.form
         if bearer and not current_user.is_authenticated:
             # Imported here: the oauth package imports this module.
             from sayso.oauth.resource import BearerRefused, bearer_token, unauthorized_token

@@ -68,6 +68,18 @@ def read_only() -> Iterator[None]:
 
 
 @contextmanager
+def writing_anyway() -> Iterator[None]:
+    """Leave :func:`read_only` for what is inside: for the rare write a safe request must
+    make (revoking a token it found exposed in the URL), in a session of its own. Each use
+    says why; anything else a GET writes is still refused."""
+    token = _READ_ONLY.set(False)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
+@contextmanager
 def one_write() -> Iterator[None]:
     """Begin a transaction whose one write is a single statement, atomic by itself.
 

@@ -264,3 +264,14 @@ def test_brand_directory_of_no_brands_is_empty(client):
     response = client.get("/api/v1/brands/directory")
     assert response.status_code == 200
     assert response.get_json() == {"domains": {}}
+
+
+def test_a_token_in_the_url_is_revoked_on_a_get_too(app, consumer, extension):
+    # A GET runs read-only; the revocation writes in a session of its own.
+    token = _extension_token(consumer)
+    response = app.test_client().get(f"/api/v1/me/disclosures?access_token={token}")
+    assert response.status_code == 400 and "revoked" in response.get_json()["message"]
+    again = app.test_client().get(
+        "/api/v1/me/disclosures", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert again.status_code == 401

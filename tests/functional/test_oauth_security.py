@@ -12,7 +12,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from sayso import services
 from sayso.extensions import db
@@ -488,10 +488,12 @@ def test_access_token_expires_after_10_minutes(app, consumer, brand):
 
 
 def test_token_in_query_string_is_refused_even_when_valid(app, consumer, brand):
-    token = connect(consumer, brand, ["interests"])["access_token"]
+    issued = connect(consumer, brand, ["interests"])
+    token = issued["access_token"]
     response = consumer.get(f"/api/v1/profile?access_token={token}")
     assert response.status_code == 400
     assert "interests" not in response.get_json()
+    assert "revoked" in response.get_json()["message"]
     # Not even alongside a good Authorization header: the URL has already leaked it.
     both = consumer.get(f"/api/v1/profile?access_token={token}", headers=bearer(token))
     assert both.status_code == 400
@@ -500,6 +502,20 @@ def test_token_in_query_string_is_refused_even_when_valid(app, consumer, brand):
             select(AuditEvent).where(AuditEvent.type == "api:profile:read")
         ).all()
         assert reads == []
+    # It has leaked into logs and proxies by now: revoked, with its refresh token, and
+    # recorded, so the header alone no longer reads either.
+    assert _profile(consumer, token).status_code == 401
+    refreshed = consumer.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+        headers=basic(brand),
+    )
+    assert refreshed.status_code == 400
+    with app.app_context():
+        assert (
+            db.session.scalar(select(func.count()).where(AuditEvent.type == "oauth:token:exposed"))
+            == 1
+        )
 
 
 def test_secrets_are_stored_only_as_sha256_hashes(app, consumer, runner):

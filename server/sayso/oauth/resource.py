@@ -10,12 +10,15 @@ from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import g, request
+from flask import current_app, g, request
+from sqlalchemy.orm import Session
 
+from sayso import database, services
 from sayso.errors import error_response
 from sayso.extensions import db
 from sayso.models import Token
 from sayso.services.brands import token_hash
+from sayso.services.tokens import TokenService
 
 
 class SaysoBearerTokenValidator(BearerTokenValidator):
@@ -83,15 +86,29 @@ def presented_bearer(scopes=None) -> PresentedBearer:
     :class:`BearerRefused` with a 400/401 in our error shape.
 
     Tokens are accepted only in the ``Authorization`` header: a token in the query string
-    or a form body leaks into logs and histories, so it is refused outright.
+    or a form body leaks into logs and histories, so it is refused outright, and, since it
+    has leaked already, revoked (its whole family) if it was live.
     """
-    if "access_token" in request.args or "access_token" in request.form:
-        response, status = error_response(
-            400, "Send the token in the Authorization header, never in the URL.", "invalid_request"
-        )
+    exposed = request.args.get("access_token") or request.form.get("access_token")
+    if exposed is not None or "access_token" in request.args or "access_token" in request.form:
+        revoked = bool(exposed) and _revoke_exposed(exposed)
+        message = "Send the token in the Authorization header, never in the URL."
+        if revoked:
+            message += " This one was revoked, as it may now be in logs: get a new one."
+        response, status = error_response(400, message, "invalid_request")
         raise BearerRefused((response, status))
     with _refusals():
         return require_oauth.present(scopes)
+
+
+def _revoke_exposed(token: str) -> bool:
+    """Revoke an exposed token in a session of its own: the request may be a GET, whose
+    own transaction writes nothing (``database.read_only``), and may have begun already."""
+    with database.writing_anyway(), Session(db.engine) as session:
+        ledger = services.ledger(on=session)
+        return TokenService(session, ledger, current_app.config["MASTER_KEY_BYTES"]).revoke_exposed(
+            token
+        )
 
 
 def bearer_token(scopes=None, load=None):

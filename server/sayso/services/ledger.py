@@ -75,6 +75,7 @@ class EventType(StrEnum):
     CODE_REPLAYED = "oauth:code:replayed"
     REFRESH_REUSED = "oauth:refresh:reused"
     TOKEN_REVOKED = "oauth:token:revoked"  # noqa: S105  (an event name)
+    TOKEN_EXPOSED = "oauth:token:exposed"  # noqa: S105  (an event name)
     ACCOUNT_ERASED = "account:consumer:erased"
     DATA_EXPORTED = "account:data:exported"
     OFFICER_CREATED = "account:officer:created"

@@ -278,6 +278,15 @@ class TokenService:
             row = self.session.scalar(select(Token).where(Token.refresh_token_hash == digest))
         return row
 
+    def revoke_exposed(self, token: str) -> bool:
+        """Revoke the family of a token sent where it leaks (a URL, which logs and proxies
+        keep), and record it; whether it was a live token. Commits."""
+        row = self.find(token)
+        if row is None or row.revoked_at is not None:
+            return False
+        self._revoke_family_recorded(row.family_id, EventType.TOKEN_EXPOSED, row.client_id)
+        return True
+
     def revoke(self, token: Token, client_id: str) -> None:
         """A client's revocation request (RFC 7009): the token's whole family, committed."""
         self._revoke_family_recorded(token.family_id, EventType.TOKEN_REVOKED, client_id)
