@@ -28,6 +28,7 @@ const controller = createController({
   setBadge: browser.setBadge,
   tabs: browser.allTabs,
   tables: loadTables,
+  dropOrigin: browser.dropOrigin,
 });
 
 browser.onMessage((message) => controller.handle(message));

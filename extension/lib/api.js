@@ -163,6 +163,7 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
       access_token: body.access_token,
       refresh_token: body.refresh_token || null,
       expires_at: now() + (Number(body.expires_in) || 0) * 1000,
+      issuer: base, // the server it may be sent to, and no other
     };
     await tokens.set(token);
     return token;

@@ -53,6 +53,12 @@ export const requestOrigin = (pattern) => ext.permissions.request({ origins: [pa
  * @returns {Promise<boolean>} whether the host permission is held
  */
 export const hasOrigin = (pattern) => ext.permissions.contains({ origins: [pattern] });
+/**
+ * Give up a host permission (the Sayso address used before).
+ * @param {string} pattern
+ * @returns {Promise<boolean>} whether it was removed
+ */
+export const dropOrigin = (pattern) => ext.permissions.remove({ origins: [pattern] });
 
 /** @returns {Promise<{id: number, url: string, title: string, incognito: boolean}|undefined>} the active tab */
 export const activeTab = async () => (await ext.tabs.query({ active: true, currentWindow: true }))[0];

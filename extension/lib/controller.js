@@ -8,7 +8,7 @@ import { DEFAULT_SAYSO_URL, SaysoError, authorizeUrl, codeFromRedirect, createSa
   createTokenStore, liveFields, normalizeSaysoUrl } from "./api.js";
 import { badgeFor, liveByBrand } from "./badge.js";
 import { classify } from "./classify.js";
-import { registrableDomain, webPage } from "./domain.js";
+import { originPattern, registrableDomain, webPage } from "./domain.js";
 import { blockTopic, checkShown, emptyState, forgetCounts, record, removeTopic, stillCounted,
   summarize, toDisclosure } from "./epochs.js";
 import { newPkce } from "./pkce.js";
@@ -32,6 +32,7 @@ export const REFRESH_MINUTES = 15;
  * @property {(tabId: number, text: string, title: string) => Promise<void>} setBadge
  * @property {() => Promise<Array<{id: number, url?: string, incognito?: boolean}>>} tabs every open tab
  * @property {() => Promise<object>} tables classifier tables (see classify.buildTables)
+ * @property {(pattern: string) => Promise<unknown>} [dropOrigin] give up a host permission
  * @property {() => number} [now]
  */
 
@@ -44,10 +45,22 @@ export function createController(deps) {
   // One token store for every client built below (one per message), so that concurrent
   // messages share one refresh of an expired token (see createTokenStore).
   const tokens = createTokenStore({
-    read: async () => (await deps.storageGet(["token"])).token || null,
+    read: async () => ours(await deps.storageGet(["token", "saysoUrl"])),
     write: (token) => deps.storageSet({ token }),
     remove: () => deps.storageRemove(["token"]),
   });
+
+  /**
+   * The stored token if the Sayso it came from is the one configured now. A refresh or a
+   * sign-in under way when the address changed stores the old server's token afterwards:
+   * it is never sent to the new one. (A token stored before tokens named their issuer is
+   * taken as the configured server's.)
+   */
+  function ours({ token, saysoUrl }) {
+    if (!token) return null;
+    const current = normalizeSaysoUrl(saysoUrl || DEFAULT_SAYSO_URL);
+    return token.issuer === undefined || token.issuer === current ? token : null;
+  }
 
   async function settings() {
     const got = await deps.storageGet(["saysoUrl", "recording"]);
@@ -65,11 +78,11 @@ export function createController(deps) {
 
   /** What the badge needs, all from storage. */
   async function known() {
-    const got = await deps.storageGet(["directory", "overview", "token"]);
+    const got = await deps.storageGet(["directory", "overview", "token", "saysoUrl"]);
     return {
       domains: got.directory?.domains,
       live: got.overview?.live || null,
-      signedIn: Boolean(got.token),
+      signedIn: Boolean(ours(got)),
     };
   }
 
@@ -167,6 +180,16 @@ export function createController(deps) {
     return { site: null, brand: null };
   }
 
+  // Every change to the stored counts runs one at a time, in order: each is a
+  // read-modify-write, and tab events and the consumer's clicks arrive concurrently (a
+  // visit counted at the same moment must not write back counts or blocks just removed).
+  let queue = Promise.resolve();
+  function serially(change) {
+    const next = queue.then(change);
+    queue = next.catch(() => {});
+    return next;
+  }
+
   /** Best effort: a refresh that fails now is tried again by the timer. */
   const quietly = (promise) => promise.catch(() => {});
 
@@ -182,11 +205,15 @@ export function createController(deps) {
         const normalized = normalizeSaysoUrl(saysoUrl);
         const before = (await settings()).saysoUrl;
         items.saysoUrl = normalized;
-        // Another server: the old token, brands and grants mean nothing there.
+        // Another server: the old token, brands and grants mean nothing there, and the
+        // access to the old address is given up (the one address in use is all it holds).
         if (normalized !== before) {
           await tokens.clear();
           await deps.storageRemove(["directory", "overview"]);
           await updateBadges();
+          if (originPattern(before) !== originPattern(normalized) && deps.dropOrigin) {
+            await quietly(Promise.resolve().then(() => deps.dropOrigin(originPattern(before))));
+          }
         }
       }
       if (recording !== undefined) items.recording = recording === true;
@@ -203,7 +230,9 @@ export function createController(deps) {
         authorizeUrl(saysoUrl, { redirectUri, challenge, state }),
       );
       const code = codeFromRedirect(answer, { state, saysoUrl });
-      const api = await client();
+      // The code is exchanged where it came from, even if the address changed meanwhile
+      // (the token is then stored as that server's, and not used: see `ours`).
+      const api = createSaysoClient({ saysoUrl, fetch: deps.fetch, now, tokens });
       await api.exchangeCode(code, verifier, redirectUri);
       await quietly(refreshDirectory({ force: true }));
       await quietly(refreshOverview(api));
@@ -263,11 +292,15 @@ export function createController(deps) {
       return { recording, top, blocked: state.blocked };
     },
     async remove({ topicId }) {
-      await deps.storageSet({ categories: removeTopic(await categories(), topicId) });
+      await serially(async () => deps.storageSet({
+        categories: removeTopic(await categories(), topicId),
+      }));
       return handlers.review();
     },
     async block({ topicId }) {
-      await deps.storageSet({ categories: blockTopic(await categories(), topicId) });
+      await serially(async () => deps.storageSet({
+        categories: blockTopic(await categories(), topicId),
+      }));
       return handlers.review();
     },
     /**
@@ -293,8 +326,10 @@ export function createController(deps) {
     },
     /** Forget every count; the Block list is kept. */
     async forget() {
-      await deps.storageSet({ categories: forgetCounts(await categories()) });
-      await deps.storageRemove(["sharedAt"]);
+      await serially(async () => {
+        await deps.storageSet({ categories: forgetCounts(await categories()) });
+        await deps.storageRemove(["sharedAt"]);
+      });
       return handlers.review();
     },
   };
@@ -320,10 +355,6 @@ export function createController(deps) {
     return handler(message);
   }
 
-  // Visits are counted one at a time: each is a read-modify-write of the stored counts,
-  // and tab events arrive concurrently.
-  let queue = Promise.resolve();
-
   /**
    * A tab finished loading (`loaded`) or was switched to: count a loaded page's categories
    * (if the consumer turned that on, and never in a private window), and set the badge from
@@ -334,9 +365,7 @@ export function createController(deps) {
    * @returns {Promise<void>}
    */
   function visited(tabId, tab, { loaded = true } = {}) {
-    const next = queue.then(() => countAndBadge(tabId, tab, loaded));
-    queue = next.catch(() => {});
-    return next;
+    return serially(() => countAndBadge(tabId, tab, loaded));
   }
 
   async function countAndBadge(tabId, tab, loaded) {

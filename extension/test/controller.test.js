@@ -281,3 +281,62 @@ test("the popup lists the brand's open questions; answers are saved and cleared"
   const cleared = await controller.handle({ type: "clearAnswer", brandId: "br_1", id: 5 });
   assert.equal(cleared[0].answer, null);
 });
+
+const NFL = { url: "https://www.nfl.com/", title: "NFL scores" };
+
+test("a page counted at the moment of a Block cannot undo it", async () => {
+  const { controller, store, holdNextCountsWrite } = setup({ recording: true });
+  await controller.visited(1, NFL);
+  const { hit, release } = holdNextCountsWrite();
+  const visit = controller.visited(2, NFL); // its read is done, its write waits
+  await hit;
+  const blocking = controller.handle({ type: "block", topicId: 300 });
+  await new Promise((r) => setImmediate(r)); // the click has had every chance to land
+  release();
+  await visit;
+  const after = await blocking;
+  assert.deepEqual(after.blocked, [300]);
+  assert.deepEqual(store.categories.blocked, [300]);
+  await controller.visited(3, NFL);
+  assert.ok(!(await controller.handle({ type: "review" })).top.some((r) => r.topicId === 300));
+});
+
+test("a page counted at the moment of Forget all cannot bring the counts back", async () => {
+  const { controller, holdNextCountsWrite } = setup({ recording: true });
+  for (let i = 0; i < 5; i++) await controller.visited(1, NFL);
+  const { hit, release } = holdNextCountsWrite();
+  const visit = controller.visited(2, { url: "https://www.allrecipes.com/", title: "Recipes" });
+  await hit;
+  const forgetting = controller.handle({ type: "forget" });
+  await new Promise((r) => setImmediate(r)); // the click has had every chance to land
+  release();
+  await visit;
+  await forgetting;
+  const review = await controller.handle({ type: "review" });
+  assert.ok(!review.top.some((r) => r.topicId === 300), JSON.stringify(review.top));
+});
+
+test("a token stored after the address changed is never sent to the new address", async () => {
+  const { controller, store, calls } = setup({
+    token: { access_token: "at", refresh_token: "r0", expires_at: 0 }, delay: 20,
+  });
+  const refreshing = controller.refresh(); // the alarm: a refresh at 127.0.0.1:5000 ...
+  await new Promise((r) => setTimeout(r, 25));
+  // ... under way while the consumer saves another address.
+  await controller.handle({ type: "saveSettings", saysoUrl: "https://other-sayso.example/" });
+  await refreshing;
+  assert.equal(store.token?.issuer, "http://127.0.0.1:5000"); // stored, as the old server's
+  const switched = calls.length;
+  const status = await controller.handle({ type: "status" });
+  assert.equal(status.signedIn, false);
+  await controller.handle({ type: "brands" }).catch(() => {});
+  assert.deepEqual(calls.slice(switched).filter((c) => c.auth), []);
+});
+
+test("saving another address gives up the access to the old one", async () => {
+  const { controller, dropped } = setup();
+  await controller.handle({ type: "saveSettings", saysoUrl: "http://127.0.0.1:5001" });
+  assert.deepEqual(dropped, []); // the same host: the same permission
+  await controller.handle({ type: "saveSettings", saysoUrl: "https://sayso.example" });
+  assert.deepEqual(dropped, ["http://127.0.0.1/*"]);
+});

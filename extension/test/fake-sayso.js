@@ -58,7 +58,7 @@ export function setup({
     const { pathname, search } = new URL(url);
     const key = `${init.method || "GET"} ${pathname}${search}`;
     const auth = init.headers?.Authorization;
-    calls.push({ key, init, auth });
+    calls.push({ key, init, auth, url });
     await wait();
     if (server.failNext && key.startsWith(server.failNext)) {
       server.failNext = null;
@@ -109,9 +109,19 @@ export function setup({
 
   let t = clock;
   const openTabs = [...tabs];
+  const dropped = [];
+  let held = null; // the next write of the counts, held open (see holdNextCountsWrite)
   const controller = createController({
     storageGet: async (keys) => Object.fromEntries(keys.filter((k) => k in store).map((k) => [k, store[k]])),
-    storageSet: async (items) => { Object.assign(store, structuredClone(items)); },
+    storageSet: async (items) => {
+      if (held && "categories" in items) {
+        const { reached, gate } = held;
+        held = null;
+        reached();
+        await gate;
+      }
+      Object.assign(store, structuredClone(items));
+    },
     storageRemove: async (keys) => keys.forEach((k) => delete store[k]),
     fetch,
     crypto: webcrypto,
@@ -124,10 +134,20 @@ export function setup({
     tabs: async () => openTabs,
     tables: async () => tables,
     now: () => t,
+    dropOrigin: async (pattern) => { dropped.push(pattern); return true; },
   });
   return {
-    controller, store, calls, badges, titles, server, openTabs,
+    controller, store, calls, badges, titles, server, openTabs, dropped,
     advance: (ms) => { t += ms; },
+    /** Hold the next write of the counts open (storage is slow): `hit` once it is waiting. */
+    holdNextCountsWrite: () => {
+      let release;
+      let reached;
+      const gate = new Promise((r) => { release = r; });
+      const hit = new Promise((r) => { reached = r; });
+      held = { reached, gate };
+      return { hit, release };
+    },
     liveOnServer: () => [...live],
   };
 }
