@@ -105,6 +105,27 @@ def test_two_of_three_fields_then_a_revoke_reaches_the_bookshop(
     expect(page.locator("#field-channels")).to_have_count(0)
 
 
+def test_connecting_again_after_signing_out_goes_straight_back_to_the_bookshop(
+    page, sayso, bookshop, consumer, screenshot
+):
+    # Granted once; signed out of Sayso; the bookshop asks again for the same fields. The
+    # sign-in form's answer then ends at the bookshop (no consent page), a redirect the
+    # browser checks against the sign-in page's form-action.
+    every = ["interests", "browsing_categories", "channels", "answers", "contacts"]
+    connect(page, sayso, bookshop, consumer, every, screenshot)
+    page.goto(f"{sayso.url}/brands")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_contain_text("signed out")
+
+    page.goto(f"{bookshop.url}/connect")
+    expect(page).to_have_url(re.compile(re.escape(f"{sayso.url}/login")))
+    page.get_by_label("Email").fill(consumer.email)
+    page.get_by_label("Password").fill(consumer.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{bookshop.url}/")
+    expect(page.locator("#field-interests")).to_contain_text(INTERESTS)
+
+
 def test_the_bookshop_refreshes_rotated_tokens_until_the_consumer_disconnects(
     page, sayso, bookshop, consumer, screenshot
 ):

@@ -339,3 +339,38 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit(app_factory):
 
     assert [attempt("198.51.100.1") for _ in range(3)] == [401, 401, 429]
     assert attempt("198.51.100.2") == 401
+
+
+def test_the_sign_in_page_on_the_way_to_a_brand_lets_its_form_end_at_the_brand(app, runner):
+    # Signing in may end at the client at once (a brand asking again for what it was
+    # granted): the browser checks the form's redirects against form-action, so the page
+    # allows the origin of the client's registered redirect URI, and nothing else.
+    from urllib.parse import quote
+
+    from tests.oauth_helpers import REDIRECT, authorize_url, make_brand, pkce
+
+    brand = make_brand(runner)
+    client = app.test_client()
+    _, challenge = pkce()
+    to_brand = authorize_url(brand, scope="interests:read", challenge=challenge)
+    page = client.get("/login?next=" + quote(to_brand, safe=""))
+    assert "form-action 'self' https://bookshop.example;" in page.headers["Content-Security-Policy"]
+    failed = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client, "/login"),
+            "email": "nobody@example.org",
+            "password": "wrong password",
+            "next": to_brand,
+        },
+    )
+    assert "https://bookshop.example" in failed.headers["Content-Security-Policy"]
+    # A redirect URI the client never registered, or no authorization request: 'self' only.
+    elsewhere = to_brand.replace(
+        quote(REDIRECT, safe=""), quote("https://evil.example/cb", safe="")
+    )
+    for next_url in (elsewhere, "/brands", ""):
+        csp = client.get("/login?next=" + quote(next_url, safe="")).headers[
+            "Content-Security-Policy"
+        ]
+        assert "form-action 'self';" in csp, next_url

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -126,8 +126,32 @@ def _consent_page(grant, client, requested, expiry="1y", errors=()):
 def _with_form_action(response, grant, client, status=200):
     # The form's answer is a redirect to the client: form-action must allow its origin.
     target = _origin(grant.request.payload.redirect_uri or client.get_default_redirect_uri())
-    csp = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {target}")
-    return response, status, {"Content-Security-Policy": csp}
+    return response, status, _form_action_to(target)
+
+
+def _form_action_to(origin: str) -> dict:
+    csp = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+    return {"Content-Security-Policy": csp}
+
+
+def sign_in_headers(next_url: str | None) -> dict:
+    """Headers for the sign-in page when it goes on to ``next_url``. If that is an
+    authorization request, signing in may end at the client at once (a client asking
+    again for what was granted through it gets its code without the consent page), and the
+    browser checks the sign-in form's whole redirect chain against ``form-action``: so it
+    must allow the origin of that client's registered redirect URI, and only that."""
+    parts = urlsplit(next_url or "")
+    if parts.path != "/oauth/authorize":
+        return {}
+    query = parse_qs(parts.query)
+    client = services.brands().client((query.get("client_id") or [""])[0])
+    if client is None:
+        return {}
+    asked = (query.get("redirect_uri") or [None])[0]
+    if asked is not None and not client.check_redirect_uri(asked):
+        return {}
+    target = asked or client.get_default_redirect_uri()
+    return _form_action_to(_origin(target)) if target else {}
 
 
 def _authorize_first_party(server, grant, client):

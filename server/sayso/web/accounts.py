@@ -60,8 +60,13 @@ def signup():
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     """Sign in; one message for every kind of failure."""
+    # Imported here: the oauth package imports the web package's forms.
+    from sayso.oauth.views import sign_in_headers
+
     if request.method == "GET":
-        return render_template("login.html", errors=[], email="", next=request.args.get("next", ""))
+        next_url = request.args.get("next", "")
+        page = render_template("login.html", errors=[], email="", next=next_url)
+        return page, 200, sign_in_headers(next_url)
     try:
         data = LoginSchema().load(
             {
@@ -75,12 +80,14 @@ def login():
     account = data and services.accounts().authenticate(data["email"], data["password"])
     if not account:
         # The typed email comes back (it is the person's own); the password never does.
-        return render_template(
+        next_url = request.form.get("next", "")
+        page = render_template(
             "login.html",
             errors=[BAD_CREDENTIALS],
             email=request.form.get("email", ""),
-            next=request.form.get("next", ""),
-        ), 401
+            next=next_url,
+        )
+        return page, 401, sign_in_headers(next_url)
     _start_session(account)
     return redirect(safe_next(data["next"], home_for(account)))
 
