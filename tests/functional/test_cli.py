@@ -84,3 +84,25 @@ def test_brands_create_takes_a_domain_given_twice_once(app, runner):
     with app.app_context():
         brand = services.brands().by_public_id(json.loads(created.output)["brand_id"])
         assert [d.domain for d in brand.domains] == ["shop.example"]
+
+
+def _sayso(*args, env):
+    """The ``sayso`` console script, as a person runs it."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from sayso.cli import main; main()", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_console_script_says_in_one_line_what_to_do_instead_of_a_traceback(tmp_path):
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SAYSO_")}
+    base["SAYSO_INSTANCE_PATH"] = str(tmp_path / "instance")
+    unmigrated = _sayso("brands", "list", env=base)
+    assert unmigrated.returncode == 1 and "Traceback" not in unmigrated.stderr
+    assert "run `sayso db upgrade` first" in unmigrated.stderr
+    bad = _sayso("brands", "list", env={**base, "SAYSO_LOGIN_MAX_FAILURES": "many"})
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "sayso: SAYSO_LOGIN_MAX_FAILURES is not valid" in bad.stderr
