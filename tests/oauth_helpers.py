@@ -103,6 +103,15 @@ def exchange(client, brand, code, verifier, redirect_uri=None, auth=None):
     )
 
 
+def refresh(client, brand, refresh_token):
+    """Rotate a refresh token at the token endpoint."""
+    return client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        headers=basic(brand),
+    )
+
+
 def connect(client, brand, fields, **kwargs) -> dict:
     """The whole flow: consent to ``fields``, exchange the code; returns the token response."""
     verifier, challenge = pkce()

@@ -32,7 +32,7 @@ export const REFRESH_MINUTES = 15;
  * @property {(tabId: number, text: string, title: string) => Promise<void>} setBadge
  * @property {() => Promise<Array<{id: number, url?: string, incognito?: boolean}>>} tabs every open tab
  * @property {() => Promise<object>} tables classifier tables (see classify.buildTables)
- * @property {(pattern: string) => Promise<unknown>} [dropOrigin] give up a host permission
+ * @property {(pattern: string) => Promise<unknown>} dropOrigin give up a host permission
  * @property {() => number} [now]
  */
 
@@ -211,8 +211,8 @@ export function createController(deps) {
           await tokens.clear();
           await deps.storageRemove(["directory", "overview"]);
           await updateBadges();
-          if (originPattern(before) !== originPattern(normalized) && deps.dropOrigin) {
-            await quietly(Promise.resolve().then(() => deps.dropOrigin(originPattern(before))));
+          if (originPattern(before) !== originPattern(normalized)) {
+            await quietly(deps.dropOrigin(originPattern(before)));
           }
         }
       }

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { SIGNED_OUT_TITLE } from "../lib/badge.js";
 import { DIRECTORY_MAX_AGE_MS } from "../lib/controller.js";
 import { EPOCH_MS } from "../lib/epochs.js";
+import { settle } from "./fake-dom.js";
 import { DIRECTORY, setup } from "./fake-sayso.js";
 
 const BRAND_URL = "https://www.bookshop.example/b/1";
@@ -291,7 +292,7 @@ test("a page counted at the moment of a Block cannot undo it", async () => {
   const visit = controller.visited(2, NFL); // its read is done, its write waits
   await hit;
   const blocking = controller.handle({ type: "block", topicId: 300 });
-  await new Promise((r) => setImmediate(r)); // the click has had every chance to land
+  await settle(); // the click has had every chance to land
   release();
   await visit;
   const after = await blocking;
@@ -308,7 +309,7 @@ test("a page counted at the moment of Forget all cannot bring the counts back", 
   const visit = controller.visited(2, { url: "https://www.allrecipes.com/", title: "Recipes" });
   await hit;
   const forgetting = controller.handle({ type: "forget" });
-  await new Promise((r) => setImmediate(r)); // the click has had every chance to land
+  await settle(); // the click has had every chance to land
   release();
   await visit;
   await forgetting;
@@ -321,7 +322,7 @@ test("a token stored after the address changed is never sent to the new address"
     token: { access_token: "at", refresh_token: "r0", expires_at: 0 }, delay: 20,
   });
   const refreshing = controller.refresh(); // the alarm: a refresh at 127.0.0.1:5000 ...
-  await new Promise((r) => setTimeout(r, 25));
+  while (!calls.some((c) => c.key === "POST /oauth/token")) await settle();
   // ... under way while the consumer saves another address.
   await controller.handle({ type: "saveSettings", saysoUrl: "https://other-sayso.example/" });
   await refreshing;

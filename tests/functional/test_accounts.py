@@ -4,6 +4,7 @@ import os
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sayso.extensions import db, limiter
 from sayso.models import Account, AuditEvent
 from sayso.web.accounts import BAD_CREDENTIALS
 from tests.helpers import PASSWORD, csrf_token, log_in, sign_up
-from tests.oauth_helpers import connect, make_brand
+from tests.oauth_helpers import REDIRECT, authorize_url, connect, make_brand, pkce
 
 
 def _events(app, type_):
@@ -345,10 +346,6 @@ def test_the_sign_in_page_on_the_way_to_a_brand_lets_its_form_end_at_the_brand(a
     # Signing in may end at the client at once (a brand asking again for what it was
     # granted): the browser checks the form's redirects against form-action, so the page
     # allows the origin of the client's registered redirect URI, and nothing else.
-    from urllib.parse import quote
-
-    from tests.oauth_helpers import REDIRECT, authorize_url, make_brand, pkce
-
     brand = make_brand(runner)
     client = app.test_client()
     _, challenge = pkce()

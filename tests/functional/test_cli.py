@@ -1,6 +1,9 @@
 """The ``sayso`` command's own commands."""
 
 import json
+import os
+import subprocess
+import sys
 
 from sayso import services
 from sayso.extensions import db
@@ -88,16 +91,11 @@ def test_brands_create_takes_a_domain_given_twice_once(app, runner):
 
 def _sayso(*args, env):
     """The ``sayso`` console script, as a person runs it."""
-    import subprocess
-    import sys
-
     command = [sys.executable, "-c", "from sayso.cli import main; main()", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_the_console_script_says_in_one_line_what_to_do_instead_of_a_traceback(tmp_path):
-    import os
-
     base = {k: v for k, v in os.environ.items() if not k.startswith("SAYSO_")}
     base["SAYSO_INSTANCE_PATH"] = str(tmp_path / "instance")
     unmigrated = _sayso("brands", "list", env=base)

@@ -16,7 +16,7 @@ from sayso.services.vault import KeyShredded
 from sayso.web.accounts import BAD_CREDENTIALS
 from tests.functional.test_privacy import _database_bytes
 from tests.helpers import PASSWORD, api_headers, csrf_token, log_in, sign_up
-from tests.oauth_helpers import basic, bearer, connect, make_brand
+from tests.oauth_helpers import basic, bearer, connect, make_brand, refresh
 from tests.rights_helpers import consumer_pseudonyms, consumer_with, events, published_key
 
 MARKER = "erasure-marker-pangolin"
@@ -155,12 +155,7 @@ def test_after_erasure_the_brand_is_cut_off_and_told(app, client, brand, connect
             "/oauth/introspect", data={"token": token}, headers=basic(brand)
         )
         assert introspection.get_json() == {"active": False}
-    refresh = anyone.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": connected["refresh_token"]},
-        headers=basic(brand),
-    )
-    assert refresh.status_code == 400
+    assert refresh(anyone, brand, connected["refresh_token"]).status_code == 400
 
     with app.app_context():
         (delivery,) = db.session.scalars(

@@ -2,6 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, select
+
+from sayso.extensions import db
+from sayso.models import Answer, Contact
 from tests.functional.test_portal import member_of
 from tests.functional.test_questions import answer, ask, new_consumer
 from tests.helpers import PASSWORD, api_headers, csrf_token
@@ -57,11 +61,6 @@ def test_export_has_my_answers_and_contacts_and_nothing_of_others(app, runner):
 
 
 def test_erasure_deletes_answers(app, runner):
-    from sqlalchemy import func, select
-
-    from sayso.extensions import db
-    from sayso.models import Answer
-
     brand = make_brand(runner, scopes=SCOPES)
     question_id = ask(app, member_of(app, brand["brand_id"]), kind="single")
     ada, _ = _consumer_with_an_answer_and_a_contact(
@@ -82,11 +81,6 @@ def _main(html: str) -> str:
 
 
 def test_my_data_and_erased_pages_say_what_goes_and_what_stays(app, runner):
-    from sqlalchemy import select
-
-    from sayso.extensions import db
-    from sayso.models import Answer, Contact
-
     brand = make_brand(runner, scopes=SCOPES)
     question_id = ask(app, member_of(app, brand["brand_id"]), kind="single")
     ada, token = _consumer_with_an_answer_and_a_contact(

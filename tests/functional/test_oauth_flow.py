@@ -21,6 +21,7 @@ from tests.oauth_helpers import (
     make_brand,
     pkce,
     redirect_query,
+    refresh,
 )
 
 DISCLOSURES = {
@@ -265,11 +266,7 @@ def test_grants_api_lists_brands_with_last_read(consumer, brand):
 
 def test_refresh_rotates_and_the_new_token_reads(consumer, brand):
     token = connect(consumer, brand, ["interests"])
-    response = consumer.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
-        headers=basic(brand),
-    )
+    response = refresh(consumer, brand, token["refresh_token"])
     assert response.status_code == 200
     fresh = response.get_json()
     assert fresh["refresh_token"] != token["refresh_token"]

@@ -32,6 +32,7 @@ from tests.oauth_helpers import (
     make_brand,
     pkce,
     redirect_query,
+    refresh,
 )
 
 OTHER_REDIRECT = "https://news.example/cb"
@@ -68,14 +69,6 @@ def _profile(client, access_token):
 def _introspect(client, brand, token, auth=None):
     return client.post(
         "/oauth/introspect", data={"token": token}, headers=basic(brand) if auth is None else auth
-    )
-
-
-def _refresh(client, brand, refresh_token):
-    return client.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-        headers=basic(brand),
     )
 
 
@@ -273,7 +266,7 @@ def test_code_replay_is_refused_and_revokes_the_tokens_it_issued(
     assert "WWW-Authenticate" in profile.headers
     for issued in (token["access_token"], token["refresh_token"]):
         assert _introspect(consumer, brand, issued).get_json() == {"active": False}
-    assert _refresh(consumer, brand, token["refresh_token"]).status_code == 400
+    assert refresh(consumer, brand, token["refresh_token"]).status_code == 400
     assert _types(app).count("oauth:code:replayed") == 1
 
 
@@ -402,19 +395,19 @@ def test_code_expires_after_60_seconds(consumer, brand, monkeypatch, seconds, st
 
 def test_refresh_token_reuse_revokes_the_whole_family(app, consumer, brand):
     original = connect(consumer, brand, ["interests"])
-    rotated = _refresh(consumer, brand, original["refresh_token"])
+    rotated = refresh(consumer, brand, original["refresh_token"])
     assert rotated.status_code == 200
     rotated = rotated.get_json()
     assert _profile(consumer, rotated["access_token"]).status_code == 200
 
     # Someone replays the old refresh token (a thief, or the brand's stale copy).
-    reuse = _refresh(consumer, brand, original["refresh_token"])
+    reuse = refresh(consumer, brand, original["refresh_token"])
     assert reuse.status_code == 400
     assert reuse.get_json()["error"] == "invalid_grant"
     # The rotated-in pair dies with it.
     assert _profile(consumer, rotated["access_token"]).status_code == 401
     assert _profile(consumer, original["access_token"]).status_code == 401
-    assert _refresh(consumer, brand, rotated["refresh_token"]).status_code == 400
+    assert refresh(consumer, brand, rotated["refresh_token"]).status_code == 400
     assert _introspect(consumer, brand, rotated["access_token"]).get_json() == {"active": False}
     with app.app_context():
         assert "oauth:refresh:reused" in db.session.scalars(select(AuditEvent.type)).all()
@@ -422,7 +415,7 @@ def test_refresh_token_reuse_revokes_the_whole_family(app, consumer, brand):
 
 def test_introspection_calls_a_rotated_refresh_token_inactive(app, consumer, brand):
     original = connect(consumer, brand, ["interests"])
-    rotated = _refresh(consumer, brand, original["refresh_token"]).get_json()
+    rotated = refresh(consumer, brand, original["refresh_token"]).get_json()
     assert _introspect(consumer, brand, original["refresh_token"]).get_json() == {"active": False}
     live = _introspect(consumer, brand, rotated["refresh_token"]).get_json()
     assert live["active"] is True
@@ -439,14 +432,14 @@ def test_introspection_calls_a_rotated_refresh_token_inactive(app, consumer, bra
 def test_parallel_refreshes_of_one_token_leave_at_most_one_live_token(app, consumer, brand):
     original = connect(consumer, brand, ["interests"])
 
-    def refresh(_slot: int, arrived) -> tuple:
+    def one_refresh(_slot: int, arrived) -> tuple:
         # Each thread is its own brand server process, with its own HTTP client.
         client = app.test_client()
         arrived.wait(timeout=10)
-        response = _refresh(client, brand, original["refresh_token"])
+        response = refresh(client, brand, original["refresh_token"])
         return response.status_code, response.get_json()
 
-    outcomes = run_together(2, refresh)
+    outcomes = run_together(2, one_refresh)
     for outcome in outcomes:
         assert isinstance(outcome, tuple), outcome
     statuses = sorted(status for status, _ in outcomes)
@@ -505,12 +498,7 @@ def test_token_in_query_string_is_refused_even_when_valid(app, consumer, brand):
     # It has leaked into logs and proxies by now: revoked, with its refresh token, and
     # recorded, so the header alone no longer reads either.
     assert _profile(consumer, token).status_code == 401
-    refreshed = consumer.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
-        headers=basic(brand),
-    )
-    assert refreshed.status_code == 400
+    assert refresh(consumer, brand, issued["refresh_token"]).status_code == 400
     with app.app_context():
         assert (
             db.session.scalar(select(func.count()).where(AuditEvent.type == "oauth:token:exposed"))
@@ -522,7 +510,7 @@ def test_secrets_are_stored_only_as_sha256_hashes(app, consumer, runner):
     brand = make_brand(runner, webhook="https://bookshop.example/hooks")
     code, verifier = _code(consumer, brand)
     token = exchange(consumer, brand, code, verifier).get_json()
-    rotated = _refresh(consumer, brand, token["refresh_token"]).get_json()
+    rotated = refresh(consumer, brand, token["refresh_token"]).get_json()
     raw = {
         "code": code,
         "access_token": token["access_token"],
@@ -675,7 +663,7 @@ def test_client_cannot_revoke_another_clients_token(consumer, brand, other_brand
         assert answer.status_code == 400
         assert answer.get_json()["error"] == "invalid_grant"
     assert _profile(consumer, token["access_token"]).status_code == 200
-    assert _refresh(consumer, brand, token["refresh_token"]).status_code == 200
+    assert refresh(consumer, brand, token["refresh_token"]).status_code == 200
 
 
 @pytest.mark.parametrize("scope", ["wallet:read", "interests:read channels:read"])
@@ -706,7 +694,7 @@ def test_a_refresh_waits_for_a_revoke_in_progress_and_is_then_refused(app, consu
         answers = []
         refresher = threading.Thread(
             target=lambda: answers.append(
-                _refresh(app.test_client(), brand, tokens["refresh_token"])
+                refresh(app.test_client(), brand, tokens["refresh_token"])
             )
         )
         refresher.start()

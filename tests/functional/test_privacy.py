@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from sayso.extensions import db
 from tests.helpers import api_headers, sign_up
-from tests.oauth_helpers import basic, bearer, connect, make_brand
+from tests.oauth_helpers import basic, bearer, connect, make_brand, refresh
 
 MARKERS = ["quokka-enthusiast", "Pacific/Chatham", "plaintext-canary@example.org"]
 
@@ -70,11 +70,7 @@ def test_no_token_secret_or_value_reaches_a_log_even_at_debug(app_factory, caplo
     assert put.status_code == 200
     brand = make_brand(app.test_cli_runner())
     token = connect(client, brand, ["interests"], scope="interests:read")
-    refreshed = client.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
-        headers=basic(brand),
-    ).get_json()
+    refreshed = refresh(client, brand, token["refresh_token"]).get_json()
     read = client.get("/api/v1/profile", headers=bearer(refreshed["access_token"]))
     assert read.get_json()["interests"] == [{"text": MARKERS[0]}]
     client.post(

@@ -10,7 +10,7 @@ from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import current_app, g, request
+from flask import g, request
 from sqlalchemy.orm import Session
 
 from sayso import database, services
@@ -18,7 +18,6 @@ from sayso.errors import error_response
 from sayso.extensions import db
 from sayso.models import Token
 from sayso.services.brands import token_hash
-from sayso.services.tokens import TokenService
 
 
 class SaysoBearerTokenValidator(BearerTokenValidator):
@@ -89,8 +88,8 @@ def presented_bearer(scopes=None) -> PresentedBearer:
     or a form body leaks into logs and histories, so it is refused outright, and, since it
     has leaked already, revoked (its whole family) if it was live.
     """
-    exposed = request.args.get("access_token") or request.form.get("access_token")
-    if exposed is not None or "access_token" in request.args or "access_token" in request.form:
+    if "access_token" in request.args or "access_token" in request.form:
+        exposed = request.args.get("access_token") or request.form.get("access_token")
         revoked = bool(exposed) and _revoke_exposed(exposed)
         message = "Send the token in the Authorization header, never in the URL."
         if revoked:
@@ -105,10 +104,7 @@ def _revoke_exposed(token: str) -> bool:
     """Revoke an exposed token in a session of its own: the request may be a GET, whose
     own transaction writes nothing (``database.read_only``), and may have begun already."""
     with database.writing_anyway(), Session(db.engine) as session:
-        ledger = services.ledger(on=session)
-        return TokenService(session, ledger, current_app.config["MASTER_KEY_BYTES"]).revoke_exposed(
-            token
-        )
+        return services.tokens(on=session).revoke_exposed(token)
 
 
 def bearer_token(scopes=None, load=None):

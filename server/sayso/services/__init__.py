@@ -81,9 +81,11 @@ def questions() -> QuestionService:
     return QuestionService(db.session, vault(), ledger(), current_app.config["ANSWERS_K"])
 
 
-def tokens() -> TokenService:
-    """Authorization codes (sealed with a key from the master key) and tokens."""
-    return TokenService(db.session, ledger(), current_app.config["MASTER_KEY_BYTES"])
+def tokens(on=None) -> TokenService:
+    """Authorization codes (sealed with a key from the master key) and tokens, on the
+    current session (or on session ``on``)."""
+    session = db.session if on is None else on
+    return TokenService(session, ledger(on=on), current_app.config["MASTER_KEY_BYTES"])
 
 
 def profile() -> ProfileService:
