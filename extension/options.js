@@ -1,4 +1,5 @@
 // Options: the Sayso address (and its host permission), sign-in, and category recording.
+import { normalizeSaysoUrl } from "./lib/api.js";
 import { originPattern } from "./lib/domain.js";
 import { requestOrigin, sendMessage } from "./lib/browser.js";
 import { $, explain, say } from "./lib/ui.js";
@@ -43,6 +44,9 @@ async function run(message, done) {
  */
 async function permitted(saysoUrl, refused) {
   try {
+    // An address the extension will not use (plain http to another computer) is refused
+    // in words before the browser is asked for anything.
+    normalizeSaysoUrl(saysoUrl);
     if (await requestOrigin(originPattern(saysoUrl))) return true;
     say(refused);
   } catch (error) {

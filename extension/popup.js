@@ -188,9 +188,9 @@ async function act(message) {
 const toggle = (brandId, field, on) => act({ type: "toggle", url: tabUrl, brandId, field, on });
 
 async function main() {
-  // ?url= lets the end-to-end test open the popup as a page for a given site.
-  const override = new URLSearchParams(location.search).get("url");
-  tabUrl = override || (await activeTab())?.url || "";
+  // Always the tab the popup was opened over: nothing in the popup's own address can name
+  // another site.
+  tabUrl = (await activeTab())?.url || "";
   await act({ type: "popup", url: tabUrl });
 }
 

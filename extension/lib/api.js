@@ -35,16 +35,58 @@ export class SaysoError extends Error {
 }
 
 /**
- * Normalise a Sayso URL: http(s) only, no trailing slash, no path.
+ * Whether a URL's host is this computer as the manifest names it (`localhost` or
+ * `127.0.0.1`, the only http hosts it may ask access to): the only hosts plain http may be
+ * used with.
+ * @param {URL} url
+ * @returns {boolean}
+ */
+export function isLoopback(url) {
+  return url.hostname === "localhost" || url.hostname === "127.0.0.1";
+}
+
+/**
+ * Normalise a Sayso URL: https, or http on this computer only; no trailing slash, no path.
  * @param {string} value
  * @returns {string}
+ * @throws {Error} saying in words what is wrong with the address
  */
 export function normalizeSaysoUrl(value) {
-  const url = new URL(String(value).trim());
+  let url;
+  try {
+    url = new URL(String(value).trim());
+  } catch {
+    throw new Error("That is not a web address. Enter Sayso's address, e.g. https://sayso.example");
+  }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Error("The Sayso address must start with http:// or https://");
+    throw new Error(
+      "The Sayso address must start with https:// " +
+        "(or http:// for a Sayso on this computer: localhost or 127.0.0.1).",
+    );
+  }
+  if (url.protocol === "http:" && !isLoopback(url)) {
+    throw new Error(
+      `${url.host} is not this computer (localhost or 127.0.0.1), so the extension talks ` +
+        "to it only over https://: over plain http:// anyone on the network could read your " +
+        "sign-in and change what Sayso answers. Use its https:// address.",
+    );
   }
   return url.origin;
+}
+
+/**
+ * The origin an `iss` names, or null if it is not an http(s) URL of an origin alone.
+ * @param {string} iss
+ * @returns {string|null}
+ */
+function issuerOrigin(iss) {
+  try {
+    const url = new URL(iss);
+    const bare = (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
+    return (url.protocol === "https:" || url.protocol === "http:") && bare ? url.origin : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -68,6 +110,9 @@ export function authorizeUrl(saysoUrl, { redirectUri, challenge, state }) {
 
 /**
  * The code from the redirect the sign-in window ended on, after checking state and iss.
+ * The answer must name the Sayso the extension asked (RFC 9207 `iss`, which Sayso puts in
+ * every answer, errors too): one that names another server, or none, is refused, as a code
+ * it carries may be another server's (a mix-up attack).
  * @param {string} redirectedTo
  * @param {{state: string, saysoUrl: string}} expected
  * @returns {string}
@@ -76,7 +121,12 @@ export function codeFromRedirect(redirectedTo, { state, saysoUrl }) {
   const params = new URL(redirectedTo).searchParams;
   if (params.get("state") !== state) throw new SaysoError("failed", 0, "Sign-in state mismatch.");
   const iss = params.get("iss");
-  if (iss && normalizeSaysoUrl(iss) !== normalizeSaysoUrl(saysoUrl)) {
+  if (!iss) {
+    throw new SaysoError(
+      "failed", 0, "Sign-in refused: the answer did not say which server sent it (no iss).",
+    );
+  }
+  if (issuerOrigin(iss) !== normalizeSaysoUrl(saysoUrl)) {
     throw new SaysoError("failed", 0, "Sign-in answered by another server.");
   }
   if (params.get("error")) {

@@ -46,13 +46,50 @@ test("the redirect's state and iss are checked", () => {
   assert.throws(() => codeFromRedirect(ok, { state: "other", saysoUrl: BASE }), SaysoError);
   const evil = "https://x.chromiumapp.org/?code=abc&state=s&iss=https%3A%2F%2Fevil.example";
   assert.throws(() => codeFromRedirect(evil, { state: "s", saysoUrl: BASE }), /another server/);
-  const denied = "https://x.chromiumapp.org/?error=access_denied&state=s";
+  const denied = `https://x.chromiumapp.org/?error=access_denied&state=s&iss=${encodeURIComponent(BASE)}`;
   assert.throws(() => codeFromRedirect(denied, { state: "s", saysoUrl: BASE }), /access_denied/);
+});
+
+test("an answer without iss is refused, a code in it or not", () => {
+  // Sayso names itself in every answer (RFC 9207); one that does not may come from another
+  // server (a mix-up), so its code is never exchanged.
+  for (const answer of [
+    "https://x.chromiumapp.org/?code=abc&state=s",
+    "https://x.chromiumapp.org/?code=abc&state=s&iss=",
+    "https://x.chromiumapp.org/?error=access_denied&state=s",
+  ]) {
+    assert.throws(() => codeFromRedirect(answer, { state: "s", saysoUrl: BASE }), /no iss/);
+  }
+  for (const iss of [`${BASE}/elsewhere`, `${BASE}/?x=1`, "not a url", "http://127.0.0.1:5001"]) {
+    const answer = `https://x.chromiumapp.org/?code=abc&state=s&iss=${encodeURIComponent(iss)}`;
+    assert.throws(() => codeFromRedirect(answer, { state: "s", saysoUrl: BASE }), /another server/);
+  }
+  const slash = `https://x.chromiumapp.org/?code=abc&state=s&iss=${encodeURIComponent(`${BASE}/`)}`;
+  assert.equal(codeFromRedirect(slash, { state: "s", saysoUrl: BASE }), "abc");
 });
 
 test("Sayso URLs are normalised and must be http(s)", () => {
   assert.equal(normalizeSaysoUrl("http://127.0.0.1:5000/"), BASE);
-  assert.throws(() => normalizeSaysoUrl("ftp://x"));
+  assert.equal(normalizeSaysoUrl(" https://sayso.example/path "), "https://sayso.example");
+  assert.throws(() => normalizeSaysoUrl("ftp://x"), /must start with https:\/\//);
+  assert.throws(() => normalizeSaysoUrl("sayso.example"), /not a web address/);
+});
+
+test("plain http is refused for any Sayso but this computer's, in words", () => {
+  assert.equal(normalizeSaysoUrl("http://localhost:5000"), "http://localhost:5000");
+  for (const address of [
+    "http://sayso.example",
+    "http://192.168.1.10:5000",
+    "http://10.0.0.1",
+    "http://localhost.evil.example",
+    "http://127.0.0.1.nip.io",
+  ]) {
+    assert.throws(
+      () => normalizeSaysoUrl(address),
+      /is not this computer .* only over https:\/\/.*anyone on the network could read/,
+      address,
+    );
+  }
 });
 
 test("code exchange stores the token; requests send it without cookies", async () => {

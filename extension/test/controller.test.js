@@ -341,3 +341,29 @@ test("saving another address gives up the access to the old one", async () => {
   await controller.handle({ type: "saveSettings", saysoUrl: "https://sayso.example" });
   assert.deepEqual(dropped, ["http://127.0.0.1/*"]);
 });
+
+test("a sign-in answer that does not name the Sayso asked is not exchanged", async () => {
+  for (const iss of [null, "https://evil.example"]) {
+    const { controller, calls, store } = setup({
+      token: null,
+      signInAnswer: (state) =>
+        `https://ext.chromiumapp.org/?code=c1&state=${state}` +
+        (iss ? `&iss=${encodeURIComponent(iss)}` : ""),
+    });
+    await assert.rejects(controller.handle({ type: "signIn" }), /no iss|another server/);
+    assert.equal(calls.filter((c) => c.key === "POST /oauth/token").length, 0);
+    assert.equal(store.token, undefined);
+  }
+});
+
+test("a plain-http address of another computer is refused in words, and nothing changes", async () => {
+  const { controller, store, calls, dropped } = setup();
+  await assert.rejects(
+    controller.handle({ type: "saveSettings", saysoUrl: "http://sayso.example" }),
+    /sayso\.example is not this computer .* only over https:\/\//,
+  );
+  assert.equal(store.saysoUrl, undefined); // still the default, http://127.0.0.1:5000
+  assert.ok(store.token);
+  assert.deepEqual(calls, []);
+  assert.deepEqual(dropped, []);
+});

@@ -39,11 +39,13 @@ class FakeElement {
 }
 
 /**
- * Install `document`, `location` and `chrome` globals for one page.
- * @param {{search?: string, sendMessage: (message: object) => Promise<any>}} options
+ * Install `document`, `location` and `chrome` globals for one page. `activeTab` is what
+ * `chrome.tabs.query` finds as the active tab (none if left out); `search` is the page's own
+ * query string.
+ * @param {{search?: string, activeTab?: {url: string}, sendMessage: (message: object) => Promise<any>}} options
  * @returns {{byId: (id: string) => FakeElement, sent: object[], find: (root: string, pred: (e: FakeElement) => boolean) => FakeElement|undefined}}
  */
-export function installPage({ search = "", sendMessage }) {
+export function installPage({ search = "", activeTab = null, sendMessage }) {
   const elements = {};
   const sent = [];
   const byId = (id) => (elements[id] ||= new FakeElement("div"));
@@ -51,7 +53,7 @@ export function installPage({ search = "", sendMessage }) {
   globalThis.location = { search };
   globalThis.chrome = {
     runtime: { sendMessage: async (message) => { sent.push(message); return sendMessage(message); } },
-    tabs: { query: async () => [] },
+    tabs: { query: async () => (activeTab ? [activeTab] : []) },
   };
   const find = (root, predicate) => [...byId(root).descendants()].find(predicate);
   return { byId, sent, find };

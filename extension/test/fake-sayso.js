@@ -17,7 +17,8 @@ const DIRECTORY_ETAG = '"d1"';
 
 /**
  * The controller wired to a fake Sayso and an in-memory browser.
- * @param {{recording?: boolean, token?: object|null, live?: string[], delay?: number, clock?: number, tabs?: object[]}} [options]
+ * `signInAnswer(state)` is where the sign-in window ends (Sayso's redirect, with `iss`).
+ * @param {{recording?: boolean, token?: object|null, live?: string[], delay?: number, clock?: number, tabs?: object[], signInAnswer?: (state: string) => string}} [options]
  */
 export function setup({
   recording = false,
@@ -26,6 +27,8 @@ export function setup({
   delay = 0,
   clock = 10 * EPOCH_MS,
   tabs = [],
+  signInAnswer = (state) =>
+    `https://ext.chromiumapp.org/?code=c1&state=${state}&iss=${encodeURIComponent(BASE)}`,
 } = {}) {
   const store = { recording, ...(token ? { token } : {}) };
   const calls = [];
@@ -126,10 +129,7 @@ export function setup({
     fetch,
     crypto: webcrypto,
     redirectUri: () => "https://ext.chromiumapp.org/",
-    launchWebAuthFlow: async (url) => {
-      const state = new URL(url).searchParams.get("state");
-      return `https://ext.chromiumapp.org/?code=c1&state=${state}&iss=${encodeURIComponent(BASE)}`;
-    },
+    launchWebAuthFlow: async (url) => signInAnswer(new URL(url).searchParams.get("state")),
     setBadge: async (tabId, text, title) => { badges[tabId] = text; titles[tabId] = title; },
     tabs: async () => openTabs,
     tables: async () => tables,

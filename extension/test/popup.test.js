@@ -8,7 +8,7 @@ const BRAND = { brand_id: "br_1", name: "Bookshop", domain: "bookshop.example", 
 
 test("a toggle that fails puts the checkbox back to the real state and says why", async () => {
   const page = installPage({
-    search: "?url=https://bookshop.example/",
+    activeTab: { url: "https://bookshop.example/" },
     sendMessage: async (message) => {
       if (message.type === "popup") return { site: "bookshop.example", brand: BRAND, live: ["interests"] };
       if (message.type === "questions") return [];

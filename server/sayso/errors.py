@@ -7,13 +7,23 @@ status that fits; ``fields`` maps input names to what is wrong with them.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from sayso.extensions import db
+from sayso.faults import DATABASE_ERRORS, RETRY_AFTER_SECONDS, is_transient
+from sayso.services.vault import MasterKeyMissing
+
 log = logging.getLogger(__name__)
+
+#: What a client is told when the database failed it for a moment (``faults.py``).
+UNAVAILABLE_MESSAGE = (
+    "Sayso could not reach its database just now. Nothing was half done: try again in a moment."
+)
 
 _CODES = {
     400: "bad_request",
@@ -67,7 +77,31 @@ def _respond(status: int, message: str, code: str | None = None, fields=None, he
 
 
 def init_app(app) -> None:
-    """Register the error handlers."""
+    """Register the error handlers, and end each request's session quietly on a connection
+    that died (registered after Flask-SQLAlchemy's teardown, so it runs before it)."""
+
+    @app.teardown_appcontext
+    def _end_session(_exc):
+        # Ending the session rolls back what is left of its transaction. If the connection
+        # was cut after the answer was made (a page shown, a change committed), that
+        # rollback fails: the answer stands, the pool has discarded the connection, and
+        # the session is dropped so the next request starts on a new one. Raised here,
+        # the error would turn the answer into a bare 500 from the server.
+        try:
+            db.session.remove()
+        except DATABASE_ERRORS as error:
+            if not is_transient(error):
+                raise
+            log.warning("session ended on a lost connection: %s", _first_line(error))
+            db.session.registry.clear()
+
+    @app.after_request
+    def _retry_after_every_503(response):
+        # Every 503 says when to try again, whichever view answered it (the profile read's
+        # own, /healthz) as well as the handler below.
+        if response.status_code == 503:
+            response.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+        return response
 
     @app.errorhandler(ValidationError)
     def validation_failed(exc: ValidationError):
@@ -87,7 +121,45 @@ def init_app(app) -> None:
         headers.pop("Content-Length", None)
         return _respond(exc.code or 500, exc.description or "", headers=headers)
 
+    @app.errorhandler(MasterKeyMissing)
+    def master_key_missing(exc: MasterKeyMissing):
+        # A retired master key was dropped while it still wrapped this data: the operator
+        # must put it back (the log, and `sayso keys status`, say which). Not a bug: no 500.
+        log.error("%s %s: %s", request.method, request.path, exc)
+        with suppress(Exception):
+            db.session.rollback()
+        key = exc.key_id.hex() if exc.key_id else "from before master key ids"
+        return _respond(
+            503,
+            "Sayso cannot open this data now: the master key it was written under "
+            f"({key}) is not configured. The operator must put it back "
+            "(SAYSO_MASTER_KEYS_RETIRED); nothing was lost.",
+            "master_key_missing",
+        )
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        if is_transient(exc):
+            return _unavailable(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _respond(500, InternalServerError.description)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def _unavailable(exc: Exception):
+    """503 for a database fault that passes: the request's transaction is rolled back
+    (a change and its ledger event with it), and the pool replaces a dead connection, so
+    the same request may be sent again."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, _first_line(exc))
+    with suppress(Exception):  # the connection may be gone: the pool discards it
+        db.session.rollback()
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.path in OAUTH_MACHINE_PATHS or wants_json():
+        return _respond(503, UNAVAILABLE_MESSAGE, "unavailable", headers=headers)
+    # A page of its own, not the site's layout: that shows who is signed in, which
+    # would ask the database again.
+    page = render_template("unavailable.html", message=UNAVAILABLE_MESSAGE)
+    return page, 503, headers

@@ -8,6 +8,7 @@ a description people read on consent pages. Adding a field is one entry in ``FIE
 from __future__ import annotations
 
 import re
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 
@@ -55,10 +56,38 @@ def unicode_text(value: str) -> None:
 
 
 def plain_text(value: str) -> None:
-    # Control characters have no place in a label.
+    """Refuse text a person will read (names, purposes, questions and their reasons,
+    answers, interests) if it holds a character they cannot see: a control character, or
+    an invisible one (Unicode's format characters, category Cf: the direction overrides,
+    embeddings and isolates U+202A-U+202E and U+2066-U+2069, the marks U+200E, U+200F and
+    U+061C, the zero-width characters U+200B-U+200D, U+2060 and U+FEFF, the soft hyphen,
+    tags...), a line or paragraph separator, or a Hangul filler (a blank letter). A brand
+    could use them to make a consent page read other than what it registered, e.g. a
+    right-to-left override that reverses the end of a purpose. The message names the
+    character and its position (from 1)."""
     unicode_text(value)
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
-        raise ValidationError("Control characters are not allowed.")
+    for position, char in enumerate(value, start=1):
+        hidden = _hidden(char)
+        if hidden:
+            raise ValidationError(f"Contains {hidden} (U+{ord(char):04X}) at position {position}.")
+
+
+# Letters that draw nothing, used to make blank or look-alike names.
+_HANGUL_FILLERS = {"\u115f", "\u1160", "\u3164", "\uffa0"}
+
+
+def _hidden(char: str) -> str | None:
+    """What ``char`` is, said for a person, if it is one they cannot see; else None."""
+    code = ord(char)
+    if code < 32 or 0x7F <= code < 0xA0:
+        return "a control character"
+    category = unicodedata.category(char)
+    if category == "Cf" or char in _HANGUL_FILLERS:
+        name = unicodedata.name(char, "format character").lower()
+        return f"an invisible {name}"
+    if category in ("Zl", "Zp"):
+        return f"a {unicodedata.name(char).lower()}"
+    return None
 
 
 def _time_zone(value: str) -> None:

@@ -54,9 +54,83 @@ def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
     return ipaddress.ip_address(infos[0][4][0].split("%")[0])
 
 
+# IPv6 forms whose last 32 bits are an IPv4 address: SIIT (RFC 6145), the NAT64
+# well-known prefix (RFC 6052) and the deprecated IPv4-compatible form (RFC 4291), which
+# also holds :: and ::1 (0.0.0.0 and 0.0.0.1: refused, unless loopback is allowed).
+_CARRYING_LOW_32_BITS = tuple(
+    ipaddress.IPv6Network(n) for n in ("::ffff:0:0:0/96", "64:ff9b::/96", "::/96")
+)
+# Everything outside 2000::/3 is reserved, multicast, link-local, unique-local, site-local,
+# discard, NAT64 local-use (64:ff9b:1::/48, whose embedded address cannot be found) or
+# SRv6 (5f00::/16): none of it is a public unicast destination.
+_GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+_NOT_PUBLIC_V6 = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "2001::/23",  # IETF protocol assignments: benchmarking, ORCHID, AMT... (Teredo above)
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation (RFC 9637)
+    )
+)
+_NOT_PUBLIC_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8",  # this network (0.0.0.0 reaches the host itself)
+        "10.0.0.0/8",  # private
+        "100.64.0.0/10",  # carrier-grade NAT
+        "127.0.0.0/8",  # loopback
+        "169.254.0.0/16",  # link-local, cloud metadata
+        "172.16.0.0/12",  # private
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",  # documentation (TEST-NET-1)
+        "192.88.99.0/24",  # 6to4 relay anycast (deprecated)
+        "192.168.0.0/16",  # private
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",  # documentation (TEST-NET-2)
+        "203.0.113.0/24",  # documentation (TEST-NET-3)
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, and 255.255.255.255 (broadcast)
+    )
+)
+
+
 def allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> bool:
-    """A public address, or loopback while developing."""
-    return address.is_global or (allow_loopback and address.is_loopback)
+    """Whether Sayso may send to ``address``: a public unicast address, or loopback while
+    developing. The one decision for webhooks, at registration and on every delivery.
+
+    An IPv6 address that carries an IPv4 one (mapped, SIIT, NAT64, 6to4, Teredo,
+    IPv4-compatible) reaches that IPv4 address through a translator or tunnel, so it is
+    judged by the IPv4 address (both of Teredo's): ``[64:ff9b::a9fe:a9fe]`` is the cloud
+    metadata endpoint. Python's ``is_global`` is not enough on its own (it calls multicast,
+    site-local and several reserved ranges global), so the IANA special-purpose ranges are
+    listed here too.
+    """
+    if allow_loopback and address.is_loopback:
+        return True
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = carried_ipv4(address)
+        if carried is not None:
+            return all(allowed(inner, allow_loopback) for inner in carried)
+        return (
+            address in _GLOBAL_UNICAST_V6
+            and address.is_global
+            and not any(address in network for network in _NOT_PUBLIC_V6)
+        )
+    return address.is_global and not any(address in network for network in _NOT_PUBLIC_V4)
+
+
+def carried_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...] | None:
+    """The IPv4 addresses an IPv6 address stands for, in every standard form that embeds
+    one; None for an address that embeds none."""
+    if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d
+        return (address.ipv4_mapped,)
+    if address.teredo is not None:  # 2001::/32: the server, and the client XOR 0xffffffff
+        return address.teredo
+    if address.sixtofour is not None:  # 2002:AABB:CCDD::/48
+        return (address.sixtofour,)
+    if any(address in prefix for prefix in _CARRYING_LOW_32_BITS):
+        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
+    return None
 
 
 def post(

@@ -25,6 +25,7 @@ def test_production_defaults_to_secure_cookies(tmp_path, monkeypatch):
     monkeypatch.setenv("SAYSO_SECRET_KEY", new_key())
     monkeypatch.setenv("SAYSO_MASTER_KEY", new_key())
     monkeypatch.setenv("SAYSO_SIGNING_KEY", new_key())
+    monkeypatch.setenv("SAYSO_ISSUER", "https://sayso.example")
     monkeypatch.delenv("SAYSO_COOKIE_SECURE", raising=False)
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -50,7 +51,9 @@ def _start_worker(instance: str, start, results) -> None:
     start.wait()
     try:
         app = create_app({"INSTANCE_PATH": instance})
-        results.put((app.config["MASTER_KEY"], app.config["SIGNING_KEY"]))
+        results.put(
+            (app.config["MASTER_KEY"], app.config["SIGNING_KEY"], app.config["SUBJECT_KEY_BYTES"])
+        )
     except Exception as error:
         results.put(repr(error))
 
@@ -77,6 +80,7 @@ def test_workers_starting_together_share_one_whole_generated_key(tmp_path, monke
         "master_key",
         "secret_key",
         "signing_key",
+        "subject_key",
     ]  # no temporary file left behind
 
 
@@ -95,6 +99,9 @@ def test_environment_variables_override_defaults(tmp_path, monkeypatch):
     [
         ("SAYSO_MASTER_KEY", "c2hvcnQ", "32 bytes"),
         ("SAYSO_MASTER_KEY", "!!!not base64!!!", "SAYSO_MASTER_KEY"),
+        ("SAYSO_MASTER_KEYS_RETIRED", "c2hvcnQ", r"SAYSO_MASTER_KEYS_RETIRED \(key 1\).*32 bytes"),
+        ("SAYSO_MASTER_KEYS_RETIRED", f"{'A' * 43}, !!!", r"SAYSO_MASTER_KEYS_RETIRED \(key 2\)"),
+        ("SAYSO_SUBJECT_KEY", "c2hvcnQ", "SAYSO_SUBJECT_KEY must decode to 32 bytes"),
         ("SAYSO_LOGIN_MAX_FAILURES", "many", "SAYSO_LOGIN_MAX_FAILURES"),
         ("SAYSO_ENV", "staging", "SAYSO_ENV"),
         ("SAYSO_LOG_LEVEL", "LOUD", "SAYSO_LOG_LEVEL"),

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from sayso.extensions import db
+from sayso.ledger import EventType
 from sayso.models import AuditEvent, Contact
-from sayso.services.ledger import EventType
 from tests.functional.test_console import officer_client
 from tests.helpers import PASSWORD, api_headers, sign_up
 from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
@@ -213,3 +213,82 @@ def test_the_consent_page_shows_the_permission_with_the_brands_purpose(consumer,
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Contact reports" in text and "tell you how often we write to you" in text
+
+
+def _events(app, type_: EventType) -> list[AuditEvent]:
+    with app.app_context():
+        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.type == str(type_))).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_a_report_tells_a_brand_without_channels_nothing_of_them(app, consumer, brand):
+    # The brand may report contacts but was never granted channels: whatever it reports,
+    # backdated or not, on a channel allowed or not, the answer is the same shape, so a
+    # run of reports cannot map the consumer's channels, caps or quiet hours.
+    token = connect(consumer, brand, ["contacts"], scope="contacts:write")
+    assert token["scope"] == "contacts:write"
+    now = datetime.now(UTC).replace(microsecond=0)
+    reports = [
+        ("email", now - timedelta(days=3)),  # allowed, under the cap
+        ("email", now - timedelta(hours=2)),
+        ("email", now - timedelta(hours=1)),  # beyond the cap of 2
+        ("sms", now),  # a channel the consumer does not allow
+        ("push", now),  # inside quiet hours
+    ]
+    answers = []
+    for channel, sent_at in reports:
+        response = report(consumer, token["access_token"], sent_at, channel)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        answers.append(response.get_json())
+    assert all(set(a) == {"id", "channel", "sent_at"} for a in answers), answers
+    assert [a["channel"] for a in answers] == [c for c, _ in reports]
+
+    # The breaches are still worked out, and shown to the consumer and to officers.
+    with app.app_context():
+        kept = db.session.scalars(select(Contact).order_by(Contact.id)).all()
+        assert [(c.breach, c.reason) for c in kept] == [
+            (False, "ok"),
+            (False, "ok"),
+            (True, "weekly_cap_reached"),
+            (True, "channel_not_permitted"),
+            (True, "quiet_hours"),
+        ]
+    page = consumer.get("/brands").get_data(as_text=True)
+    assert "email: 3 of at most 2" in page and "1 beyond your preferences" in page
+    assert "Bookshop" in officer_client(app).get("/console/breaches").get_data(as_text=True)
+    # Nothing of channels was told, so no read of them is recorded.
+    assert _events(app, EventType.CONTACT_POLICY_CHECKED) == []
+    assert len(_events(app, EventType.CONTACT_BREACHED)) == 3
+
+
+def test_a_report_after_channels_are_revoked_tells_nothing_of_them(app, consumer, brand, token):
+    revoked = consumer.delete(
+        f"/api/v1/me/grants/{brand['brand_id']}/channels", headers=api_headers(consumer)
+    )
+    assert revoked.get_json() == {"revoked": {brand["brand_id"]: ["channels"]}}
+    # The token was issued with channels:read; the consumer no longer grants them.
+    response = report(consumer, token, datetime.now(UTC), channel="sms")
+    assert response.status_code == 201
+    assert set(response.get_json()) == {"id", "channel", "sent_at"}
+    assert _events(app, EventType.CONTACT_POLICY_CHECKED) == []
+    refused = policy(consumer, token)  # 401, or 403 once the revoke narrowed the token
+    assert refused.status_code in (401, 403) and "allowed" not in refused.get_json()
+
+
+def test_a_report_with_channels_granted_tells_the_verdict_as_a_recorded_read(
+    app, consumer, brand, token
+):
+    now = datetime.now(UTC).replace(microsecond=0)
+    allowed = report(consumer, token, now - timedelta(days=1)).get_json()
+    refused = report(consumer, token, now, channel="sms").get_json()
+    assert (allowed["breach"], allowed["reason"]) == (False, "ok")
+    assert (refused["breach"], refused["reason"]) == (True, "channel_not_permitted")
+    reads = _events(app, EventType.CONTACT_POLICY_CHECKED)
+    assert [json.loads(e.fields) for e in reads] == [["channels"], ["channels"]]
+    assert {e.brand for e in reads} == {brand["brand_id"]}
+    assert sorted(json.loads(e.details)["channel"] for e in reads) == ["email", "sms"]
+    assert sorted(json.loads(e.details)["allowed"] for e in reads) == [False, True]
+    # Each told verdict is recorded with its contact, not instead of it.
+    assert len(_events(app, EventType.CONTACT_RECORDED)) == 1
+    assert len(_events(app, EventType.CONTACT_BREACHED)) == 1

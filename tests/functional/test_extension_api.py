@@ -143,8 +143,12 @@ def test_bearer_token_manages_grants_without_csrf(app, consumer, extension, bran
     granted = other.post(f"/api/v1/me/grants/{brand['brand_id']}/channels", headers=bearer(token))
     assert granted.status_code == 200
     assert granted.get_json() == {"granted": {brand["brand_id"]: ["channels"]}}
+    # The field is granted again, but not to the token issued before the revoke: a revoke
+    # ends the field for it for good. The brand's next consent reaches it.
     profile = other.get("/api/v1/profile", headers=bearer(brand_token)).get_json()
-    assert "channels" in profile
+    assert "channels" not in profile and "interests" in profile
+    fresh = connect(consumer, brand, ["interests", "channels"], prompt="consent")["access_token"]
+    assert "channels" in other.get("/api/v1/profile", headers=bearer(fresh)).get_json()
 
 
 def test_grant_for_a_field_the_brand_never_asked_for_is_404(app, consumer, extension, runner):

@@ -403,8 +403,9 @@ def test_an_initial_access_token_is_shown_once_and_can_be_revoked(app, member):
             .where(AuditEvent.type.like("brand:registration_token:%"))
             .order_by(AuditEvent.seq)
         ).all()
+    issued = json.loads(events[0].details)
     assert [(e.type, json.loads(e.details)) for e in events] == [
-        ("brand:registration_token:issued", {}),
+        ("brand:registration_token:issued", {"expires_at": issued["expires_at"], "uses": 10}),
         ("brand:registration_token:revoked", {"count": 1}),
     ]
     assert events[0].actor == events[1].actor and events[1].actor.startswith("brand:")

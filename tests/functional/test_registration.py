@@ -272,3 +272,28 @@ def test_only_the_client_consented_through_is_not_asked_again(app, brand, initia
         db.session.commit()
     asked = consumer.get(authorize_url(brand, scope="interests:read", challenge=challenge))
     assert asked.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "webhook",
+    [
+        "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64: 169.254.169.254
+        "https://[::ffff:0:a9fe:a9fe]/hook",  # SIIT
+        "https://[2002:a9fe:a9fe::]/hook",  # 6to4
+        "https://[::a9fe:a9fe]/hook",  # IPv4-compatible
+        "https://[::ffff:169.254.169.254]/hook",  # IPv4-mapped
+        "https://[2001:0:4136:e378:8000:63bf:5601:5601]/hook",  # Teredo
+        "https://224.0.0.1/hook",  # multicast
+        "https://[ff0e::1]/hook",
+        "https://192.0.2.1/hook",  # documentation
+    ],
+)
+def test_registration_refuses_a_webhook_that_embeds_an_internal_address(
+    app, client, initial_token, webhook
+):
+    response = register(client, {**GOOD, "sayso_webhook_url": webhook}, initial_token)
+    assert response.status_code == 400
+    answer = response.get_json()
+    assert answer["error"] == "invalid_client_metadata"
+    assert "sayso_webhook_url" in answer["error_description"]
+    assert client_count(app) == 1

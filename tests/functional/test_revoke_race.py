@@ -9,14 +9,9 @@ real HTTP, as a browser and a brand's server would talk to Sayso.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +21,7 @@ import requests
 from sayso.config import new_key
 from tests.helpers import PASSWORD
 from tests.oauth_helpers import authorize_url, make_brand, pkce
+from tests.servers import gunicorn, tail
 
 TRIALS = 5
 READERS = 4
@@ -33,7 +29,6 @@ SUCCESSES_BEFORE_REVOKE = 8  # per trial: the token demonstrably works first
 READS_AFTER_REVOKE = 20  # per trial: reads started after the revoke returned
 MAX_READS_PER_TRIAL = 150  # a hard bound, whatever the timing
 TRIAL_SECONDS = 8.0
-STARTUP_SECONDS = 60.0  # generous: two workers import the app on a busy CI box
 FIELDS = ["interests", "channels"]
 DISCLOSURES = {
     "interests": [{"text": "crime fiction"}],
@@ -42,77 +37,17 @@ DISCLOSURES = {
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _log_tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:]
-
-
 @pytest.fixture
 def sayso_server(database_url, app_factory, tmp_path):
     """Sayso under gunicorn (two workers, four threads each) on this test's database;
     stopped however the test ends. Its master key is shared with an in-process app, whose
-    CLI creates the brand."""
+    CLI creates the brand. Threads, as docs/configuration.md recommends: reads a worker
+    serves at once may share a transaction (database.GroupCommit, on SQLite), and the
+    guarantee must hold there."""
     master_key = new_key()
     app = app_factory(MASTER_KEY=master_key)
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SAYSO_")}
-    env.update(
-        SAYSO_ENV="testing",
-        SAYSO_INSTANCE_PATH=str(tmp_path / "gunicorn-instance"),
-        SAYSO_DATABASE_URL=database_url,
-        SAYSO_SECRET_KEY=new_key(),
-        SAYSO_MASTER_KEY=master_key,
-        SAYSO_ARGON2_TIME_COST="1",
-        SAYSO_ARGON2_MEMORY_COST=str(8 * 1024),
-        SAYSO_LOG_LEVEL="WARNING",
-    )
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            # Threads, as docs/configuration.md recommends: reads a worker serves at once
-            # share a transaction (database.GroupCommit), and the guarantee must hold there.
-            [
-                str(gunicorn),
-                *("--workers", "2", "--threads", "4", "-b", f"127.0.0.1:{port}"),
-                "sayso:create_app()",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_until_ready(base, process, log_path)
-            yield SimpleNamespace(url=base, runner=app.test_cli_runner(), log=log_path)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-
-
-def _wait_until_ready(base: str, process, log_path: Path) -> None:
-    """Poll /healthz until it answers 200 and both workers have booted, or fail."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{_log_tail(log_path)}")
-        try:
-            healthy = requests.get(base + "/healthz", timeout=5).status_code == 200
-        except requests.RequestException:  # not listening yet, or still importing
-            healthy = False
-        if healthy and log_path.read_text(errors="replace").count("Booting worker") >= 2:
-            return
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn not ready in {STARTUP_SECONDS} s:\n{_log_tail(log_path)}")
+    with gunicorn(database_url, tmp_path, MASTER_KEY=master_key) as server:
+        yield SimpleNamespace(url=server.url, runner=app.test_cli_runner(), log=server.log)
 
 
 def _csrf_from(http: requests.Session, url: str) -> str:
@@ -243,7 +178,7 @@ def test_revoke_during_concurrent_reads_across_two_workers_leaves_no_later_read(
             results.append(_trial(http, base, brand, csrf_headers))
     elapsed = time.monotonic() - began
 
-    log = _log_tail(sayso_server.log)
+    log = tail(sayso_server.log)
     for number, result in enumerate(results, 1):
         # The race was real: the token read before the revoke, and reads kept coming after.
         assert result["before"].count(200) >= SUCCESSES_BEFORE_REVOKE, (number, result, log)

@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, select, update
+from sqlalchemy import create_engine, event, insert, select, text, update
+from sqlalchemy.pool import NullPool
 
 from sayso import services
 from sayso.extensions import db
@@ -311,6 +312,52 @@ def test_a_rolled_back_revoke_leaves_no_delivery(app, consumer, brand, receiver)
         assert db.session.scalars(select(Grant)).one().revoked_at is None
     assert deliver(app) == "delivered 0, retried 0, failed 0"
     assert receiver.received == []
+
+
+def test_two_transactions_queueing_for_one_client_at_once_both_commit(
+    app, consumer, brand, database_url
+):
+    """Two consumers revoking one brand hold no lock in common, so both may read the same
+    last sequence number: the second to commit takes the next one, and both succeed."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: no two transactions to overlap")
+    connect(consumer, brand, ["interests"])
+    engine = create_engine(database_url, poolclass=NullPool)
+    watcher = create_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    answers = []
+    try:
+        with engine.connect() as other, watcher.connect() as watching:
+            # Another consumer's revoke has queued the client's event number 1 and not
+            # committed yet: this revoke's INSERT of number 1 waits for it.
+            other.execute(
+                insert(WebhookDelivery).values(
+                    client_id=brand["client_id"],
+                    event_id="evt_" + "0" * 32,
+                    event_type="consent.revoked",
+                    sequence=1,
+                    payload="{}",
+                )
+            )
+            revoking = threading.Thread(target=lambda: answers.append(revoke(consumer, brand)))
+            revoking.start()
+            deadline = time.monotonic() + 30
+            while not watching.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ):
+                assert time.monotonic() < deadline, "the revoke never waited"
+                time.sleep(0.005)
+            other.commit()
+            revoking.join(timeout=30)
+    finally:
+        engine.dispose()
+        watcher.dispose()
+    assert [a.status_code for a in answers] == [200]
+    mine = [row for row in deliveries(app) if row.event_id != "evt_" + "0" * 32]
+    assert [row.sequence for row in mine] == [2]
+    assert json.loads(mine[0].payload)["data"]["sequence"] == 2
 
 
 def test_two_workers_at_once_never_send_the_same_delivery(app, consumer, brand, receiver):

@@ -111,7 +111,18 @@ ERROR_RESPONSES = {
     ),
     "WrongPassword": _error("The password given is not the account's (`wrong_password`)."),
     "Unavailable": _error(
-        "The read could not be recorded in the ledger, so nothing was disclosed (`unavailable`)."
+        "The database failed for a moment (`unavailable`): a connection cut, a lock not "
+        "free. Nothing was half done: a change and its ledger event were made together or "
+        "not at all, and a read that could not be recorded disclosed nothing. Try again "
+        "after `Retry-After` seconds. Or (`master_key_missing`) the data was written under a "
+        "master key Sayso's operator has not configured: nothing was lost, and it reads "
+        "again once the key is back.",
+        headers={
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer"},
+            }
+        },
     ),
 }
 
@@ -160,8 +171,10 @@ class DocstringSummaries(BasePlugin):
             if summary:
                 operation.setdefault("summary", summary)
             # Any request may be refused at the door (a NUL character, a malformed body):
-            # see sayso.security. Every operation can therefore answer 400.
+            # see sayso.security. Every operation can therefore answer 400. And any may
+            # meet a database fault that passes, answered 503 (sayso.errors).
             operation.setdefault("responses", {}).setdefault("400", "BadRequest")
+            operation["responses"].setdefault("503", "Unavailable")
             name = view.__name__ if len(methods) == 1 else f"{method}_{view.__name__}"
             operation.setdefault("operationId", name)
 
@@ -214,7 +227,9 @@ def _components(spec: APISpec, app) -> None:
     components.schema("OpenQuestion", schema=OpenQuestionSchema)
     components.schema("AnswerBody", schema=AnswerBodySchema)
     components.schema("ContactReport", schema=ContactReportSchema)
-    components.schema("ContactRecorded", schema=ContactRecordedSchema)
+    # `breach` and `reason` are in the answer only when the token may learn about the
+    # consumer's channels (see the endpoint).
+    components.schema("ContactRecorded", schema=ContactRecordedSchema(partial=("breach", "reason")))
     components.schema(
         "Profile",
         {"description": "What a brand's token reads: the granted fields, and nothing else."},

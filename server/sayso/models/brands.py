@@ -171,7 +171,8 @@ class OAuthClient(db.Model):
 
 
 class InitialAccessToken(db.Model):
-    """A brand's bearer token for dynamic client registration (RFC 7591), stored hashed."""
+    """A brand's bearer token for dynamic client registration (RFC 7591), stored hashed.
+    It works until ``expires_at``, for ``uses_left`` more registrations, unless revoked."""
 
     __tablename__ = "initial_access_tokens"
 
@@ -179,3 +180,5 @@ class InitialAccessToken(db.Model):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uses_left: Mapped[int] = mapped_column(Integer)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sayso.extensions import db
@@ -18,7 +18,17 @@ class Token(db.Model):
     """An access token and its refresh token. ``family_id`` links every rotation of one grant."""
 
     __tablename__ = "tokens"
-    __table_args__ = (Index("ix_tokens_family_id", "family_id"),)
+    __table_args__ = (
+        Index("ix_tokens_family_id", "family_id"),
+        # Only the few rows of pairs refreshed in the last seconds have one: what the sweep
+        # of ended retry windows looks for (services/tokens.py).
+        Index(
+            "ix_tokens_retry_until",
+            "retry_until",
+            sqlite_where=text("retry_until IS NOT NULL"),
+            postgresql_where=text("retry_until IS NOT NULL"),
+        ),
+    )
 
     access_token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -40,6 +50,13 @@ class Token(db.Model):
     # Set when this refresh token was exchanged for a new pair; using it again is reuse.
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A pair issued by a refresh: this pair, sealed under a key only the refresh token it
+    # replaced opens (never stored in the clear), so a retry of that refresh whose answer
+    # was lost gets this same pair back until ``retry_until``. Dropped when this pair's
+    # refresh token is used, when the family is revoked, or by a later refresh's sweep once
+    # the window has ended.
+    retry_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    retry_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Authlib's TokenMixin protocol.
     def check_client(self, client) -> bool:

@@ -12,7 +12,11 @@ from sayso.models._types import UTCDateTime, utcnow
 
 
 class DataKey(db.Model):
-    """An account's AES-256 data key, wrapped by the master key. Deleting it shreds the data."""
+    """An account's AES-256 data key, wrapped by the master key. Deleting it shreds the data.
+
+    ``wrapped_key`` names the master key that wrapped it (``0x02`` and the key's id before
+    the seal; a bare seal if written before ids), so ``sayso keys rotate`` can re-wrap it
+    under a new one (``services/vault.py``)."""
 
     __tablename__ = "data_keys"
 

@@ -17,10 +17,12 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from sayso import database, services
 from sayso.extensions import db
+from sayso.fields import grant_name_of
 from sayso.models import Account
 from sayso.models._types import utcnow
 from sayso.oauth.issuer import issuer
 from sayso.services.brands import token_hash
+from sayso.services.tokens import RetriedPair
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 
@@ -114,6 +116,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_token(self, token):
         # The INSERT uses the code up (its hash is unique among tokens) and checks the
         # account; a replay is handled (family revoked, event recorded) before it answers.
+        # An expired code is refused here too, not when it is looked up: only once client
+        # authentication, redirect_uri and the PKCE verifier have passed, so that only a
+        # request that proves it holds the code can revoke what it issued.
         request = self.request
         if not services.tokens().save_token_for_code(
             token, request.client, request.authorization_code
@@ -133,14 +138,42 @@ class CodeHolder:
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    """Every refresh rotates the refresh token; presenting an old one revokes the family."""
+    """Every refresh rotates the refresh token; presenting an old one revokes the family,
+    unless it retries, within seconds, a refresh whose answer was lost (then the same pair
+    comes back). The new pair covers only what the consumer grants now."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
         client = self.request.client
-        return services.tokens().rotate_refresh(refresh_token, client.client_id)
+        found = services.tokens().rotate_refresh(refresh_token, client.client_id)
+        if isinstance(found, RetriedPair):
+            self.request.retried_pair = found
+        return found
+
+    def create_token_response(self):
+        retried = getattr(self.request, "retried_pair", None)
+        if retried is not None:
+            # The pair the lost answer carried, as it was: nothing new is issued or stored.
+            return 200, retried.response(), self.TOKEN_RESPONSE_HEADER
+        return super().create_token_response()
+
+    def issue_token(self, user, refresh_token):
+        # Authlib would issue what the old token had (or what was asked, within it). A
+        # brand's token covers only what the consumer grants now: a field revoked (or let
+        # expire) since is left out, as reads and introspection leave it out.
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        if refresh_token.brand_id is not None:
+            live = services.consent().live_fields(refresh_token.account_id, refresh_token.brand_id)
+            scope = " ".join(s for s in scope_to_list(scope) if grant_name_of(s) in live)
+            if not scope:
+                # Nothing left to read: refused, and the claim on the refresh token undone.
+                db.session.rollback()
+                raise InvalidGrantError("Nothing this token covers is granted any more.")
+        return self.generate_token(
+            user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
+        )
 
     def authenticate_user(self, refresh_token):
         account = db.session.get(Account, refresh_token.account_id)
@@ -193,8 +226,6 @@ class SaysoIntrospectionEndpoint(IntrospectionEndpoint):
         return 200, self.introspect_token(token, expires_at), default_json_headers
 
     def introspect_token(self, token, expires_at):
-        from sayso.fields import grant_name_of
-
         live = services.consent().live_fields(token.account_id, token.brand_id)
         scopes = [s for s in token.scope.split() if grant_name_of(s) in live]
         if not scopes:

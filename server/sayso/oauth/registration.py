@@ -30,9 +30,16 @@ from flask import request as flask_request
 from marshmallow import ValidationError
 
 from sayso import services
+from sayso.oauth.resource import revoke_exposed
 from sayso.oauth.server import metadata
 from sayso.schemas.brands import ClientSchema
-from sayso.services.brands import new_client_id, new_client_secret, token_hash
+from sayso.services.brands import (
+    INITIAL_ACCESS_TOKEN_PREFIX,
+    InitialAccessTokenSpent,
+    new_client_id,
+    new_client_secret,
+    token_hash,
+)
 from sayso.web.forms import flatten_errors
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -58,6 +65,7 @@ MEMBER_TYPES = {
     "software_id": str,
     "software_version": str,
 }
+SPENT = "The initial access token is not valid: unknown, revoked, expired or used up."
 # RFC 6749 allows only these characters in error_description.
 _NOT_ALLOWED = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
@@ -112,6 +120,19 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
         return json_request
 
     def authenticate_token(self, request):
+        exposed = [
+            value
+            for name, value in flask_request.args.items(multi=True)
+            if name == "access_token" or value.startswith(INITIAL_ACCESS_TOKEN_PREFIX + "_")
+        ]
+        if exposed:
+            # In the URL it is in logs and histories already: refused, and revoked if it
+            # still worked, as any token sent there is (oauth.resource.revoke_exposed).
+            message = "Send the initial access token in the Authorization header, never in the URL."
+            revoked = [revoke_exposed(token) for token in exposed if token]  # each one
+            if any(revoked):
+                message += " This one was revoked, as it may now be in logs: issue a new one."
+            raise InvalidRequestError(message)
         scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -120,14 +141,13 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
             )
         brand = services.brands().brand_for_initial_access_token(token)
         if brand is None:
-            raise InvalidTokenError(
-                "The initial access token is not valid, or was revoked.", realm="sayso"
-            )
+            raise InvalidTokenError(SPENT, realm="sayso")
         # Authlib keeps this as ``request.credential``.
         return {"brand": brand, "token_hash": token_hash(token)}
 
     def get_server_metadata(self):
-        return metadata()
+        # What is supported (scopes, grant types...), not the issuer: never refused.
+        return metadata(served=False)
 
     def extract_client_metadata(self, request):
         data = request.payload.data
@@ -200,17 +220,23 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
 
     def save_client(self, client_info, client_metadata, request):
         credential = request.credential
-        return services.brands().register_client(
-            credential["brand"],
-            client_metadata["client_name"],
-            client_metadata["redirect_uris"],
-            client_metadata["sayso_purposes"],
-            webhook_url=client_metadata.get("sayso_webhook_url"),
-            third_party_scopes=client_metadata.get("sayso_third_party_scopes", []),
-            actor=f"registration:{credential['token_hash'][:16]}",
-            client_id=client_info["client_id"],
-            client_secret=client_info["client_secret"],
-        )
+        try:
+            return services.brands().register_client(
+                credential["brand"],
+                client_metadata["client_name"],
+                client_metadata["redirect_uris"],
+                client_metadata["sayso_purposes"],
+                webhook_url=client_metadata.get("sayso_webhook_url"),
+                third_party_scopes=client_metadata.get("sayso_third_party_scopes", []),
+                actor=f"registration:{credential['token_hash'][:16]}",
+                client_id=client_info["client_id"],
+                client_secret=client_info["client_secret"],
+                # Each registration uses the token once, in the client's own transaction.
+                initial_access_token=credential["token_hash"],
+            )
+        except InitialAccessTokenSpent:
+            # Its last use went to a registration racing this one, or it expired meanwhile.
+            raise InvalidTokenError(SPENT, realm="sayso") from None
 
     def generate_client_registration_info(self, client, request):
         # ``client`` is the NewClient from save_client: its webhook secret exists only now.

@@ -17,7 +17,7 @@ from sayso import database, services
 from sayso.errors import error_response
 from sayso.extensions import db
 from sayso.models import Token
-from sayso.services.brands import token_hash
+from sayso.services.brands import INITIAL_ACCESS_TOKEN_PREFIX, token_hash
 
 
 class SaysoBearerTokenValidator(BearerTokenValidator):
@@ -90,7 +90,7 @@ def presented_bearer(scopes=None) -> PresentedBearer:
     """
     if "access_token" in request.args or "access_token" in request.form:
         exposed = request.args.get("access_token") or request.form.get("access_token")
-        revoked = bool(exposed) and _revoke_exposed(exposed)
+        revoked = bool(exposed) and revoke_exposed(exposed)
         message = "Send the token in the Authorization header, never in the URL."
         if revoked:
             message += " This one was revoked, as it may now be in logs: get a new one."
@@ -100,10 +100,15 @@ def presented_bearer(scopes=None) -> PresentedBearer:
         return require_oauth.present(scopes)
 
 
-def _revoke_exposed(token: str) -> bool:
-    """Revoke an exposed token in a session of its own: the request may be a GET, whose
-    own transaction writes nothing (``database.read_only``), and may have begun already."""
+def revoke_exposed(token: str) -> bool:
+    """Revoke a token sent in a URL, and record it; whether it still worked. An access or
+    refresh token takes its family with it; a brand's initial access token (dynamic
+    registration) is revoked alone. In a session of its own: the request may be a GET, whose
+    own transaction writes nothing (``database.read_only``), and may have begun already;
+    and the request is refused afterwards, which must not undo the revocation."""
     with database.writing_anyway(), Session(db.engine) as session:
+        if token.startswith(INITIAL_ACCESS_TOKEN_PREFIX + "_"):
+            return services.brands(on=session).revoke_exposed_initial_access_token(token)
         return services.tokens(on=session).revoke_exposed(token)
 
 

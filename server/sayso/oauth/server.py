@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidClientError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6749.authenticate_client import (
     authenticate_client_secret_basic,
     authenticate_client_secret_post,
     authenticate_none,
 )
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import current_app, g
@@ -29,6 +32,19 @@ from sayso.oauth.grants import (
 )
 from sayso.oauth.issuer import issuer, public_url
 from sayso.services.tokens import ACCESS_LIFETIME
+
+
+class SaysoAuthorizationServer(AuthorizationServer):
+    """Authlib's Flask authorization server, with RFC 6749 section 5.2's status codes."""
+
+    def handle_error_response(self, request, error):
+        if isinstance(error, UnsupportedTokenTypeError):
+            # Authlib answers 401, which tells the client to authenticate; an unsupported
+            # token_type_hint is a 400 like every error but invalid_client (RFC 7009
+            # section 2.2.1, RFC 6749 section 5.2), and RFC 7662 keeps 401 for bad
+            # credentials. The client was authenticated before the hint was read.
+            error.status_code = 400
+        return super().handle_error_response(request, error)
 
 
 class SaysoIssuer(IssuerParameter):
@@ -116,6 +132,19 @@ def _with_credentials(method):
     return lambda _query_client, request: method(_client_credentials, request)
 
 
+def _authenticate_basic(_query_client, request):
+    """``client_secret_basic``, refusing credentials that are not base64 of UTF-8 text
+    (RFC 7617 section 2.1) as ``invalid_client``: Authlib decodes them unguarded, so
+    ``Basic /w==`` or a Latin-1 byte in the client id would otherwise be a 500."""
+    try:
+        extract_basic_authorization(request.headers)
+    except ValueError:  # UnicodeDecodeError, or non-ASCII where base64 was expected
+        raise InvalidClientError(
+            status_code=401, description="The Basic credentials are not base64 of UTF-8 text."
+        ) from None
+    return authenticate_client_secret_basic(_client_credentials, request)
+
+
 def new_token(*_args, **_kwargs) -> str:
     """A fresh access or refresh token: 256 random bits, URL-safe base64.
 
@@ -126,10 +155,12 @@ def new_token(*_args, **_kwargs) -> str:
 
 
 def _save_token(token, request):
-    # A refresh continues its token's family. (The code grant saves its own tokens: see
-    # AuthorizationCodeGrant.save_token.)
+    # A refresh continues its token's family, and keeps the pair for a retry of this very
+    # refresh (sealed for the refresh token it replaces). (The code grant saves its own
+    # tokens: see AuthorizationCodeGrant.save_token.)
     family = request.refresh_token.family_id
-    services.tokens().save_token(token, request.client, request.user.id, family)
+    replaced = request.form.get("refresh_token")
+    services.tokens().save_token(token, request.client, request.user.id, family, replaced)
 
 
 def build_server(app) -> AuthorizationServer:
@@ -141,12 +172,12 @@ def build_server(app) -> AuthorizationServer:
         "authorization_code": lifetime,
         "refresh_token": lifetime,
     }
-    server = AuthorizationServer()
+    server = SaysoAuthorizationServer()
     server.init_app(app, query_client=_query_client, save_token=_save_token)
     # Client authentication (token, revocation, introspection) parses credentials exactly
     # as Authlib does, but looks the client up with _client_credentials.
+    server.register_client_auth_method("client_secret_basic", _authenticate_basic)
     for name, method in (
-        ("client_secret_basic", authenticate_client_secret_basic),
         ("client_secret_post", authenticate_client_secret_post),
         ("none", authenticate_none),
     ):
@@ -169,11 +200,26 @@ def authorization_server() -> AuthorizationServer:
     return current_app.extensions["sayso_oauth"]
 
 
-def metadata() -> dict:
-    """RFC 8414 authorization server metadata."""
+class NoIssuer(Exception):
+    """No issuer RFC 8414 allows can be named for this request: ``SAYSO_ISSUER`` is unset
+    and the request's origin is plain http on a host other than loopback."""
+
+
+def metadata(*, served: bool = True) -> dict:
+    """RFC 8414 authorization server metadata, checked against the RFC when it is
+    ``served`` (dynamic registration reads only what is supported, not the issuer).
+
+    Raises :class:`NoIssuer` when it would be served under an issuer the RFC forbids.
+    """
+    name = issuer()
+    if served and not is_secure_transport(name):
+        raise NoIssuer(
+            f"Sayso's issuer would be {name}, but an issuer must use https (RFC 8414). "
+            "Reach Sayso over https or on a loopback address, or set SAYSO_ISSUER."
+        )
     document = AuthorizationServerMetadata(
         {
-            "issuer": issuer(),
+            "issuer": name,
             "authorization_endpoint": public_url("oauth.authorize"),
             "token_endpoint": public_url("oauth.token"),
             "revocation_endpoint": public_url("oauth.revoke"),
@@ -202,5 +248,6 @@ def metadata() -> dict:
             "service_documentation": public_url("web.index"),
         }
     )
-    document.validate()
+    if served:
+        document.validate()
     return dict(document)

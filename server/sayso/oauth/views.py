@@ -12,11 +12,12 @@ from marshmallow import ValidationError
 
 from sayso import services
 from sayso.auth import consumer_required
+from sayso.errors import error_response
 from sayso.extensions import csrf, limiter
 from sayso.fields import MANAGE_SCOPE, grant_name_of, grantable, scope_of
 from sayso.oauth import bp
 from sayso.oauth.issuer import fixed_origin, issuer
-from sayso.oauth.server import authorization_server, metadata
+from sayso.oauth.server import NoIssuer, authorization_server, metadata
 from sayso.schemas.consent import ConsentDecisionSchema
 from sayso.security import CONTENT_SECURITY_POLICY
 from sayso.web.forms import FormError
@@ -30,7 +31,15 @@ BOX_UNTICKED = FormError(
 @bp.get("/.well-known/oauth-authorization-server")
 def server_metadata():
     """RFC 8414 metadata."""
-    response = jsonify(metadata())
+    try:
+        document = metadata()
+    except NoIssuer as refused:
+        # A plain-http origin other than loopback (SAYSO_ISSUER unset, so not production):
+        # say so, rather than advertise endpoints under an issuer the RFC forbids.
+        response, status = error_response(400, str(refused), "invalid_request")
+        response.headers["Cache-Control"] = "no-cache"
+        return response, status
+    response = jsonify(document)
     # Built from the request's Host when SAYSO_ISSUER is unset: then no shared cache may
     # keep it for others.
     response.headers["Cache-Control"] = "public, max-age=3600" if fixed_origin() else "no-cache"

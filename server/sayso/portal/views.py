@@ -7,6 +7,8 @@ in the answer to the POST that made them and never again (not in a URL, not in a
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -183,24 +185,40 @@ def deliveries():
 @bp.get("/registration")
 def registration():
     """Dynamic client registration: the endpoint and the brand's initial access tokens."""
+    brands = services.brands()
     return render_template(
         "portal/registration.html",
         brand=g.brand,
-        tokens=services.brands().live_initial_access_tokens(g.brand),
+        tokens=brands.live_initial_access_tokens(g.brand),
+        lifetime=_duration(brands.initial_token_lifetime),
+        uses=brands.initial_token_uses,
     )
+
+
+def _duration(span: timedelta) -> str:
+    """``1 day``, ``12 hours``, ``90 minutes``: a lifetime as the portal says it."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 @bp.post("/registration/tokens")
 def issue_initial_access_token():
     """A new initial access token, shown once."""
-    token = services.brands().issue_initial_access_token(g.brand, actor=_actor())
+    issued = services.brands().issue_initial_access_token(g.brand, actor=_actor())
     return render_template(
         "portal/secrets.html",
         brand=g.brand,
         client=None,
         title="A new initial access token",
-        secrets=[("Initial access token", token)],
-        note="Send it as a Bearer token to the registration endpoint. It works until revoked.",
+        secrets=[("Initial access token", issued.token)],
+        note="Send it as a Bearer token to the registration endpoint, in the Authorization "
+        "header (a token sent in a URL is revoked). It works until "
+        f"{issued.expires_at:%Y-%m-%d %H:%M} UTC, for at most {issued.uses} registrations, "
+        "unless you revoke it first.",
     ), 201
 
 

@@ -11,9 +11,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account
 from sayso.models._types import utcnow
-from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.vault import Vault
 
 
@@ -67,7 +67,10 @@ class AccountService:
     def sign_up(self, email: str, password: str, role: str = "consumer") -> Account:
         """Create an account with its data key; raise :class:`EmailTaken` if the email is used."""
         index = self.vault.email_index(email)
-        if self.session.scalar(select(Account.id).where(Account.email_index == index)):
+        # Taken under any configured master key: during a rotation an existing account's
+        # email may still be indexed under a retired one.
+        taken = select(Account.id).where(Account.email_index.in_(self.vault.email_indexes(email)))
+        if self.session.scalar(taken):
             raise EmailTaken
         account = Account(
             role=role,
@@ -101,8 +104,13 @@ class AccountService:
 
     def find_by_email(self, email: str) -> Account | None:
         """The account behind an email address, if any."""
+        # One account at most, but for an address taken again while a retired master key
+        # was missing (docs/configuration.md, Rotating the master key): the first one.
         return self.session.scalar(
-            select(Account).where(Account.email_index == self.vault.email_index(email))
+            select(Account)
+            .where(Account.email_index.in_(self.vault.email_indexes(email)))
+            .order_by(Account.id)
+            .limit(1)
         )
 
     def email_of(self, account: Account) -> str:

@@ -6,12 +6,15 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select, update
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import LargeBinary, func, literal, select, update
 
 from sayso.fields import grant_name_of, grantable
+from sayso.ledger import Event, EventType, Ledger
 from sayso.models import (
     Account,
     Brand,
@@ -21,13 +24,29 @@ from sayso.models import (
     OAuthClient,
 )
 from sayso.models._types import utcnow
-from sayso.services.ledger import Event, EventType, Ledger
-from sayso.services.vault import derive_key
+from sayso.services.vault import (
+    MasterKeyMissing,
+    MasterKeys,
+    VaultError,
+    key_id_of,
+    keyed_body,
+    keyed_prefix,
+    legacy_subject_key,
+    seal_keyed,
+    unseal,
+)
+
+#: The subkey of each master key that seals webhook signing secrets.
+_WEBHOOK_SECRETS = "webhook-secrets/v1"
 
 
 def token_hash(value: str) -> str:
     """How every secret Sayso hands out is stored: its SHA-256, hex."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+#: Every initial access token starts with this (so a leaked one is recognisable).
+INITIAL_ACCESS_TOKEN_PREFIX = "sayso_iat"  # noqa: S105  (a prefix, not a secret)
 
 
 def new_secret(prefix: str) -> str:
@@ -43,6 +62,21 @@ def new_client_id() -> str:
 def new_client_secret() -> str:
     """A fresh client secret (shown to the brand once; only its hash is stored)."""
     return new_secret("sayso_cs")
+
+
+@dataclass(frozen=True)
+class IssuedInitialAccessToken:
+    """An initial access token as just issued (the only moment it exists in clear), with
+    its limits."""
+
+    token: str
+    expires_at: datetime
+    uses: int
+
+
+class InitialAccessTokenSpent(Exception):
+    """The initial access token stopped working (revoked, expired or used up) between
+    the check of the request and the registration."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +99,23 @@ class BrandService:
     committed unit of work, the change and its ledger event together.
     """
 
-    def __init__(self, session, ledger: Ledger, master_key: bytes):
+    def __init__(
+        self,
+        session,
+        ledger: Ledger,
+        master_keys: MasterKeys | bytes,
+        initial_token_lifetime: timedelta = timedelta(days=1),
+        initial_token_uses: int = 10,
+        subject_key: bytes | None = None,
+    ):
         self.session = session
         self.ledger = ledger
-        self._webhook_key = AESGCM(derive_key(master_key, "webhook-secrets/v1"))
-        self._pairwise_key = derive_key(master_key, "pairwise-subject/v1")
+        self.initial_token_lifetime = initial_token_lifetime
+        self.initial_token_uses = initial_token_uses
+        self.keys = MasterKeys.coerce(master_keys)
+        # SAYSO_SUBJECT_KEY: not a subkey of the master key, so `sub` survives its rotation
+        # (its default is the subkey `sub` was derived with before, see config.py).
+        self._pairwise_key = subject_key or legacy_subject_key(self.keys.current.secret)
 
     # Brands -----------------------------------------------------------------
 
@@ -274,8 +320,19 @@ class BrandService:
         client_id: str | None = None,
         client_secret: str | None = None,
         third_party_scopes: list[str] = (),
+        initial_access_token: str | None = None,
     ) -> NewClient:
-        """Create a brand's confidential client and commit it with its ledger event."""
+        """Create a brand's confidential client and commit it with its ledger event.
+
+        Registered with an ``initial_access_token`` (its hash), the registration uses one
+        of the token's uses up in the same transaction, or raises
+        :class:`InitialAccessTokenSpent` having created nothing.
+        """
+        if initial_access_token is not None and not self._use_initial_access_token(
+            initial_access_token
+        ):
+            self.session.rollback()
+            raise InitialAccessTokenSpent()
         new = self.create_client(
             brand,
             name,
@@ -339,11 +396,13 @@ class BrandService:
         return secret
 
     def webhook_secret(self, client: OAuthClient) -> str | None:
-        """The client's webhook signing secret, for signing deliveries."""
+        """The client's webhook signing secret, for signing deliveries. Raises
+        :class:`MasterKeyMissing` if the master key that sealed it is not configured."""
         blob = client.webhook_secret_sealed
         if not blob:
             return None
-        return self._webhook_key.decrypt(blob[:12], blob[12:], client.client_id.encode()).decode()
+        secret, _ = self._open_webhook_secret(client.client_id, blob)
+        return secret.decode()
 
     def delete_client(self, client: OAuthClient, actor: str = "operator") -> None:
         """Delete a client with its tokens and pending deliveries (the ledger stays).
@@ -364,46 +423,132 @@ class BrandService:
 
     def _set_webhook_secret(self, client: OAuthClient) -> str:
         secret = new_secret("sayso_whs")
-        nonce = secrets.token_bytes(12)
-        client.webhook_secret_sealed = nonce + self._webhook_key.encrypt(
-            nonce, secret.encode(), client.client_id.encode()
-        )
+        client.webhook_secret_sealed = self._seal_webhook_secret(client.client_id, secret.encode())
         return secret
+
+    def _seal_webhook_secret(self, client_id: str, secret: bytes) -> bytes:
+        """Sealed under the current master key's subkey, naming that key (vault format)."""
+        return seal_keyed(self.keys.current, _WEBHOOK_SECRETS, secret, client_id.encode())
+
+    def _open_webhook_secret(self, client_id: str, blob: bytes) -> tuple[bytes, bytes]:
+        """The secret, and the id of the master key that sealed it."""
+        label = client_id.encode()
+        key_id = key_id_of(blob)
+        master = self.keys.find(key_id) if key_id is not None else None
+        if master is not None:
+            try:
+                return unseal(master.aead(_WEBHOOK_SECRETS), keyed_body(blob), label), key_id
+            except VaultError:
+                pass  # one sealed before ids whose random nonce begins like an id: below
+        # Sealed before master keys had ids: a 12-byte nonce and the ciphertext, under the
+        # subkey of the master key of the day (the current one, or a retired one).
+        for master in self.keys:
+            try:
+                secret = master.aead(_WEBHOOK_SECRETS).decrypt(blob[:12], blob[12:], label)
+            except (InvalidTag, ValueError):
+                continue
+            return secret, master.key_id
+        raise MasterKeyMissing(f"the webhook secret of client {client_id}", key_id)
+
+    def webhook_secrets_by_master_key(self) -> tuple[Counter, Counter]:
+        """How many webhook secrets each configured master key seals (those sealed before
+        ids counted under the key that opens them), and how many need one that is not
+        configured, by its id (``None``: sealed before ids, and no configured key opens it)."""
+        sealed, missing = Counter(), Counter()
+        rows = self.session.execute(
+            select(OAuthClient.client_id, OAuthClient.webhook_secret_sealed).where(
+                OAuthClient.webhook_secret_sealed.is_not(None)
+            )
+        ).all()
+        for client_id, blob in rows:
+            try:
+                _, key_id = self._open_webhook_secret(client_id, blob)
+            except MasterKeyMissing as error:
+                missing[error.key_id] += 1
+            else:
+                sealed[key_id] += 1
+        return sealed, missing
+
+    def reseal_webhook_secrets(self, after: int, limit: int):
+        """Re-seal under the current master key up to ``limit`` webhook secrets (of clients
+        after row id ``after``) that another key sealed; commits. Returns how many, the last
+        row id looked at (``None``: none left) and the clients whose key is missing."""
+        prefix = keyed_prefix(self.keys.current)
+        rows = self.session.execute(
+            select(OAuthClient.id, OAuthClient.client_id, OAuthClient.webhook_secret_sealed)
+            .where(
+                OAuthClient.id > after,
+                OAuthClient.webhook_secret_sealed.is_not(None),
+                func.substr(OAuthClient.webhook_secret_sealed, 1, len(prefix), type_=LargeBinary)
+                != literal(prefix, LargeBinary),
+            )
+            .order_by(OAuthClient.id)
+            .limit(limit)
+        ).all()
+        resealed, last, missing = 0, None, []
+        for row_id, client_id, blob in rows:
+            last = row_id
+            try:
+                secret, _ = self._open_webhook_secret(client_id, blob)
+            except MasterKeyMissing as error:
+                missing.append(error)
+                continue
+            resealed += self.session.execute(
+                update(OAuthClient)
+                .where(OAuthClient.id == row_id, OAuthClient.webhook_secret_sealed == blob)
+                .values(webhook_secret_sealed=self._seal_webhook_secret(client_id, secret))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        self.session.commit()
+        return resealed, last, missing
 
     # Dynamic registration -----------------------------------------------------
 
-    def issue_initial_access_token(self, brand: Brand, actor: str = "operator") -> str:
-        """A bearer token with which the brand may register clients (RFC 7591). Commits."""
-        token = new_secret("sayso_iat")
-        self.session.add(InitialAccessToken(token_hash=token_hash(token), brand_id=brand.id))
+    def issue_initial_access_token(
+        self, brand: Brand, actor: str = "operator"
+    ) -> IssuedInitialAccessToken:
+        """A bearer token with which the brand may register clients (RFC 7591), until it
+        expires or has registered its number of clients. Commits."""
+        token = new_secret(INITIAL_ACCESS_TOKEN_PREFIX)
+        expires_at = utcnow() + self.initial_token_lifetime
+        self.session.add(
+            InitialAccessToken(
+                token_hash=token_hash(token),
+                brand_id=brand.id,
+                expires_at=expires_at,
+                uses_left=self.initial_token_uses,
+            )
+        )
         self.ledger.append(
-            Event(EventType.INITIAL_TOKEN_ISSUED, actor=actor, brand=brand.public_id)
+            Event(
+                EventType.INITIAL_TOKEN_ISSUED,
+                actor=actor,
+                brand=brand.public_id,
+                details={
+                    "expires_at": expires_at.isoformat(timespec="seconds"),
+                    "uses": self.initial_token_uses,
+                },
+            )
         )
         self.session.commit()
-        return token
+        return IssuedInitialAccessToken(token, expires_at, self.initial_token_uses)
 
     def live_initial_access_tokens(self, brand: Brand) -> list[InitialAccessToken]:
         """The brand's initial access tokens that still work, newest first."""
         return list(
             self.session.scalars(
                 select(InitialAccessToken)
-                .where(
-                    InitialAccessToken.brand_id == brand.id,
-                    InitialAccessToken.revoked_at.is_(None),
-                )
+                .where(InitialAccessToken.brand_id == brand.id, *self._live(utcnow()))
                 .order_by(InitialAccessToken.created_at.desc())
             )
         )
 
     def revoke_initial_access_tokens(self, brand: Brand, actor: str = "operator") -> int:
-        """Revoke every initial access token of the brand; how many there were. Commits,
-        with the ledger event (when there was any to revoke)."""
+        """Revoke every initial access token of the brand that still works; how many there
+        were. Commits, with the ledger event (when there was any to revoke)."""
         revoked = self.session.execute(
             update(InitialAccessToken)
-            .where(
-                InitialAccessToken.brand_id == brand.id,
-                InitialAccessToken.revoked_at.is_(None),
-            )
+            .where(InitialAccessToken.brand_id == brand.id, *self._live(utcnow()))
             .values(revoked_at=utcnow())
         ).rowcount
         if revoked:
@@ -419,8 +564,53 @@ class BrandService:
         return revoked
 
     def brand_for_initial_access_token(self, token: str) -> Brand | None:
-        """The brand an initial access token belongs to, if it is valid."""
+        """The brand an initial access token belongs to, if it still works: not revoked,
+        not expired, not used up."""
         row = self.session.get(InitialAccessToken, token_hash(token))
-        if row is None or row.revoked_at is not None:
+        if row is None or not self._works(row, utcnow()):
             return None
         return self.session.get(Brand, row.brand_id)
+
+    def revoke_exposed_initial_access_token(self, token: str) -> bool:
+        """Revoke an initial access token sent where it leaks (a URL, which logs and
+        proxies keep), and record it as any exposed token is; whether it still worked.
+        Commits."""
+        row = self.session.get(InitialAccessToken, token_hash(token))
+        if row is None or not self._works(row, utcnow()):
+            return False
+        row.revoked_at = utcnow()
+        brand = self.session.get(Brand, row.brand_id)
+        self.ledger.append(
+            Event(
+                EventType.TOKEN_EXPOSED,
+                actor=f"registration:{row.token_hash[:16]}",
+                brand=brand.public_id,
+                details={"initial_access_token": row.token_hash[:16]},
+            )
+        )
+        self.session.commit()
+        return True
+
+    def _use_initial_access_token(self, hashed: str) -> bool:
+        """Take one use of the token, if it still works (one conditional ``UPDATE``: of
+        two registrations racing for its last use, one gets it)."""
+        return (
+            self.session.execute(
+                update(InitialAccessToken)
+                .where(InitialAccessToken.token_hash == hashed, *self._live(utcnow()))
+                .values(uses_left=InitialAccessToken.uses_left - 1)
+            ).rowcount
+            == 1
+        )
+
+    @staticmethod
+    def _live(now: datetime) -> tuple:
+        return (
+            InitialAccessToken.revoked_at.is_(None),
+            InitialAccessToken.expires_at > now,
+            InitialAccessToken.uses_left > 0,
+        )
+
+    @staticmethod
+    def _works(row: InitialAccessToken, now: datetime) -> bool:
+        return row.revoked_at is None and row.expires_at > now and row.uses_left > 0

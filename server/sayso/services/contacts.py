@@ -15,9 +15,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import Integer, cast, delete, func, select
 
+from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account, Brand, Contact, Disclosure
 from sayso.models._types import utcnow
-from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.vault import Vault
 
 #: The window a weekly cap counts over: the seven days up to the moment in question.
@@ -158,6 +158,14 @@ class ContactPolicyService:
         decision = decide(
             self.channels_of(account), channel, self._recent(account, brand, channel, now), now
         )
+        self._verdict_read(account, brand, channel, decision, actor)
+        self.session.commit()
+        return decision
+
+    def _verdict_read(
+        self, account: Account, brand: Brand, channel: str, decision: Decision, actor: str
+    ) -> None:
+        """Record that the brand is told a decision, a read of ``channels`` (without them)."""
         self.ledger.append(
             Event(
                 EventType.CONTACT_POLICY_CHECKED,
@@ -168,13 +176,23 @@ class ContactPolicyService:
                 details={"channel": channel, "allowed": decision.allowed},
             )
         )
-        self.session.commit()
-        return decision
 
     def record(
-        self, account: Account, brand: Brand, channel: str, sent_at: datetime, actor: str
+        self,
+        account: Account,
+        brand: Brand,
+        channel: str,
+        sent_at: datetime,
+        actor: str,
+        verdict_read: bool = False,
     ) -> Contact:
-        """Record a contact the brand reports; a breach if the policy would have refused it."""
+        """Record a contact the brand reports; a breach if the policy would have refused it.
+
+        The breach is worked out whatever the brand may read (the consumer and officers
+        see it). ``verdict_read``: the brand is told the verdict, which tells of the
+        consumer's ``channels``, so it is recorded as a read of them, in the same
+        transaction as the contact.
+        """
         decision = decide(
             self.channels_of(account),
             channel,
@@ -200,6 +218,8 @@ class ContactPolicyService:
                     details={"channel": channel, "reason": decision.reason},
                 )
             )
+            if verdict_read:
+                self._verdict_read(account, brand, channel, decision, actor)
             self.session.commit()
         except Exception:
             self.session.rollback()

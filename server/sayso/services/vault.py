@@ -5,6 +5,11 @@ Every account gets its own AES-256-GCM data key; the database stores it only wra
 naming the row they belong to (associated data), so a ciphertext moved to another row
 or account fails to open. Deleting the wrapped key — ``shred`` — makes every value and
 backup of that account unreadable for good.
+
+The master key can be rotated (``sayso keys rotate``): a wrapped key names the master key
+that wrapped it by an id derived from that key (:class:`MasterKeys`), so a read unwraps
+with whichever configured key wrapped the row, and rotation only re-wraps the data keys:
+no value is ever re-encrypted.
 """
 
 from __future__ import annotations
@@ -15,16 +20,24 @@ import hmac
 import os
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import LargeBinary, case, func, literal, select, update
 
-from sayso.models import DataKey
+from sayso.models import Account, DataKey
 
 _VERSION = b"\x01"
 _NONCE = 12
+#: A blob that names its master key: ``0x02`` || the key's 8-byte id || a :func:`seal`.
+_KEYED = b"\x02"
+_KEY_ID = 8
+_KEYED_HEADER = len(_KEYED) + _KEY_ID
 
 
 class VaultError(Exception):
@@ -35,13 +48,119 @@ class KeyShredded(VaultError):
     """The account's data key is gone: its values are unreadable for good."""
 
 
-@functools.lru_cache(maxsize=32)
+class MasterKeyMissing(VaultError):
+    """Something was wrapped or sealed by a master key that is not configured (neither
+    ``SAYSO_MASTER_KEY`` nor one of ``SAYSO_MASTER_KEYS_RETIRED``): a retired key was
+    dropped while it still wrapped data. ``key_id`` is ``None`` for what was written
+    before wrapped keys named their master key (and opens under none configured)."""
+
+    def __init__(self, what: str, key_id: bytes | None):
+        self.what = what
+        self.key_id = key_id
+        if key_id is None:
+            super().__init__(
+                f"{what} was wrapped, before master keys had ids, by a master key that is not "
+                "configured: put that key back in SAYSO_MASTER_KEYS_RETIRED"
+            )
+        else:
+            super().__init__(
+                f"{what} is wrapped by master key {key_id.hex()}, which is not configured: "
+                "put that key back in SAYSO_MASTER_KEYS_RETIRED, then run `sayso keys rotate`"
+            )
+
+
+@functools.lru_cache(maxsize=64)
 def derive_key(master_key: bytes, purpose: str) -> bytes:
     """A 32-byte subkey of the master key for one purpose (HKDF-SHA256).
 
     Memoised: services are built per request and each derives its subkeys; the result is a
     pure function of the master key, which the process holds anyway."""
     return HKDF(hashes.SHA256(), 32, salt=None, info=f"sayso/{purpose}".encode()).derive(master_key)
+
+
+def master_key_id(secret: bytes) -> bytes:
+    """The 8-byte id of a master key, which what it wraps carries: derived from the key
+    one way, so it names the key without revealing it (the key is never stored)."""
+    return derive_key(secret, "master-key-id/v1")[:_KEY_ID]
+
+
+def legacy_subject_key(master_key: bytes) -> bytes:
+    """The key pairwise subjects were derived with before ``SAYSO_SUBJECT_KEY`` existed:
+    a subkey of the master key. Used as the subject key until one is set, so every ``sub``
+    a brand holds stays the same."""
+    return derive_key(master_key, "pairwise-subject/v1")
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    """One master key and its id."""
+
+    secret: bytes = field(repr=False)
+    key_id: bytes
+
+    @classmethod
+    def of(cls, secret: bytes) -> MasterKey:
+        """The key with its id."""
+        return cls(secret, master_key_id(secret))
+
+    def aead(self, purpose: str | None = None) -> AESGCM:
+        """AES-256-GCM under the key itself (``None``: data keys are wrapped with it) or
+        under its subkey for ``purpose``."""
+        return _aead(self.secret, purpose)
+
+
+@functools.lru_cache(maxsize=64)
+def _aead(secret: bytes, purpose: str | None) -> AESGCM:
+    return AESGCM(secret if purpose is None else derive_key(secret, purpose))
+
+
+class MasterKeys:
+    """The master key that wraps and seals from now on (``SAYSO_MASTER_KEY``), and the
+    retired ones still accepted to unwrap what they wrapped (``SAYSO_MASTER_KEYS_RETIRED``)
+    until ``sayso keys rotate`` has re-wrapped it all under the current one."""
+
+    def __init__(self, current: bytes, retired: Iterable[bytes] = ()):
+        self.current = MasterKey.of(current)
+        unique = dict.fromkeys(k for k in retired if k != current)
+        self.retired = tuple(MasterKey.of(k) for k in unique)
+        self._by_id = {k.key_id: k for k in (self.current, *self.retired)}
+
+    @classmethod
+    def coerce(cls, keys: MasterKeys | bytes) -> MasterKeys:
+        """``keys`` as a key ring (a lone key is a ring with no retired key)."""
+        return keys if isinstance(keys, MasterKeys) else cls(keys)
+
+    def __iter__(self) -> Iterator[MasterKey]:
+        """The current key first, then the retired ones."""
+        yield self.current
+        yield from self.retired
+
+    def find(self, key_id: bytes) -> MasterKey | None:
+        """The configured key with this id, if there is one."""
+        return self._by_id.get(key_id)
+
+
+def key_id_of(blob: bytes) -> bytes | None:
+    """The id of the master key a keyed blob names; ``None`` for a blob from before ids."""
+    if blob[:1] == _KEYED and len(blob) > _KEYED_HEADER:
+        return blob[1:_KEYED_HEADER]
+    return None
+
+
+def seal_keyed(key: MasterKey, purpose: str | None, plaintext: bytes, label: bytes) -> bytes:
+    """:func:`seal` under ``key`` (or its subkey for ``purpose``), prefixed with ``0x02``
+    and the key's id, so whoever opens it knows which master key to use."""
+    return _KEYED + key.key_id + seal(key.aead(purpose), plaintext, label)
+
+
+def keyed_body(blob: bytes) -> bytes:
+    """The :func:`seal` inside a keyed blob (after its key id)."""
+    return blob[_KEYED_HEADER:]
+
+
+def keyed_prefix(key: MasterKey) -> bytes:
+    """How every blob :func:`seal_keyed` under ``key`` begins."""
+    return _KEYED + key.key_id
 
 
 def seal(aead: AESGCM, plaintext: bytes, label: bytes) -> bytes:
@@ -112,20 +231,39 @@ class DataKeyCache:
                 del self._entries[key]
 
 
+@dataclass
+class RewrapBatch:
+    """What one batch of :meth:`Vault.rewrap_data_keys` did."""
+
+    rewrapped: int = 0
+    #: The last account id looked at: the next batch starts after it (``None``: none left).
+    last_account_id: int | None = None
+    #: Data keys it could not re-wrap, by the id of the master key they need (``None``:
+    #: wrapped before ids, by no configured key), each with the first account it names.
+    missing: Counter = field(default_factory=Counter)
+    first_missing: dict = field(default_factory=dict)
+    #: Accounts left as they were because their email does not open with their data key
+    #: (re-wrapping it would leave the email indexed under the retired key).
+    unreadable: list = field(default_factory=list)
+    #: Accounts left as they were because another account has their email address under
+    #: the current key (it signed up while their master key was missing).
+    conflicting: list = field(default_factory=list)
+
+
 class Vault:
     """Seals and opens values for one account at a time."""
 
-    def __init__(self, session, master_key: bytes, key_cache: DataKeyCache | None = None):
+    def __init__(
+        self, session, master_keys: MasterKeys | bytes, key_cache: DataKeyCache | None = None
+    ):
         self.session = session
-        self._master = AESGCM(master_key)
-        self._email_index_key = derive_key(master_key, "email-index/v1")
+        self.keys = MasterKeys.coerce(master_keys)
         self._cache = key_cache if key_cache is not None else DataKeyCache(0)
 
     def create_key(self, account_id: int) -> None:
         """Give a new account its data key (stored wrapped, in the caller's transaction)."""
         key = AESGCM.generate_key(bit_length=256)
-        wrapped = seal(self._master, key, self._wrap_label(account_id))
-        self.session.add(DataKey(account_id=account_id, wrapped_key=wrapped))
+        self.session.add(DataKey(account_id=account_id, wrapped_key=self._wrap(account_id, key)))
 
     def encrypt_for(self, account_id: int, label: str, plaintext: bytes) -> bytes:
         """Seal ``plaintext`` for the account; ``label`` names the row it will live in."""
@@ -139,7 +277,8 @@ class Vault:
         self, account_id: int, wrapped_key: bytes | None, label: str, blob: bytes
     ) -> bytes:
         """:meth:`decrypt_for` with the account's wrapped key already fetched (``None`` when
-        it has been shredded), so a caller can load it in the same query as the values."""
+        it has been shredded), so a caller can load it in the same query as the values.
+        The wrapped key names its master key: it may be the current one or a retired one."""
         if wrapped_key is None:
             raise KeyShredded(f"account {account_id} has no data key")
         return unseal(self._aead(account_id, wrapped_key), blob, self._label(account_id, label))
@@ -152,10 +291,117 @@ class Vault:
         self._cache.forget(account_id)
 
     def email_index(self, email: str) -> bytes:
-        """The keyed hash under which an account's email is looked up."""
-        return hmac.new(
-            self._email_index_key, normalize_email(email).encode(), hashlib.sha256
-        ).digest()
+        """The keyed hash under which a new account's email is stored (current master key)."""
+        return self._email_index(self.keys.current, email)
+
+    def email_indexes(self, email: str) -> list[bytes]:
+        """Every keyed hash an existing account's email may be stored under: one per
+        configured master key, the current one first. An account's email is indexed under
+        the master key that wraps its data key, and re-indexed when that is re-wrapped."""
+        return [self._email_index(key, email) for key in self.keys]
+
+    # Rotation -----------------------------------------------------------------
+
+    def data_keys_by_master_key(self) -> dict[bytes | None, int]:
+        """How many data keys each master key wraps, by key id (``None``: wrapped before
+        wrapped keys named their master key, by whichever key was in use then)."""
+        column = DataKey.wrapped_key
+        key_id = case(
+            (
+                func.substr(column, 1, 1, type_=LargeBinary) == literal(_KEYED, LargeBinary),
+                func.substr(column, 2, _KEY_ID, type_=LargeBinary),
+            ),
+            else_=None,
+        ).label("master_key_id")
+        rows = self.session.execute(select(key_id, func.count()).group_by("master_key_id")).all()
+        return {(bytes(k) if k is not None else None): n for k, n in rows}
+
+    def rewrap_data_keys(self, after: int, limit: int) -> RewrapBatch:
+        """Re-wrap under the current master key up to ``limit`` data keys (of accounts after
+        ``after``, in id order) that another master key wraps, or none names, and re-index
+        those accounts' emails under it too; commits.
+
+        Each row is written by one conditional statement (``WHERE wrapped_key`` is still
+        the one unwrapped), so a row erased or re-wrapped meanwhile is left alone, and an
+        interrupted batch leaves every row as it was: under a key that still opens it.
+        """
+        current = self.keys.current
+        batch = RewrapBatch()
+        rows = self.session.execute(
+            select(
+                DataKey.account_id,
+                DataKey.wrapped_key,
+                Account.email_encrypted,
+                Account.email_index,
+            )
+            .join(Account, Account.id == DataKey.account_id)
+            .where(
+                DataKey.account_id > after,
+                func.substr(DataKey.wrapped_key, 1, _KEYED_HEADER, type_=LargeBinary)
+                != literal(keyed_prefix(current), LargeBinary),
+            )
+            .order_by(DataKey.account_id)
+            .limit(limit)
+            # The accounts first, as erasure takes them (its account, then the data key):
+            # in the other order, the two could deadlock.
+            .with_for_update(of=Account)
+        ).all()
+        ready = []  # (row, data key, new email index or None)
+        for row in rows:
+            batch.last_account_id = row.account_id
+            try:
+                key = self._unwrap(row.account_id, row.wrapped_key)
+            except MasterKeyMissing as missing:
+                batch.missing[missing.key_id] += 1
+                batch.first_missing.setdefault(missing.key_id, row.account_id)
+                continue
+            index = None
+            if row.email_encrypted is not None and row.email_index is not None:
+                label = self._label(row.account_id, "email")
+                try:
+                    email = unseal(AESGCM(key), row.email_encrypted, label).decode()
+                except VaultError:
+                    batch.unreadable.append(row.account_id)
+                    continue
+                index = self._email_index(current, email)
+            ready.append((row, key, index))
+        # An address already indexed under the current key by another account: one signed
+        # up with it while this account's key was missing (dropped too early). Re-indexing
+        # would break the unique index; the account stays as it is, for the operator.
+        taken = dict(
+            self.session.execute(
+                select(Account.email_index, Account.id).where(
+                    Account.email_index.in_([i for _, _, i in ready if i is not None])
+                )
+            ).all()
+        )
+        for row, key, index in ready:
+            if index is not None and taken.get(index, row.account_id) != row.account_id:
+                batch.conflicting.append(row.account_id)
+                continue
+            done = self.session.execute(
+                update(DataKey)
+                .where(
+                    DataKey.account_id == row.account_id,
+                    DataKey.wrapped_key == row.wrapped_key,
+                )
+                .values(wrapped_key=self._wrap(row.account_id, key))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if done and index is not None and index != row.email_index:
+                # The email's index follows the key that wraps the account's data key, so
+                # a retired key, once it wraps nothing, indexes nothing either.
+                self.session.execute(
+                    update(Account)
+                    .where(Account.id == row.account_id, Account.email_index.is_not(None))
+                    .values(email_index=index)
+                    .execution_options(synchronize_session=False)
+                )
+            batch.rewrapped += done
+        self.session.commit()
+        return batch
+
+    # Internals ----------------------------------------------------------------
 
     def _data_key(self, account_id: int) -> AESGCM:
         row = self.session.get(DataKey, account_id)
@@ -167,10 +413,38 @@ class Vault:
         """The account's data key, unwrapped (or from the cache, found by its wrapped form)."""
         aead = self._cache.get(account_id, wrapped_key)
         if aead is None:
-            key = unseal(self._master, wrapped_key, self._wrap_label(account_id))
-            aead = AESGCM(key)
+            aead = AESGCM(self._unwrap(account_id, wrapped_key))
             self._cache.put(account_id, wrapped_key, aead)
         return aead
+
+    def _wrap(self, account_id: int, key: bytes) -> bytes:
+        return seal_keyed(self.keys.current, None, key, self._wrap_label(account_id))
+
+    def _unwrap(self, account_id: int, wrapped_key: bytes) -> bytes:
+        """The data key, unwrapped with the master key that wrapped it."""
+        label = self._wrap_label(account_id)
+        key_id = key_id_of(wrapped_key)
+        if key_id is not None:
+            master = self.keys.find(key_id)
+            if master is None:
+                raise MasterKeyMissing(f"the data key of account {account_id}", key_id)
+            return unseal(master.aead(), keyed_body(wrapped_key), label)
+        # Wrapped before keys had ids (a bare seal, ``0x01``...): by the master key of the
+        # day, which is the current one or, after a rotation, one of the retired ones.
+        for master in self.keys:
+            try:
+                return unseal(master.aead(), wrapped_key, label)
+            except VaultError:
+                continue
+        raise MasterKeyMissing(f"the data key of account {account_id}", None)
+
+    @staticmethod
+    def _email_index(key: MasterKey, email: str) -> bytes:
+        return hmac.new(
+            derive_key(key.secret, "email-index/v1"),
+            normalize_email(email).encode(),
+            hashlib.sha256,
+        ).digest()
 
     @staticmethod
     def _label(account_id: int, label: str) -> bytes:

@@ -18,13 +18,15 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from sayso import outbound
+from sayso.faults import DATABASE_ERRORS, is_transient
 from sayso.models import OAuthClient, WebhookDelivery
 from sayso.models._types import utcnow
 from sayso.services.brands import BrandService
+from sayso.services.vault import MasterKeyMissing
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,13 @@ SEND_DEADLINE_SECONDS = 10
 #: far longer than an attempt may take. If the worker dies mid-send, the delivery
 #: becomes due again after this and is sent again (deliveries are at-least-once).
 CLAIM_LEASE = timedelta(minutes=5)
+#: How many numbers an event may try before its transaction gives up: each refusal means
+#: another transaction committed an event for the client meanwhile.
+SEQUENCE_ATTEMPTS = 100
+#: How long the worker waits after a database error before it tries again: doubling
+#: from the first wait up to the cap while the errors go on, each +/- ``BACKOFF_JITTER``.
+FAULT_BACKOFF_FIRST_SECONDS = 0.5
+FAULT_BACKOFF_CAP_SECONDS = 30.0
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -84,8 +93,14 @@ class WebhookOutbox:
 
     def enqueue(self, client: OAuthClient, event_type: str, data: dict) -> WebhookDelivery | None:
         """Queue ``event_type`` with ``data`` for ``client``, in the caller's transaction,
-        which holds the ledger head (it has just recorded the change), so the client's
-        next sequence number is this transaction's alone.
+        numbered with the client's next ``sequence``.
+
+        Two transactions may enqueue for one client at once (two consumers revoking the
+        same brand hold no lock in common), and both read the same last number. The
+        unique constraint on (client, sequence) settles it: the second one's row is
+        refused once the first commits (on PostgreSQL its ``INSERT`` waits for the first
+        transaction to end), and it takes the number after, in a savepoint, so the rest of
+        its transaction stands. Numbers follow the order in which the rows commit.
 
         Nothing in the body is shared with another brand's copy of the same change: the
         ``sequence`` is the client's own count, and ``created_at`` is to the second (a
@@ -94,25 +109,38 @@ class WebhookOutbox:
         if not client.webhook_url:
             return None
         event_id = "evt_" + secrets.token_hex(16)
-        sequence = 1 + (
-            self.session.scalar(
-                select(func.max(WebhookDelivery.sequence)).where(
-                    WebhookDelivery.client_id == client.client_id
+        attempt = 0
+        while True:
+            attempt += 1
+            sequence = 1 + (
+                self.session.scalar(
+                    select(func.max(WebhookDelivery.sequence)).where(
+                        WebhookDelivery.client_id == client.client_id
+                    )
                 )
+                or 0
             )
-            or 0
-        )
-        data = {**data, "sequence": sequence}
-        body = {"id": event_id, "type": event_type, "created_at": _now_iso(), "data": data}
-        delivery = WebhookDelivery(
-            client_id=client.client_id,
-            event_id=event_id,
-            event_type=event_type,
-            sequence=sequence,
-            payload=json.dumps(body, sort_keys=True, separators=(",", ":")),
-        )
-        self.session.add(delivery)
-        return delivery
+            body = {
+                "id": event_id,
+                "type": event_type,
+                "created_at": _now_iso(),
+                "data": {**data, "sequence": sequence},
+            }
+            delivery = WebhookDelivery(
+                client_id=client.client_id,
+                event_id=event_id,
+                event_type=event_type,
+                sequence=sequence,
+                payload=json.dumps(body, sort_keys=True, separators=(",", ":")),
+            )
+            try:
+                with self.session.begin_nested():
+                    self.session.add(delivery)
+            except IntegrityError as error:
+                if attempt >= SEQUENCE_ATTEMPTS or not _sequence_taken(error):
+                    raise
+                continue  # another transaction committed this number first: the next one
+            return delivery
 
     def deliveries(
         self, status: str | None = None, client_ids: list[str] | None = None, limit: int = 50
@@ -147,7 +175,8 @@ class DeliverySummary:
 class _Job:
     """What sending one delivery needs, copied out so no transaction spans the request.
 
-    ``problem`` says why it cannot be sent at all (then ``url`` or ``secret`` is missing).
+    ``problem`` says why it cannot be sent at all (then ``url`` or ``secret`` is missing);
+    ``retry`` that the problem may pass (a master key put back), so it is tried again later.
     """
 
     delivery_id: int
@@ -157,6 +186,7 @@ class _Job:
     url: str | None
     secret: str | None
     problem: str | None = None
+    retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,6 +224,40 @@ class WebhookDispatcher:
         self.deadline = deadline
         self._random = random.Random()  # noqa: S311  (jitter spreads retries; not a secret)
 
+    def run(self, stop, limit: int = 100, interval: float = 5.0, report=None) -> None:
+        """The worker: rounds of :meth:`deliver_due` until ``stop.is_set()``, waiting
+        ``interval`` seconds when nothing more is due, and passing each round's summary to
+        ``report``.
+
+        A database error (a connection cut, the server restarting, a lock not free) ends
+        the round, not the worker: it waits (:meth:`fault_backoff`, longer while errors go
+        on) and starts the next round, on a new connection if the old one died. What the
+        failed round had not recorded stays pending and is sent in a later round.
+        """
+        failures = 0
+        while not stop.is_set():
+            try:
+                summary = self.deliver_due(limit, stop=stop)
+            except DATABASE_ERRORS as error:
+                failures += 1
+                self._forget_transaction()
+                delay = self.fault_backoff(failures)
+                if is_transient(error):
+                    log.warning(
+                        "webhook worker: database unavailable (%s); again in %.1f s",
+                        _first_line(error),
+                        delay,
+                    )
+                else:
+                    log.exception("webhook worker: database error; again in %.1f s", delay)
+                stop.wait(delay)
+                continue
+            failures = 0
+            if summary.total and report is not None:
+                report(str(summary))
+            if summary.total < limit:  # a full round means more may be waiting
+                stop.wait(interval)
+
     def deliver_due(self, limit: int = 100, stop=None) -> DeliverySummary:
         """Send up to ``limit`` due deliveries, one at a time; stop early once ``stop.is_set()``."""
         summary = DeliverySummary()
@@ -203,7 +267,7 @@ class WebhookDispatcher:
             job = self._claim()
             if job is None:
                 break
-            result = self._record(job, self._send(job))
+            result = self._record_once_sent(job, self._send(job), stop)
             if result is not None:
                 setattr(summary, result, getattr(summary, result) + 1)
         return summary
@@ -212,6 +276,19 @@ class WebhookDispatcher:
         """How long to wait after the ``attempts``-th failed attempt (with jitter)."""
         base = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
         return base * (1 + self._random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER))
+
+    def fault_backoff(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th database error in a row (with jitter)."""
+        base = min(FAULT_BACKOFF_FIRST_SECONDS * 2 ** (failures - 1), FAULT_BACKOFF_CAP_SECONDS)
+        return base * (1 + self._random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER))
+
+    def _forget_transaction(self) -> None:
+        # After an error the session's transaction is over; a dead connection is
+        # discarded by the pool, and the next statement gets a new one.
+        try:
+            self.session.rollback()
+        except DATABASE_ERRORS:
+            log.debug("rollback after a database error failed too", exc_info=True)
 
     # One delivery ---------------------------------------------------------------
 
@@ -236,7 +313,7 @@ class WebhookDispatcher:
             if delivery is None:
                 self.session.rollback()  # don't sit in an open transaction between rounds
                 return None
-            url, secret, problem = self._destination(delivery.client_id)
+            url, secret, problem, retry = self._destination(delivery.client_id)
             delivery.next_attempt_at = now + CLAIM_LEASE
             job = _Job(
                 delivery_id=delivery.id,
@@ -246,6 +323,7 @@ class WebhookDispatcher:
                 url=url,
                 secret=secret,
                 problem=problem,
+                retry=retry,
             )
             self.session.commit()
         except Exception:
@@ -253,25 +331,28 @@ class WebhookDispatcher:
             raise
         return job
 
-    def _destination(self, client_id: str) -> tuple[str | None, str | None, str | None]:
-        """The client's webhook URL and signing secret now, or why there is none."""
+    def _destination(self, client_id: str) -> tuple[str | None, str | None, str | None, bool]:
+        """The client's webhook URL and signing secret now, or why there is none (and
+        whether that may pass)."""
         client = self.brands.client(client_id)
         if client is None or not client.webhook_url:
-            return None, None, "the client has no webhook URL any more"
+            return None, None, "the client has no webhook URL any more", False
         try:
             secret = self.brands.webhook_secret(client)
-        except InvalidTag:
-            # Sealed under another master key: fail this one rather than wedge the queue.
-            return None, None, "the webhook secret cannot be unsealed"
+        except MasterKeyMissing as missing:
+            # A retired master key dropped too early: fail this one for now rather than
+            # wedge the queue, and try again, in case the key is put back.
+            log.error("webhook for client %s not sent: %s", client_id, missing)
+            return None, None, str(missing), True
         if not secret:
-            return None, None, "the client has no webhook secret"
-        return client.webhook_url, secret, None
+            return None, None, "the client has no webhook secret", False
+        return client.webhook_url, secret, None, False
 
     def _send(self, job: _Job) -> _Outcome:
         """POST the stored body as is, signed now, to an address checked first (see
         :mod:`sayso.outbound`); never follow a redirect or read the body."""
         if job.problem:
-            return _Outcome(None, job.problem, give_up=True)
+            return _Outcome(None, job.problem, give_up=not job.retry)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -300,6 +381,37 @@ class WebhookDispatcher:
         if 300 <= code < 400:
             return _Outcome(code, f"HTTP {code}: redirects are not followed")
         return _Outcome(code, f"HTTP {code}")
+
+    def _record_once_sent(self, job: _Job, outcome: _Outcome, stop=None) -> str | None:
+        """:meth:`_record`, tried again after a database fault that passes.
+
+        The delivery has been sent: if its outcome were not recorded, it would be sent
+        again once its claim ran out. So recording waits for the database (with
+        :meth:`fault_backoff`) for up to a claim's lease, unless the worker is stopping;
+        then the error is raised and the delivery is sent again later (deliveries are
+        at-least-once).
+        """
+        deadline = time.monotonic() + CLAIM_LEASE.total_seconds()
+        failures = 0
+        while True:
+            try:
+                return self._record(job, outcome)
+            except DATABASE_ERRORS as error:
+                failures += 1
+                delay = self.fault_backoff(failures)
+                stopping = stop is not None and stop.is_set()
+                if not is_transient(error) or stopping or time.monotonic() + delay > deadline:
+                    raise
+                log.warning(
+                    "webhook %s: sent, but its outcome could not be recorded (%s); again in %.1f s",
+                    job.event_id,
+                    _first_line(error),
+                    delay,
+                )
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)
 
     def _record(self, job: _Job, outcome: _Outcome) -> str | None:
         """Write down how the attempt went; returns the summary count it adds to."""
@@ -342,6 +454,19 @@ class WebhookDispatcher:
                 attempts,
             )
         return result
+
+
+def _sequence_taken(error: IntegrityError) -> bool:
+    # PostgreSQL names the constraint; SQLite names its columns.
+    message = str(error.orig)
+    return (
+        "uq_webhook_deliveries_client_sequence" in message
+        or "webhook_deliveries.client_id, webhook_deliveries.sequence" in message
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def _now_iso() -> str:
