@@ -22,6 +22,9 @@ from sayso.config import new_key
 from sayso.extensions import db
 
 POSTGRES_URL = os.environ.get("SAYSO_TEST_POSTGRES_URL")
+# No background sequencer in an app a test builds (one would outlive the test's database);
+# tests run it themselves (tests/ledger_helpers.integrate), or as a process of its own.
+os.environ.setdefault("SAYSO_LEDGER_SEQUENCER", "off")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 # Cheap hashing keeps the suite fast; production parameters are the defaults in config.py.
@@ -38,6 +41,8 @@ def _config(instance: Path, url: str, **overrides) -> dict:
         "MASTER_KEY": new_key(),
         "SIGNING_KEY": new_key(),
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        # Tests run the ledger's sequencer themselves (tests/ledger_helpers.integrate).
+        "LEDGER_SEQUENCER": "off",
         **FAST_HASHING,
         **overrides,
     }

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
 from sayso.extensions import db
+from sayso.ledger.encoding import entry_leaf_hash
 from sayso.models import Account, AuditEvent
 from tests.helpers import api_headers, sign_up
 
@@ -58,7 +59,7 @@ def events(app, type_: str, subject: str | None = None) -> list[dict]:
         return [
             {
                 "seq": row.seq,
-                "hash": row.hash,
+                "leaf_hash": entry_leaf_hash(row.salt, row.canonical).hex(),
                 "subject": row.subject,
                 "brand": row.brand,
                 "fields": json.loads(row.fields),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -13,7 +12,7 @@ __all__ = ["create_app"]
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Sayso application; ``test_config`` overrides everything else."""
-    from sayso import config, database, errors, models, security  # noqa: F401  (models: tables)
+    from sayso import config, database, errors, logs, models, security  # noqa: F401  (models: tables)
     from sayso.extensions import csrf, db, limiter, login_manager, migrate
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
@@ -24,16 +23,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config.load_config(app, test_config)
-    from sayso.services.ledger import LedgerKey
+    from sayso.ledger import LedgerKey
     from sayso.services.vault import DataKeyCache
 
-    app.extensions["sayso_ledger_key"] = LedgerKey(app.config["SIGNING_KEY_BYTES"])
+    app.extensions["sayso_ledger_key"] = LedgerKey(
+        app.config["SIGNING_KEY_BYTES"], app.config["LEDGER_ORIGIN"]
+    )
     app.extensions["sayso_data_keys"] = DataKeyCache(app.config["DATA_KEY_CACHE_SECONDS"])
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s: %(message)s")
-    # Authlib logs every token it issues at DEBUG ("Issue token {...}"): never below INFO,
-    # whatever the level, so no token reaches a log.
-    level = max(logging.getLevelName(app.config["LOG_LEVEL"]), logging.INFO)
-    logging.getLogger("authlib").setLevel(level)
+    logs.init_app(app)  # the level, and no secret in any log line
 
     url = database.normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
@@ -57,16 +54,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     with app.app_context():
         database.configure_engine(db.engine)
-        app.extensions["sayso_read_groups"] = database.GroupCommit(db.engine)
+        # SQLite: profile reads share a transaction and its commit (one fsync for many).
+        # PostgreSQL: each read has its own (a group's members would take turns on one
+        # connection, a round trip each, and a network link makes that a queue).
+        if db.engine.dialect.name == "sqlite":
+            app.extensions["sayso_read_groups"] = database.GroupCommit(db.engine)
 
     from sayso import auth, cli
     from sayso.api import bp as api_bp
     from sayso.console import bp as console_bp
     from sayso.health import bp as health_bp
+    from sayso.ledger import runner
     from sayso.oauth import bp as oauth_bp
     from sayso.oauth import resource
     from sayso.oauth.server import build_server
     from sayso.portal import bp as portal_bp
+    from sayso.transparency import bp as ledger_bp
     from sayso.web import bp as web_bp
     from sayso.wellknown import bp as wellknown_bp
 
@@ -79,8 +82,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(ledger_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(wellknown_bp)
     cli.init_app(app)
+    runner.init_app(app)
     return app

@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from sayso import services
 from sayso.commands import create_account_from_stdin
-from sayso.commands.audit import audit_cli
+from sayso.commands.audit import audit_cli, ledger_cli
+from sayso.commands.keys import keys_cli
 from sayso.commands.officers import officers_cli
 from sayso.extensions import db
 from sayso.fields import MANAGE_SCOPE
@@ -23,6 +24,7 @@ from sayso.schemas.accounts import SignUpSchema
 from sayso.schemas.brands import BrandSchema, ClientSchema, check_brand_url
 from sayso.services.accounts import EmailTaken
 from sayso.services.webhooks import STATUSES
+from sayso.witness.cli import witness as witness_cli
 
 DEMO_EMAIL = "demo@sayso.example"
 DEMO_PASSWORD = "sayso-demo-password"  # noqa: S105  (printed on purpose; refused in production)
@@ -230,9 +232,11 @@ def add_member(brand_id: str, email: str, password_stdin: bool) -> None:
 @click.argument("brand_id")
 @with_appcontext
 def initial_token(brand_id: str) -> None:
-    """Print a new initial access token for dynamic client registration (shown once)."""
+    """Print a new initial access token for dynamic client registration (shown once). It
+    expires after SAYSO_INITIAL_ACCESS_TOKEN_SECONDS and registers at most
+    SAYSO_INITIAL_ACCESS_TOKEN_USES clients."""
     brand = _brand_or_fail(brand_id)
-    click.echo(services.brands().issue_initial_access_token(brand, actor="cli"))
+    click.echo(services.brands().issue_initial_access_token(brand, actor="cli").token)
 
 
 @brands_cli.command("list")
@@ -363,12 +367,9 @@ def webhooks_deliver(once: bool, limit: int, interval: float) -> None:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     click.echo(f"delivering webhooks every {interval:g}s; Ctrl-C or SIGTERM stops")
     try:
-        while not stop.is_set():
-            summary = dispatcher.deliver_due(limit, stop=stop)
-            if summary.total:
-                click.echo(str(summary))
-            if summary.total < limit:  # a full round means more may be waiting
-                stop.wait(interval)
+        # A database error waits and goes on (see WebhookDispatcher.run): the worker is
+        # what delivers every brand's events, so it must outlive a cut connection.
+        dispatcher.run(stop, limit=limit, interval=interval, report=click.echo)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -401,7 +402,10 @@ def init_app(app) -> None:
     """Register Sayso's commands on the app's CLI."""
     app.cli.add_command(consumers_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(ledger_cli)
+    app.cli.add_command(witness_cli)
     app.cli.add_command(officers_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(brands_cli)
     app.cli.add_command(webhooks_cli)
     app.cli.add_command(demo)

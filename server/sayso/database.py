@@ -437,7 +437,12 @@ def pipeline_transactions(engine) -> None:
             with suppress(Exception):
                 rollback(dbapi_connection)
             raise
-        leave(dbapi_connection, held)  # once committed: locks are already released
+        # Committed: whatever leaving pipeline mode says now (the connection cut right
+        # after the COMMIT's answer) is no failure of the transaction, and must not be
+        # reported as one (a read answered 503 while its event stood). A connection left
+        # in pipeline mode is closed at checkin rather than handed out again.
+        with suppress(psycopg.Error):
+            leave(dbapi_connection, held)
 
     def do_rollback(dbapi_connection):
         held = _held(dbapi_connection)
@@ -456,9 +461,10 @@ def pipeline_transactions(engine) -> None:
     def _checkin(dbapi_connection, record):
         # Commit and rollback leave pipeline mode; a connection that did not (the
         # database went away in between) is closed rather than handed out again.
-        stuck = dbapi_connection is not None and not dbapi_connection.closed
+        closed = dbapi_connection is not None and dbapi_connection.closed
+        stuck = not closed and dbapi_connection is not None
         stuck = stuck and dbapi_connection.pgconn.pipeline_status
-        if stuck or _PIPELINE in record.info:
+        if closed or stuck or _PIPELINE in record.info:
             record.invalidate()
 
 

@@ -45,23 +45,27 @@ def test_demo_is_idempotent_and_its_login_works(app, runner):
 
 
 def test_demo_is_refused_in_production(app_factory):
-    app = app_factory(ENV="production")
+    app = app_factory(ENV="production", ISSUER="https://sayso.example")
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 1
     assert "production" in result.output
 
 
-def test_audit_verify_exits_0_when_intact_and_1_naming_the_bad_seq(app, runner):
+def test_audit_verify_exits_0_when_intact_and_1_naming_the_bad_leaf(app, runner, tmp_path):
     runner.invoke(args=["demo"])
-    intact = runner.invoke(args=["audit", "verify"])
-    assert intact.exit_code == 0
-    assert "ledger intact" in intact.output
+    signed = runner.invoke(args=["audit", "checkpoint"])  # integrates, signs, prints it
+    assert signed.exit_code == 0 and signed.output.startswith("sayso.localhost/ledger\n")
+    held = tmp_path / "checkpoint.txt"
+    held.write_text(signed.output)
+    intact = runner.invoke(args=["audit", "verify", "--trusted-checkpoint", str(held)])
+    assert intact.exit_code == 0, intact.output
+    assert "ledger intact" in intact.output and "1 trusted checkpoints proven" in intact.output
     with app.app_context():
-        rewrite_event(db.session, 2, actor="system")
+        rewrite_event(db.session, 2, actor="forger")
         db.session.commit()
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1
-    assert "seq 2" in broken.output
+    assert "at leaf 1" in broken.output
 
 
 def _create(runner, name, *domains):

@@ -1,26 +1,31 @@
-"""The officer console through HTTP, with CSRF on: access, search, detail, chain, export,
-charts, the per-brand check, and the console's own ledger events."""
+"""The officer console through HTTP, with CSRF on: access, search, detail, log status (with
+real witnesses), export, charts, the per-brand check, and the console's own ledger events."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text, update
 
 from sayso import services
 from sayso.extensions import db
-from sayso.models import AuditEvent
-from sayso.offline_verify import load_public_key, verify_lines
-from sayso.services.ledger import Event, EventType
+from sayso.ledger import Event, EventType, Ledger
+from sayso.ledger.encoding import dumps
+from sayso.ledger.legacy import GENESIS_HASH, chain_hash
+from sayso.ledger.verify import LogVerifier
+from sayso.models import AuditEvent, LedgerCheckpoint, LedgerPending, LedgerTile
+from sayso.offline_verify import load_trusted_key, verify_lines
 from sayso.services.ledger_export import CSV_COLUMNS
 from tests.helpers import PASSWORD, api_headers, csrf_token, log_in, sign_up
-from tests.ledger_helpers import bulk_chain, rewrite_event
+from tests.ledger_helpers import insert_events, integrate, rewrite_event
 from tests.oauth_helpers import bearer, connect, make_brand
+from tests.witness_helpers import RunningWitness
 
 OFFICER = "olive@sayso.example"
 DISCLOSURES = {
@@ -30,7 +35,7 @@ DISCLOSURES = {
 PAGES = [
     "/console",
     "/console/events/1",
-    "/console/chain",
+    "/console/log",
     "/console/activity",
     "/console/brands",
     "/console/erasures",
@@ -80,7 +85,7 @@ def console_events(app, type_=EventType.CONSOLE_VIEWED):
 
 def append(app, *events):
     with app.app_context():
-        ledger = services.ledger()
+        ledger = Ledger(db.session)
         for event in events:
             ledger.append(event)
         db.session.commit()
@@ -110,7 +115,13 @@ def tamper(app, seq, **changes):
 
 
 def key(app):
-    return load_public_key(json.dumps(app.extensions["sayso_ledger_key"].public_document()))
+    return load_trusted_key(json.dumps(app.extensions["sayso_ledger_key"].public_document()))
+
+
+def full_check(officer):
+    """Run the full check from the log status page, as an officer does."""
+    token = csrf_token(officer, "/console/log")
+    return officer.post("/console/log/verify", data={"csrf_token": token}).get_data(as_text=True)
 
 
 # Becoming an officer -------------------------------------------------------------------
@@ -177,7 +188,7 @@ def test_consumers_and_brand_members_get_403(app, client, runner):
             assert response.status_code == 403, path
             assert "officer console is for Sayso" in response.get_data(as_text=True)
         token = csrf_token(who, "/account/password")
-        assert who.post("/console/chain/verify", data={"csrf_token": token}).status_code == 403
+        assert who.post("/console/log/verify", data={"csrf_token": token}).status_code == 403
     assert console_events(app) == [] and console_events(app, EventType.CONSOLE_EXPORTED) == []
 
 
@@ -200,7 +211,7 @@ def test_every_view_and_export_is_a_ledger_event(app, officer, runner):
     visits = [
         ("/console?type=consent:grant:created&since=2026-01-01", "events"),
         ("/console/events/1", "event"),
-        ("/console/chain", "chain"),
+        ("/console/log", "log"),
         ("/console/activity?since=2026-01-01&until=2026-01-31", "activity"),
         ("/console/brands", "brands"),
         (f"/console/brands/{brand['brand_id']}", "brand"),
@@ -222,9 +233,9 @@ def test_every_view_and_export_is_a_ledger_event(app, officer, runner):
     assert details[3]["filters"] == {"since": "2026-01-01", "until": "2026-01-31"}
     assert details[5]["filters"]["brand"] == brand["brand_id"]
 
-    token = csrf_token(officer, "/console/chain")
-    assert officer.post("/console/chain/verify", data={"csrf_token": token}).status_code == 200
-    assert json.loads(console_events(app)[-1].details)["view"] == "chain_verify"
+    token = csrf_token(officer, "/console/log")
+    assert officer.post("/console/log/verify", data={"csrf_token": token}).status_code == 200
+    assert json.loads(console_events(app)[-1].details)["view"] == "log_verify"
 
     response = officer.get(f"/console/export?format=csv&brand={brand['brand_id']}")
     response.get_data()
@@ -236,11 +247,18 @@ def test_every_view_and_export_is_a_ledger_event(app, officer, runner):
     }
 
 
-def test_console_events_keep_the_chain_intact(app, officer):
+def test_console_events_keep_the_log_intact(app, officer):
     officer.get("/console")
-    officer.get("/console/chain")
+    officer.get("/console/log")
+    integrate(app)
     with app.app_context():
-        assert services.ledger().verify().ok
+        result = LogVerifier(db.session, app.extensions["sayso_ledger_key"]).verify()
+    assert result.ok and result.size == len(ledger_rows(app)), result
+
+
+def test_the_old_chain_page_leads_to_the_log(officer):
+    response = officer.get("/console/chain")
+    assert response.status_code == 301 and response.headers["Location"] == "/console/log"
 
 
 # Search ----------------------------------------------------------------------------------
@@ -248,8 +266,11 @@ def test_console_events_keep_the_chain_intact(app, officer):
 
 @pytest.fixture
 def long_ledger(app):
-    """120 events in January 2026 (see ledger_helpers.bulk_chain), then an officer."""
-    bulk_chain(app, 120)
+    """120 events in January 2026, seq 1 to 120 (see ledger_helpers.insert_events: event n
+    happens at 2026-01-01T00:00:00Z + n seconds), then an officer."""
+    with app.app_context():
+        insert_events(db.session, 120, start=1)
+        db.session.commit()
     return officer_client(app)
 
 
@@ -275,7 +296,7 @@ def test_search_filters_by_type_brand_subject_and_time(app, long_ledger):
     subject = f"{5:032x}"
     assert all_pages(long_ledger, f"subject={subject}") == [105, 5]
 
-    # bulk_chain's events happen at 2026-01-01T00:00:00Z + seq seconds; "until" is exclusive.
+    # The events happen at 2026-01-01T00:00:00Z + seq seconds; "until" is exclusive.
     window = "since=2026-01-01T00:00:10Z&until=2026-01-01T00:00:20Z"
     assert all_pages(long_ledger, window) == list(range(19, 9, -1))
     assert all_pages(long_ledger, window + "&type=consent:grant:created") == [18, 15, 12]
@@ -403,86 +424,275 @@ def test_missing_events_and_brands_are_404(officer, path):
 # Event detail ----------------------------------------------------------------------------
 
 
-def test_event_detail_shows_every_column_and_the_hash_check(app, officer):
+def inclusion_check(officer, seq: int) -> str:
+    html = officer.get(f"/console/events/{seq}").get_data(as_text=True)
+    return re.search(r'id="inclusion-check">([^<]*)<', html).group(1)
+
+
+def test_event_detail_shows_every_column_its_place_and_its_inclusion(app, officer):
     row = ledger_rows(app)[0]  # account:officer:created
     html = officer.get(f"/console/events/{row.seq}").get_data(as_text=True)
-    assert 'id="hash-check">This row checks out' in html
-    for value in (row.hash, row.prev_hash, row.actor, row.subject, row.type):
+    for value in (row.actor, row.subject, row.type, row.salt.hex()):
         assert value in html
     canonical = row.canonical.decode().replace('"', "&#34;")
     assert canonical in html
+    leaf_hash = hashlib.sha256(b"\x00" + row.salt + row.canonical).hexdigest()
+    assert f'id="leaf-hash">{leaf_hash}<' in html
+    # Not integrated yet: no place, and it says so.
+    assert 'id="leaf-index">waiting for the sequencer<' in html
+    assert inclusion_check(officer, row.seq).startswith("Waiting for the sequencer")
 
+    integrate(app)
+    html = officer.get(f"/console/events/{row.seq}").get_data(as_text=True)
+    assert 'id="leaf-index">0<' in html
+    assert re.search(
+        r'class="good" id="inclusion-check">Its inclusion proof \(\d+ hashes\) verifies against '
+        r"the newest checkpoint \(size \d+\)",
+        html,
+    )
+    # A later event, integrated after the newest checkpoint was signed? Not yet: it waits.
+    newest = head(app)
+    assert inclusion_check(officer, newest).startswith("Waiting for the sequencer")
+
+
+def test_event_detail_shows_an_event_changed_after_it_was_signed(app, officer):
+    integrate(app)
+    row = ledger_rows(app)[0]
     tamper(app, row.seq, actor="officer:someone-else")
     html = officer.get(f"/console/events/{row.seq}").get_data(as_text=True)
-    assert "This row does NOT check out" in html
     assert "officer:someone-else" in html  # the columns say what the canonical bytes say
-    assert "equals hash: no" in html
+    assert 'class="bad" id="inclusion-check">Its inclusion proof does NOT verify' in html
 
 
-# Chain status ----------------------------------------------------------------------------
+def test_event_detail_shows_tiles_changed_after_they_were_signed(app, officer):
+    integrate(app)
+    with app.app_context():
+        tile = db.session.scalar(select(LedgerTile).where(LedgerTile.level == 0))
+        db.session.execute(
+            update(LedgerTile)
+            .where(LedgerTile.level == 0, LedgerTile.tile_index == 0)
+            .values(hashes=bytes(32) + bytes(tile.hashes)[32:])
+        )
+        db.session.commit()
+    # Leaf 1's proof holds leaf 0's hash, which no longer makes the signed root.
+    row = ledger_rows(app)[1]
+    assert inclusion_check(officer, row.seq).startswith("Its inclusion proof does NOT verify")
 
 
-def test_chain_status_shows_verified_seq_and_last_checkpoint(app_factory):
-    app = app_factory(LEDGER_CHECKPOINT_INTERVAL=4)
+def carry_over_one_chain_event(app) -> str:
+    """A log as migration 0009 leaves a one-event hash chain: the chain's event (canonical
+    version 1, its chain columns kept), then the entry naming the chain's head, both queued
+    for the tree. The chain event's hash."""
+    chain_event = {
+        "v": 1, "seq": 1, "occurred_at": "2026-01-01T00:00:00.000000Z",
+        "type": "api:profile:read", "actor": "system", "subject": None, "brand": "br_old",
+        "fields": ["interests"], "purpose": None, "details": {},
+    }  # fmt: skip
+    canonical = dumps(chain_event).encode()
+    head = chain_hash(GENESIS_HASH, canonical)
+    anchor = {
+        "v": 2, "occurred_at": "2026-01-02T00:00:00.000000Z", "type": "ledger:log:carried_over",
+        "actor": "system", "subject": None, "brand": None, "fields": [], "purpose": None,
+        "details": {"events": 1, "head_seq": 1, "head_hash": head},
+    }  # fmt: skip
+    rows = [
+        {"seq": 1, "canonical": canonical, "salt": b"\x01" * 16, "prev_hash": GENESIS_HASH,
+         "hash": head},
+        {"seq": 2, "canonical": dumps(anchor).encode(), "salt": b"\x02" * 16},
+    ]  # fmt: skip
+    with app.app_context():
+        postgresql = db.engine.dialect.name == "postgresql"
+        for row, event in zip(rows, (chain_event, anchor), strict=True):
+            if postgresql:  # PostgreSQL stores the searchable columns (held to canonical)
+                row.update(
+                    {key: event[key] for key in ("type", "actor", "subject", "brand", "purpose")},
+                    occurred_at=datetime.fromisoformat(event["occurred_at"]),
+                    fields=dumps(event["fields"]),
+                    details=dumps(event["details"]),
+                )
+            db.session.execute(insert(AuditEvent.__table__), row)
+            db.session.execute(insert(LedgerPending.__table__), {"seq": row["seq"]})
+        if postgresql:  # the identity goes on after the rows given their seq here
+            db.session.execute(
+                text("SELECT setval(pg_get_serial_sequence('audit_events', 'seq'), 2)")
+            )
+        db.session.commit()
+    return head
+
+
+def test_an_event_carried_over_from_the_hash_chain_shows_its_chain_columns(app):
+    head = carry_over_one_chain_event(app)
+    officer = officer_client(app)
+    integrate(app)
+    html = officer.get("/console/events/1").get_data(as_text=True)
+    assert "Carried over from the hash chain" in html
+    assert 'class="good" id="chain-check">SHA-256(prev_hash ‖ canonical) equals hash: yes' in html
+    assert head in html and GENESIS_HASH in html
+    assert 'id="leaf-index">0<' in html
+    assert inclusion_check(officer, 1).startswith("Its inclusion proof")
+    assert "Carried over" not in officer.get("/console/events/2").get_data(as_text=True)
+    assert 'id="full-verification">Intact' in full_check(officer)
+
+
+# Log status ------------------------------------------------------------------------------
+
+
+def cell(html: str, name: str) -> str:
+    return re.search(rf'id="{name}">(.*?)</td>', html, re.S).group(1)
+
+
+def test_log_status_shows_the_tree_what_waits_and_the_newest_checkpoint(app):
     officer = officer_client(app)  # seq 1 and 2: created, signed in
     append(app, *[Event(EventType.PROFILE_READ, actor="system") for _ in range(4)])
-    html = officer.get("/console/chain").get_data(as_text=True)
-    last = head(app)
-    assert last == 7  # the view itself
-    assert f'id="chain-status">Verified up to seq {last}.' in html
-    # The cheap check starts after the newest checkpoint (seq 4).
-    assert "Walked 3 events from seq 5" in html
+    html = officer.get("/console/log").get_data(as_text=True)
+    assert cell(html, "tree-size") == "0"
+    assert cell(html, "pending").startswith("7 (committed, not yet given a place")  # and the view
+    assert 'id="newest-checkpoint">No checkpoint has been signed yet' in html
+    assert 'id="witnesses">No witness is configured' in html
+
+    integrate(app)
+    append(app, Event(EventType.PROFILE_READ, actor="system"))
+    html = officer.get("/console/log").get_data(as_text=True)
+    assert cell(html, "tree-size") == "7"
+    assert cell(html, "pending").startswith("2 (")  # the event, and this view
     with app.app_context():
-        checkpoint = services.ledger().checkpoints()[-1]
-        key_id = app.extensions["sayso_ledger_key"].key_id
-    assert f'<a href="/console/events/{checkpoint.seq}">{checkpoint.seq}</a>' in html
-    assert key_id in html and checkpoint.signed_at.strftime("%Y-%m-%d %H:%M:%S") in html
+        checkpoint = db.session.scalar(select(LedgerCheckpoint))
+    table = html[html.index('id="newest-checkpoint"') :]
+    assert "<td>7 entries</td>" in table
+    assert checkpoint.signed_at.strftime("%Y-%m-%d %H:%M:%S") in table
+    assert "verifies with this log's key" in table
+    assert cell(html, "cosignatures") == "0"
+    assert bytes(checkpoint.root).hex() in table
+    assert app.extensions["sayso_ledger_key"].verifier_key in html
 
 
-def test_chain_status_without_a_checkpoint_says_so(officer):
-    html = officer.get("/console/chain").get_data(as_text=True)
-    assert "Verified up to seq" in html and "No checkpoint has been signed yet" in html
+def test_log_status_says_when_the_newest_checkpoint_does_not_verify(app, officer):
+    integrate(app)
+    with app.app_context():
+        db.session.execute(update(LedgerCheckpoint).values(root=bytes(32)))
+        db.session.commit()
+    html = officer.get("/console/log").get_data(as_text=True)
+    assert "does NOT verify with this log's key" in html
 
 
-def test_full_verification_reports_a_tampered_row(app_factory):
-    app = app_factory(LEDGER_CHECKPOINT_INTERVAL=4)
+@pytest.fixture
+def witnessed(app_factory, tmp_path):
+    """An app with two real witnesses (HTTP servers of their own), following its log."""
+    running = [RunningWitness(tmp_path / f"w{n}", f"witness{n}.example") for n in (1, 2)]
+    app = app_factory(WITNESSES=", ".join(w.config for w in running))
+    key = app.extensions["sayso_ledger_key"]
+    for witness in running:
+        witness.follow(key.origin, key.verifier_key)
+    yield app, running
+    for witness in running:
+        if witness.thread.is_alive():
+            witness.stop()
+
+
+def witness_rows(html: str) -> dict[str, tuple[str, str]]:
+    table = html[
+        html.index('id="witnesses"') : html.index("</table>", html.index('id="witnesses"'))
+    ]
+    rows = re.findall(
+        r'<tr data-state="(\w+)">\s*<td><span class="mono">([^<]+)</span>(.*?)</tr>', table, re.S
+    )
+    return {name: (state, re.sub(r"<[^>]+>", "", rest)) for state, name, rest in rows}
+
+
+def test_log_status_shows_each_witness_in_plain_words(witnessed):
+    app, (_, second) = witnessed
+    officer = officer_client(app)
+    integrate(app)  # checkpoint of size 2 (officer created, signed in), cosigned by both
+    html = officer.get("/console/log").get_data(as_text=True)
+    assert cell(html, "cosignatures") == "2 (witness1.example, witness2.example)"
+    rows = witness_rows(html)
+    assert rows["witness1.example"][0] == rows["witness2.example"][0] == "current"
+    assert re.search(r"size 2, \d+ s ago", rows["witness1.example"][1])
+    assert "Up to date: it has cosigned the newest checkpoint." in rows["witness2.example"][1]
+    assert "longer than 1 min 5 s" in html  # 5 rounds of 1 s, and a minute
+
+    # One witness goes away: the log goes on, signed and cosigned by the other.
+    second.stop()
+    integrate(app)
+    html = officer.get("/console/log").get_data(as_text=True)
+    assert cell(html, "cosignatures") == "1 (witness1.example)"
+    rows = witness_rows(html)
+    assert rows["witness1.example"][0] == "current"
+    state, words = rows["witness2.example"]
+    assert state == "refusing"
+    assert "Refusing: its last answer" in words and "could not reach it" in words
+    assert "size 2, " in words  # what it last cosigned
+
+    # Long enough behind, it is stale too; and a witness that answers but never cosigns.
+    with app.app_context():
+        db.session.execute(
+            update(LedgerCheckpoint)
+            .where(LedgerCheckpoint.size > 2)
+            .values(signed_at=datetime.now(UTC) - timedelta(minutes=10))
+        )
+        db.session.commit()
+    rows = witness_rows(officer.get("/console/log").get_data(as_text=True))
+    assert "It has cosigned nothing for 10 min" in rows["witness2.example"][1]
+
+
+def test_a_witness_behind_for_long_without_an_error_is_stale(witnessed):
+    app, _ = witnessed
+    officer = officer_client(app)
+    integrate(app)
+    append(app, Event(EventType.PROFILE_READ, actor="system"))
+    with app.app_context():
+        # As if the sequencer had signed a newer checkpoint an hour ago that no witness
+        # was asked to cosign (a sequencer that stopped asking, a witness left out).
+        from sayso.ledger.sequencer import Sequencer
+
+        Sequencer(db.session, app.extensions["sayso_ledger_key"]).integrate_all()
+        checkpoint = Sequencer(db.session, app.extensions["sayso_ledger_key"]).checkpoint()
+        db.session.execute(
+            update(LedgerCheckpoint)
+            .where(LedgerCheckpoint.size == checkpoint.size)
+            .values(signed_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+        db.session.commit()
+    rows = witness_rows(officer.get("/console/log").get_data(as_text=True))
+    state, words = rows["witness1.example"]
+    assert state == "stale"
+    assert "Stale: the log grew past size 2, the last it cosigned, 1 h ago" in words
+    assert "has cosigned nothing since" in words
+
+
+def test_full_check_reports_a_changed_entry_and_links_to_it(app):
     officer = officer_client(app)
     append(app, *[Event(EventType.PROFILE_READ, actor="system", brand="br_a") for _ in range(6)])
+    integrate(app)
     tamper(app, 3, actor="system:forged")
-
-    # The cheap status starts after the newest good checkpoint, so it does not see seq 3 ...
-    status = officer.get("/console/chain").get_data(as_text=True)
-    assert 'id="chain-status">Verified up to seq' in status
-    # ... the full walk does.
-    token = csrf_token(officer, "/console/chain")
-    html = officer.post("/console/chain/verify", data={"csrf_token": token}).get_data(as_text=True)
-    assert 'id="full-verification">Broken at seq 3: hash does not match the canonical bytes' in (
-        html
-    )
+    html = full_check(officer)
+    assert 'id="full-verification">Broken at leaf 2: ' in html
+    assert '<a href="/console/events/3">Look at the event at leaf 2 (seq 3)</a>' in html
 
 
-def test_full_verification_of_an_intact_chain(officer, app):
-    token = csrf_token(officer, "/console/chain")
-    html = officer.post("/console/chain/verify", data={"csrf_token": token}).get_data(as_text=True)
-    assert f'id="full-verification">Intact: {head(app)} events from seq 1' in html
+def test_full_check_of_an_intact_log(app, officer):
+    integrate(app)
+    html = full_check(officer)
+    size = len(ledger_rows(app)) - 2  # the log page's view and the check's are waiting
+    assert f'id="full-verification">Intact: the tree rebuilt from its {size} entr' in html
+    assert "1 signed checkpoint;" in html and "(2 waiting for the sequencer)" in html
 
 
 def test_post_without_csrf_is_refused(app, officer):
-    response = officer.post("/console/chain/verify")
+    response = officer.post("/console/log/verify")
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
     assert console_events(app) == []
 
 
-def test_get_cannot_run_the_full_verification(officer):
-    assert officer.get("/console/chain/verify").status_code == 405
+def test_get_cannot_run_the_full_check(officer):
+    assert officer.get("/console/log/verify").status_code == 405
 
 
 # Export ----------------------------------------------------------------------------------
 
 
-def test_export_jsonl_streams_an_attachment_that_verifies_offline(app_factory):
-    app = app_factory(LEDGER_CHECKPOINT_INTERVAL=4)
+def test_export_jsonl_streams_an_attachment_that_verifies_offline(app):
     officer = officer_client(app)
     append(
         app,
@@ -491,6 +701,7 @@ def test_export_jsonl_streams_an_attachment_that_verifies_offline(app_factory):
             for i in range(9)
         ],
     )
+    integrate(app)
     response = officer.get("/console/export?format=jsonl")
     assert response.status_code == 200 and response.is_streamed
     assert response.mimetype == "application/x-ndjson"
@@ -500,22 +711,32 @@ def test_export_jsonl_streams_an_attachment_that_verifies_offline(app_factory):
     )
     lines = response.get_data(as_text=True).splitlines()
     header = json.loads(lines[0])
-    assert header["complete"] is True
-    events = [json.loads(line) for line in lines if json.loads(line)["kind"] == "event"]
-    # The export's own event was committed before the download began, so it is in it.
-    assert events[-1]["event"]["type"] == "console:events:exported"
-    assert len(events) == head(app)
+    assert header["kind"] == "log" and header["complete"] is True
+    entries = [json.loads(line) for line in lines if json.loads(line)["kind"] == "entry"]
+    # The export's own event was committed before the download began, so it is in it,
+    # waiting for the sequencer.
+    assert entries[-1]["event"]["type"] == "console:events:exported"
+    assert entries[-1]["leaf_index"] is None
+    assert len(entries) == head(app)
+    assert json.loads(lines[-1])["kind"] == "checkpoint"
     ok, message = verify_lines(lines, key(app))
     assert ok, message
+    assert message.startswith("the 11 entries the signed checkpoint covers rebuild its tree")
 
     filtered = officer.get("/console/export?format=jsonl&brand=br_a").get_data(as_text=True)
     lines = filtered.splitlines()
     assert json.loads(lines[0])["complete"] is False
     assert json.loads(lines[0])["filters"]["brand"] == "br_a"
-    brands = {json.loads(line)["event"]["brand"] for line in lines[1:] if '"kind":"event"' in line}
-    assert brands == {"br_a"}
+    entries = [json.loads(line) for line in lines[1:-1]]
+    assert {e["event"]["brand"] for e in entries} == {"br_a"} and len(entries) == 4
+    assert all(e["inclusion_proof"] for e in entries)
     ok, message = verify_lines(lines, key(app), complete=False)
-    assert ok, message
+    assert ok and message.startswith("4 entries proven"), message
+    # A proof altered in the file is caught.
+    forged = json.loads(lines[2])
+    forged["inclusion_proof"] = forged["inclusion_proof"][::-1]
+    ok, why = verify_lines([lines[0], lines[1], json.dumps(forged), *lines[3:]], key(app), False)
+    assert not ok and "does not verify against the checkpoint" in why, why
 
 
 def test_export_csv_has_the_filtered_rows(app, officer):
@@ -525,6 +746,7 @@ def test_export_csv_has_the_filtered_rows(app, officer):
         Event(EventType.CONSENT_REVOKED, actor="system", brand="br_a", fields=("channels",)),
         Event(EventType.PROFILE_READ, actor="system", brand="br_b"),
     )
+    integrate(app)
     response = officer.get("/console/export?format=csv&brand=br_a&type=api:profile:read")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].endswith('.csv"')
@@ -533,6 +755,9 @@ def test_export_csv_has_the_filtered_rows(app, officer):
     assert len(rows) == 2
     record = dict(zip(CSV_COLUMNS, rows[1], strict=True))
     assert record["brand"] == "br_a" and record["fields"] == "interests"
+    [row] = ledger_rows(app, AuditEvent.brand == "br_a", AuditEvent.type == "api:profile:read")
+    assert record["seq"] == str(row.seq) and record["leaf_index"].isdigit()
+    assert record["leaf_hash"] == hashlib.sha256(b"\x00" + row.salt + row.canonical).hexdigest()
 
 
 def test_export_download_is_offered_with_the_search_filters(officer):

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from sayso.extensions import db
+from sayso.ledger import EventType
 from sayso.models import AuditEvent
-from sayso.services.ledger import EventType
 from tests.functional.test_registration import GOOD, initial_token, register  # noqa: F401
 from tests.helpers import api_headers, csrf_token, disclosing_consumer
 from tests.oauth_helpers import ALL_SCOPES, authorize_url, make_brand, pkce, redirect_query

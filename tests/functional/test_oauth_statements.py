@@ -14,7 +14,6 @@ import re
 import pytest
 from sqlalchemy import select
 
-from sayso import services
 from sayso.extensions import db
 from sayso.models import Grant
 from tests.helpers import (
@@ -24,6 +23,7 @@ from tests.helpers import (
     csrf_token,
     disclosing_consumer,
 )
+from tests.ledger_helpers import log_verifies
 from tests.oauth_helpers import (
     authorize_url,
     basic,
@@ -41,9 +41,9 @@ CEILINGS = {
     # The session's account; the client with its brand and domains (one join). Read-only:
     # no BEGIN IMMEDIATE on SQLite (database.read_only).
     "consent page": {"sqlite": 2, "postgresql": 2},
-    # BEGIN (SQLite) or the ledger head lock (PostgreSQL); account; client; every ticked
-    # grant in one upsert that also reads the ledger head; the ledger event. One
-    # transaction. The code is sealed, not stored: no statement.
+    # BEGIN (SQLite) or the consumer's lock for the brand (PostgreSQL); account; client;
+    # every ticked grant in one upsert; the ledger event, queued for the log in the same
+    # statement. One transaction. The code is sealed, not stored: no statement.
     "consent": {"sqlite": 5, "postgresql": 5},
     # The client's credentials; the token, inserted only if its code was never used and
     # its account is active (one INSERT ... SELECT ... ON CONFLICT DO NOTHING). That INSERT
@@ -159,7 +159,7 @@ def test_consent_given_again_costs_no_more_than_the_first(app, consumer, brand):
             assert consumer.post(url, data=form).status_code == 302
         _within(app, "consent", statements)
     with app.app_context():
-        assert services.ledger().verify().ok
+        assert log_verifies(app)
         grants = db.session.scalars(select(Grant).order_by(Grant.field)).all()
         assert [g.field for g in grants] == ["channels", "interests"]
 

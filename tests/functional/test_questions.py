@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from sayso.extensions import db
+from sayso.ledger import EventType
 from sayso.models import Answer, AuditEvent, Question
-from sayso.services.ledger import EventType
 from sayso.taxonomy import topics
 from tests.functional.test_portal import member_of
 from tests.helpers import api_headers, csrf_token, sign_up

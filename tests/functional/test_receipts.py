@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -12,10 +13,12 @@ import pytest
 
 from sayso import services
 from sayso.extensions import db
+from sayso.ledger import Event, EventType
 from sayso.offline_verify import load_public_key, verify_lines
-from sayso.services.ledger import Event, EventType, _timestamp
 from sayso.services.receipts import RECEIPT_SCHEMA, verify_receipt
+from tests import rfc9162
 from tests.helpers import api_headers, csrf_token
+from tests.ledger_helpers import integrate
 from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
 from tests.rights_helpers import consumer_with, events, published_key
 
@@ -58,7 +61,7 @@ def test_a_grant_produces_a_receipt_that_verifies_with_the_published_key(app, co
     (event,) = events(app, "consent:grant:created")
 
     assert receipt["schema"] == RECEIPT_SCHEMA
-    assert receipt["record_id"] == receipt["ledger"]["hash"] == event["hash"]
+    assert receipt["record_id"] == receipt["ledger"]["leaf_hash"] == event["leaf_hash"]
     assert receipt["ledger"]["seq"] == event["seq"]
     # The principal is the brand's own pairwise id for the consumer: the profile's `sub`.
     sub = consumer.get("/api/v1/profile", headers=bearer(token["access_token"])).get_json()["sub"]
@@ -154,23 +157,57 @@ def test_another_receipts_signature_does_not_fit(consumer, brand, runner):
 
 
 def test_a_signed_checkpoint_is_not_a_receipt(app, consumer, brand):
-    # The ledger key signs checkpoints too: a checkpoint's message, given a signature
-    # member, is a validly signed document, but no receipt.
+    # The ledger key signs checkpoints too: a checkpoint's signature, put in a receipt's
+    # signature member over the checkpoint's own words, is no receipt.
     connect(consumer, brand, ["interests"])
-    with app.app_context():
-        checkpoint = services.ledger().checkpoint()
-    as_receipt = {
-        "v": 1,
-        "type": "sayso.ledger.checkpoint",
-        "seq": checkpoint.seq,
-        "hash": checkpoint.hash,
-        "signed_at": _timestamp(checkpoint.signed_at),
-        "key_id": checkpoint.key_id,
-        "signature": {"alg": "Ed25519", "key_id": checkpoint.key_id, "value": checkpoint.signature},
-    }
+    integrate(app)
+    note = consumer.get("/ledger/checkpoint").get_data(as_text=True)
+    text, _, line = note.partition("\n\n")
+    signature = base64.b64decode(line.split()[-1])[4:]
     document = consumer.get("/.well-known/sayso-ledger-key.json").get_json()
+    origin, size, root = text.splitlines()
+    as_receipt = {
+        "schema": RECEIPT_SCHEMA,
+        "origin": origin,
+        "size": size,
+        "root": root,
+        "signature": {
+            "alg": "Ed25519",
+            "key_id": document["key_id"],
+            "value": base64.urlsafe_b64encode(signature).decode().rstrip("="),
+        },
+    }
     assert not verify_receipt(as_receipt, published_key(consumer))
     assert not _offline_verifier()["verify_receipt_offline"](as_receipt, document)
+
+
+def test_a_receipt_proves_it_is_in_the_log_everyone_sees(app, consumer, brand):
+    connect(consumer, brand, ["interests"])
+    (pending,) = _receipts(consumer)
+    # Not yet integrated: its leaf hash is known, its place not yet.
+    assert pending["ledger"]["leaf_index"] is None and pending["ledger"]["checkpoint"] is None
+    integrate(app)
+    (receipt,) = _receipts(consumer)
+    assert verify_receipt(receipt, published_key(consumer))
+    place = receipt["ledger"]
+    vkey = consumer.get("/ledger/key").get_json()["verifier_key"]
+    _, size, root = rfc9162.read_checkpoint(place["checkpoint"], vkey)
+    proof = [base64.b64decode(h) for h in place["inclusion_proof"]]
+    leaf = bytes.fromhex(place["leaf_hash"])
+    assert rfc9162.verify_inclusion(leaf, place["leaf_index"], size, proof, root)
+    # The same checkpoint, fetched by anyone, is the one the receipt was proven against.
+    assert (
+        rfc9162.read_checkpoint(consumer.get("/ledger/checkpoint").get_data(as_text=True), vkey)[2]
+        == root
+    )
+    assert not rfc9162.verify_inclusion(leaf, place["leaf_index"] + 1, size, proof, root)
+    # The snippet in docs/ledger.md says the same, and refuses a receipt moved elsewhere.
+    document = consumer.get("/.well-known/sayso-ledger-key.json").get_json()
+    in_log = _offline_verifier()["receipt_in_log"]
+    assert in_log(receipt, document)
+    moved = copy.deepcopy(receipt)
+    moved["ledger"]["leaf_index"] += 1
+    assert not in_log(moved, document)
 
 
 def test_a_revoke_produces_a_withdrawn_receipt(app, consumer, brand):
@@ -182,7 +219,8 @@ def test_a_revoke_produces_a_withdrawn_receipt(app, consumer, brand):
     given, withdrawn = _receipts(consumer)
     (event,) = events(app, "consent:grant:revoked")
     assert given["event"]["type"] == "given"
-    assert withdrawn["ledger"] == {"seq": event["seq"], "hash": event["hash"]}
+    assert withdrawn["ledger"]["seq"] == event["seq"]
+    assert withdrawn["ledger"]["leaf_hash"] == event["leaf_hash"]
     assert withdrawn["event"]["type"] == "withdrawn"
     assert withdrawn["event"]["state"] == "withdrawn"
     assert withdrawn["data_categories"] == ["channels"]
@@ -259,6 +297,7 @@ def test_receipts_download_from_the_brands_page(consumer, brand):
 def test_a_receipt_is_found_in_a_verified_ledger_export(app, consumer, brand, runner):
     connect(consumer, brand, ["interests", "channels"])
     consumer.delete(f"/api/v1/me/grants/{brand['brand_id']}", headers=api_headers(consumer))
+    integrate(app)  # an export is evidence of what a checkpoint signed
     result = runner.invoke(args=["audit", "export", "--format", "jsonl"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

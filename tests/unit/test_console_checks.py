@@ -15,8 +15,9 @@ import pytest
 from sayso import services
 from sayso.console.charts import daily_chart, nice_ceiling
 from sayso.extensions import db
+from sayso.ledger import Event, EventType, Ledger
 from sayso.services.audit_console import MAX_FLAGGED_LISTED, BrandActivity, check_reads
-from sayso.services.ledger import Event, EventType
+from tests.ledger_helpers import integrate
 
 BRAND = "br_bookshop"
 ALICE = "a" * 32
@@ -63,7 +64,7 @@ def read(subject=ALICE, fields=("interests",), brand=BRAND):
 def check(app, *events, brand=BRAND):
     """Append ``events`` to the ledger, then run the check for ``brand``."""
     with app.app_context():
-        ledger = services.ledger()
+        ledger = Ledger(db.session)
         seqs = [ledger.append(event).seq for event in events]
         db.session.commit()
         return seqs, services.audit_console().check_brand_reads(brand)
@@ -135,6 +136,19 @@ def test_grants_belong_to_one_subject_and_one_brand(app):
 def test_other_brands_reads_are_not_checked_here(app):
     _, result = check(app, read(brand="br_other"), grant(), read())
     assert result.ok and result.reads_checked == 1
+
+
+def test_the_check_replays_events_in_seq_order_whether_integrated_or_not(app):
+    # The check reads the events in the order they were written (seq), which keeps every
+    # read after the grants it relied on and before the revokes that followed it
+    # (ledger/ordering.py): it needs no place in the tree, and gives the same answer before
+    # and after the sequencer has run.
+    seqs, before = check(app, grant(), read(), revoke(), read())
+    integrate(app)
+    with app.app_context():
+        after = services.audit_console().check_brand_reads(BRAND)
+    assert before == after and after.flagged_total == 1
+    assert after.flagged[0].seq == seqs[3]
 
 
 def test_other_event_types_are_ignored(app):

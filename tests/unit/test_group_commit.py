@@ -1,7 +1,7 @@
 """Reads of one process share a transaction and its commit (``database.GroupCommit``).
 
 Real threads on the real database: members that arrive together share one transaction,
-each appends its own ledger event, and the chain stays whole; a member's database error
+each appends its own ledger event, and the log verifies; a member's database error
 rolls everyone in its group back; a member that leaves with any other error leaves the
 others alone; and nobody gets past its ``transaction()`` before the group has committed.
 """
@@ -18,9 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sayso import services
 from sayso.database import GroupCommit, GroupFailed
 from sayso.extensions import db
+from sayso.ledger import Event, EventType
 from sayso.models import AuditEvent
-from sayso.services.ledger import Event, EventType
 from tests.helpers import run_together
+from tests.ledger_helpers import log_verifies
 
 
 def _event(n: int) -> Event:
@@ -28,7 +29,8 @@ def _event(n: int) -> Event:
 
 
 class _Opened:
-    """A group's ``begin``: locks the ledger head once, and counts the groups opened."""
+    """A group's ``begin``: the ledger on the group's connection, and a count of the groups
+    opened."""
 
     def __init__(self, app):
         self.app = app
@@ -37,9 +39,7 @@ class _Opened:
     def __call__(self, connection):
         self.count += 1
         with self.app.app_context():
-            ledger = services.ledger(on=connection)
-        ledger.lock()
-        return ledger
+            return services.ledger(on=connection)
 
 
 def _set_once_joined(groups: GroupCommit, members: int, joined: threading.Event) -> None:
@@ -90,7 +90,7 @@ def test_members_that_arrive_together_share_a_transaction_and_each_is_recorded(a
     assert opened.count < count  # grouped: fewer transactions than reads
     assert _events(app) == count
     with app.app_context():
-        assert services.ledger().verify().ok
+        assert log_verifies(app)
 
 
 def test_a_lone_member_is_committed_before_it_leaves(app):
@@ -159,7 +159,7 @@ def test_a_member_that_fails_without_writing_leaves_the_others_alone(app):
     assert outcomes[1:] == ["ok"] * 3
     assert _events(app) == 3
     with app.app_context():
-        assert services.ledger().verify().ok
+        assert log_verifies(app)
 
 
 def test_a_group_that_cannot_begin_fails_every_member(app):

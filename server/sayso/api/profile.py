@@ -37,17 +37,13 @@ def profile():
         401: InvalidToken
         503: Unavailable
     """
-    # The header is parsed before the read joins the transaction it shares with others:
-    # only loading and checking the token happen while the ledger head is locked.
     presented = presented_bearer()
-    reader = services.profile()
     try:
-        with reader.recording():  # committed (with the reads it shares it with) on leaving
-            recorded = reader.record(presented.token(reader.load))
+        read = services.profile().read(presented)
     except NothingGranted:
         return unauthorized_token("The consumer has revoked this access.")
     except SQLAlchemyError:
         # The read could not be recorded, so nothing is disclosed.
         log.exception("profile read not recorded; refused")
         return error_response(503, "The read could not be recorded; try again.", "unavailable")
-    return jsonify(reader.disclose(recorded).document)
+    return jsonify(read.document)

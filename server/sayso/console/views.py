@@ -1,4 +1,4 @@
-"""Console pages: events (search, detail, export), chain status, activity, brands, erasures.
+"""Console pages: events (search, detail, export), log status, activity, brands, erasures.
 
 Every page needs a signed-in officer. Every view and every export is itself a ledger
 event, committed before anything is shown or streamed: if it cannot be recorded, the
@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, abort, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -18,6 +26,7 @@ from sayso import services
 from sayso.console import bp
 from sayso.console.charts import SERIES, daily_chart
 from sayso.extensions import login_manager
+from sayso.ledger import EventType
 from sayso.models._types import utcnow
 from sayso.schemas.console import (
     LEDGER_ID_PATTERN,
@@ -30,7 +39,6 @@ from sayso.schemas.console import (
 from sayso.security import writes_on_get
 from sayso.services.accounts import actor_for
 from sayso.services.audit_console import MAX_CHART_DAYS, BrandActivity
-from sayso.services.ledger import EventType
 from sayso.services.ledger_export import ExportFilter
 from sayso.web.forms import flatten_errors
 
@@ -123,7 +131,8 @@ def events():
 @bp.get("/events/<int:seq>")
 @writes_on_get  # the officer's view is itself recorded
 def event(seq: int):
-    """One event in full: every column, the canonical bytes, and whether its hash holds."""
+    """One event in full: every column, its bytes, its place in the log, and whether its
+    inclusion proof verifies against the newest checkpoint."""
     if seq > MAX_SEQ:
         abort(404, "The ledger has no event with that sequence number.")
     console = services.audit_console()
@@ -156,22 +165,28 @@ def export():
     )
 
 
-@bp.get("/chain")
+@bp.get("/log")
 @writes_on_get  # the officer's view is itself recorded
-def chain():
-    """Chain status: verified from the newest good checkpoint, and that checkpoint."""
+def log():
+    """Log status: the tree, what waits for it, the newest checkpoint, the witnesses."""
     console = services.audit_console()
-    console.record_view(_actor(), "chain", {})
-    return render_template("console/chain.html", status=console.chain_status(), full=None)
+    console.record_view(_actor(), "log", {})
+    return render_template("console/log.html", status=console.log_status(), full=None)
 
 
-@bp.post("/chain/verify")
-def verify_chain():
-    """Verify the whole chain from seq 1 now, and show the result."""
+@bp.post("/log/verify")
+def verify_log():
+    """Rebuild the tree from every entry and check it all now, and show the result."""
     console = services.audit_console()
-    console.record_view(_actor(), "chain_verify", {})
+    console.record_view(_actor(), "log_verify", {})
     full = console.verify_everything()
-    return render_template("console/chain.html", status=console.chain_status(), full=full)
+    return render_template("console/log.html", status=console.log_status(), full=full)
+
+
+@bp.get("/chain")
+def chain():
+    """Where the chain status was, before the log replaced the hash chain."""
+    return redirect(url_for("console.log"), 301)
 
 
 @bp.get("/activity")

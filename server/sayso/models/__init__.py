@@ -5,7 +5,16 @@ from sayso.models.brands import Brand, BrandDomain, BrandMember, InitialAccessTo
 from sayso.models.consent import Grant
 from sayso.models.contacts import Contact
 from sayso.models.disclosures import Disclosure
-from sayso.models.ledger import AuditEvent, LedgerCheckpoint
+from sayso.models.ledger import (
+    AuditEvent,
+    LedgerCheckpoint,
+    LedgerCosignature,
+    LedgerLeaf,
+    LedgerPending,
+    LedgerState,
+    LedgerTile,
+    LedgerWitness,
+)
 from sayso.models.oauth import Token
 from sayso.models.questions import Answer, Question
 from sayso.models.vault import DataKey
@@ -24,6 +33,12 @@ __all__ = [
     "Grant",
     "InitialAccessToken",
     "LedgerCheckpoint",
+    "LedgerCosignature",
+    "LedgerLeaf",
+    "LedgerPending",
+    "LedgerState",
+    "LedgerTile",
+    "LedgerWitness",
     "OAuthClient",
     "Question",
     "Token",

@@ -35,10 +35,31 @@ class ReceiptIssuerSchema(Schema):
 
 
 class ReceiptLedgerSchema(Schema):
-    """The ledger event the receipt is made from."""
+    """The ledger event the receipt is made from, and where it is in the log."""
 
     seq = fields.Integer(required=True)
-    hash = fields.String(required=True, metadata={"description": "The event's SHA-256, hex."})
+    leaf_hash = fields.String(
+        required=True, metadata={"description": "The entry's RFC 9162 leaf hash, hex."}
+    )
+    leaf_index = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Its place in the log; null until the sequencer gave it one."},
+    )
+    checkpoint = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "A signed checkpoint covering it (C2SP signed note, with the "
+            "witnesses' cosignatures)."
+        },
+    )
+    inclusion_proof = fields.List(
+        fields.String(),
+        required=True,
+        allow_none=True,
+        metadata={"description": "RFC 9162 inclusion proof against the checkpoint, base64."},
+    )
 
 
 class ReceiptPrincipalSchema(Schema):
@@ -107,7 +128,7 @@ class ReceiptSchema(Schema):
 
     schema_ = fields.String(data_key="schema", attribute="schema", required=True)
     record_id = fields.String(
-        required=True, metadata={"description": "The ledger event's hash: unique per receipt."}
+        required=True, metadata={"description": "The entry's leaf hash: unique per receipt."}
     )
     issuer = fields.Nested(ReceiptIssuerSchema, required=True)
     ledger = fields.Nested(ReceiptLedgerSchema, required=True)

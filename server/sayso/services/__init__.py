@@ -4,16 +4,19 @@ Views call these factories; the services themselves take a session and never
 touch ``request``.
 """
 
+from datetime import timedelta
+
 from flask import current_app, url_for
 
 from sayso.extensions import db
+from sayso.ledger import Ledger
 from sayso.services.accounts import AccountService
 from sayso.services.audit_console import AuditConsole
 from sayso.services.brands import BrandService
 from sayso.services.consent import ConsentService
 from sayso.services.contacts import ContactPolicyService
 from sayso.services.disclosures import DisclosureService
-from sayso.services.ledger import Ledger
+from sayso.services.keys import KeyRotation
 from sayso.services.profile import ProfileService
 from sayso.services.questions import QuestionService
 from sayso.services.receipts import ReceiptLinks, ReceiptService
@@ -24,22 +27,17 @@ from sayso.services.webhooks import WebhookDispatcher, WebhookOutbox
 
 
 def vault() -> Vault:
-    """The vault, keyed by the app's master key."""
+    """The vault, keyed by the app's master keys (the current one and any retired)."""
     return Vault(
         db.session,
-        current_app.config["MASTER_KEY_BYTES"],
+        current_app.config["MASTER_KEYS"],
         current_app.extensions["sayso_data_keys"],
     )
 
 
 def ledger(on=None) -> Ledger:
-    """The ledger on the current session (or on connection ``on``), signing checkpoints
-    with the app's key."""
-    return Ledger(
-        db.session if on is None else on,
-        current_app.extensions["sayso_ledger_key"],
-        current_app.config["LEDGER_CHECKPOINT_INTERVAL"],
-    )
+    """The ledger on the current session (or on connection ``on``)."""
+    return Ledger(db.session if on is None else on)
 
 
 def accounts() -> AccountService:
@@ -61,9 +59,18 @@ def disclosures() -> DisclosureService:
     return DisclosureService(db.session, vault(), ledger(), WebhookOutbox(db.session), brands())
 
 
-def brands() -> BrandService:
-    """The brand service (clients, members, pairwise subjects)."""
-    return BrandService(db.session, ledger(), current_app.config["MASTER_KEY_BYTES"])
+def brands(on=None) -> BrandService:
+    """The brand service (clients, members, pairwise subjects, initial access tokens with
+    the app's limits), on the current session (or on session ``on``)."""
+    cfg = current_app.config
+    return BrandService(
+        db.session if on is None else on,
+        ledger(on=on),
+        cfg["MASTER_KEYS"],
+        initial_token_lifetime=timedelta(seconds=cfg["INITIAL_ACCESS_TOKEN_SECONDS"]),
+        initial_token_uses=cfg["INITIAL_ACCESS_TOKEN_USES"],
+        subject_key=cfg["SUBJECT_KEY_BYTES"],
+    )
 
 
 def consent() -> ConsentService:
@@ -85,19 +92,29 @@ def tokens(on=None) -> TokenService:
     """Authorization codes (sealed with a key from the master key) and tokens, on the
     current session (or on session ``on``)."""
     session = db.session if on is None else on
-    return TokenService(session, ledger(on=on), current_app.config["MASTER_KEY_BYTES"])
+    cfg = current_app.config
+    return TokenService(
+        session,
+        ledger(on=on),
+        cfg["MASTER_KEYS"],
+        refresh_grace=timedelta(seconds=cfg["REFRESH_GRACE_SECONDS"]),
+    )
 
 
 def profile() -> ProfileService:
-    """Profile reads for brands' tokens, recorded in transactions shared by the reads of
-    this process (``database.GroupCommit``)."""
+    """Profile reads for brands' tokens, each recorded before anything is disclosed."""
     return ProfileService(
         vault(),
-        ledger,
-        current_app.extensions["sayso_read_groups"],
+        db.engine,
+        current_app.extensions.get("sayso_read_groups"),
         brands(),
         questions(),
     )
+
+
+def key_rotation() -> KeyRotation:
+    """Master key rotation: what each key wraps, and re-wrapping under the current one."""
+    return KeyRotation(db.session, current_app.config["MASTER_KEYS"], vault(), brands())
 
 
 def webhook_outbox() -> WebhookOutbox:
@@ -113,8 +130,15 @@ def webhooks() -> WebhookDispatcher:
 
 
 def audit_console() -> AuditConsole:
-    """The officer console's queries over the ledger."""
-    return AuditConsole(db.session, ledger())
+    """The officer console's queries over the ledger, its key and its witnesses."""
+    cfg = current_app.config
+    return AuditConsole(
+        db.session,
+        ledger(),
+        current_app.extensions["sayso_ledger_key"],
+        cfg["LEDGER_WITNESSES"],
+        cfg["LEDGER_CHECKPOINT_SECONDS"],
+    )
 
 
 def receipts() -> ReceiptService:
@@ -128,7 +152,13 @@ def receipts() -> ReceiptService:
         brands_page=site + url_for("web.brands"),
         revoke_api=lambda brand_id: site + url_for("api.revoke_brand", brand_id=brand_id),
     )
-    return ReceiptService(db.session, current_app.extensions["sayso_ledger_key"], brands(), links)
+    return ReceiptService(
+        db.session,
+        current_app.extensions["sayso_ledger_key"],
+        brands(),
+        links,
+        witnessed=bool(current_app.config["LEDGER_WITNESSES"]),
+    )
 
 
 def rights() -> DataRightsService:

@@ -1,29 +1,41 @@
-"""What the officer console asks of the ledger: searches, one event in full, chain status,
-activity per brand per day, and the per-brand check that every read had a live grant.
+"""What the officer console asks of the ledger: searches, one event in full with its place
+in the log, the log's status (its tree, checkpoints and witnesses), activity per brand per
+day, and the per-brand check that every read had a live grant.
 
-It reads ``audit_events``, ``ledger_checkpoints`` and brand names, and writes nothing but
-the console's own ledger events (through the ledger). It never touches disclosures: the
-console shows who read which field, never what the field said.
+It reads ``audit_events`` and the log's tables (``ledger_leaves``, ``ledger_state``,
+``ledger_pending``, ``ledger_checkpoints``, ``ledger_cosignatures``, ``ledger_witnesses``,
+``ledger_tiles`` through the proofs) and brand names, and writes nothing but the console's
+own ledger events (through the ledger). It never touches disclosures: the console shows
+who read which field, never what the field said.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Date, cast, func, select
 
-from sayso.models import AuditEvent, Brand, LedgerCheckpoint
-from sayso.services.ledger import (
-    GENESIS_HASH,
-    Event,
-    EventType,
-    Ledger,
-    Verification,
-    chain_hash,
+from sayso.ledger import Event, EventType, Ledger, LedgerKey, proofs
+from sayso.ledger.encoding import entry_leaf_hash
+from sayso.ledger.legacy import chain_hash
+from sayso.ledger.notes import Checkpoint, NoteError, NoteVerifier, open_note
+from sayso.ledger.sequencer import tree_state
+from sayso.ledger.tiles import MissingHash
+from sayso.ledger.tree import verify_inclusion
+from sayso.ledger.verify import LogVerifier, Verification
+from sayso.ledger.witnesses import Witness
+from sayso.models import (
+    AuditEvent,
+    Brand,
+    LedgerCheckpoint,
+    LedgerCosignature,
+    LedgerLeaf,
+    LedgerWitness,
 )
+from sayso.models._types import utcnow
 from sayso.services.ledger_export import ExportFilter, event_record, export_csv, export_jsonl
 
 PAGE_SIZE = 50
@@ -48,14 +60,40 @@ class EventPage:
 
 
 @dataclass(frozen=True)
+class Inclusion:
+    """Whether an event is in the tree the newest checkpoint signs, in plain words.
+
+    ``state`` is ``waiting`` (not yet given a place by the sequencer), ``unsigned`` (in the
+    tree, no checkpoint covers it yet), ``verified`` (its inclusion proof verifies against
+    the checkpoint's signed root) or ``failed`` (it does not: ``message`` says why).
+    """
+
+    state: str
+    message: str
+    checkpoint_size: int | None = None
+    proof_length: int | None = None
+
+
+@dataclass(frozen=True)
+class ChainColumns:
+    """The hash chain's columns of an event carried over from it (canonical version 1)."""
+
+    prev_hash: str
+    hash: str
+    hash_matches: bool
+
+
+@dataclass(frozen=True)
 class EventDetail:
     """One event with everything needed to check it by hand."""
 
     record: dict
     canonical: str
-    hash_matches: bool
-    links_to_previous: bool
-    previous_hash_found: str | None
+    salt: str
+    leaf_hash: str
+    leaf_index: int | None
+    inclusion: Inclusion
+    chain: ChainColumns | None
     previous_seq: int | None
     next_seq: int | None
 
@@ -64,29 +102,109 @@ class EventDetail:
         """The details object, indented for reading."""
         return json.dumps(self.record["details"], indent=2, sort_keys=True, ensure_ascii=False)
 
-    @property
-    def ok(self) -> bool:
-        """Whether this row, on its own, is what its hash says."""
-        return self.hash_matches and self.links_to_previous
-
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """A signed checkpoint, as the console shows it."""
+    """The newest signed checkpoint, as the console shows it."""
 
-    seq: int
-    hash: str
+    size: int
+    root: str
     signed_at: datetime
-    key_id: str
+    cosigned_by: list[str]
+    #: Whether its note verifies with this log's key, for this log, over the root stored.
+    signature_ok: bool
+
+    @property
+    def cosignatures(self) -> int:
+        """How many witnesses have cosigned it."""
+        return len(self.cosigned_by)
 
 
 @dataclass(frozen=True)
-class ChainStatus:
-    """The cheap verification (from the newest good checkpoint) and the newest checkpoint."""
+class WitnessStatus:
+    """One configured witness: what it last cosigned, and whether it keeps up."""
+
+    name: str
+    url: str
+    last_size: int
+    last_cosigned_at: datetime | None
+    last_attempt_at: datetime | None
+    last_error: str | None
+    #: When the log first grew past ``last_size`` (the oldest checkpoint it has not
+    #: cosigned was signed), or ``None`` when it has cosigned the newest.
+    behind_since: datetime | None
+    stale: bool
+    now: datetime
+
+    @property
+    def refusing(self) -> bool:
+        """Its last answer was not a cosignature (it refused, or could not be reached)."""
+        return self.last_error is not None
+
+    @property
+    def state(self) -> str:
+        """``refusing``, ``stale``, ``behind`` (not for long yet) or ``current``."""
+        if self.refusing:
+            return "refusing"
+        if self.stale:
+            return "stale"
+        return "behind" if self.behind_since is not None else "current"
+
+    @property
+    def cosigned_age(self) -> str | None:
+        """How long ago it last cosigned, in words."""
+        if self.last_cosigned_at is None:
+            return None
+        return plain_duration(self.now - self.last_cosigned_at)
+
+    @property
+    def behind_for(self) -> str | None:
+        """How long the log has been past what it last cosigned, in words."""
+        if self.behind_since is None:
+            return None
+        return plain_duration(self.now - self.behind_since)
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    """The log as the console shows it: its tree, what waits for it, its newest checkpoint
+    and its witnesses."""
+
+    size: int
+    root: str
+    pending: int
+    newest: CheckpointInfo | None
+    witnesses: list[WitnessStatus]
+    stale_after: timedelta
+    origin: str
+    verifier_key: str
+
+    @property
+    def stale_after_text(self) -> str:
+        """The staleness threshold, in words."""
+        return plain_duration(self.stale_after)
+
+
+@dataclass(frozen=True)
+class FullCheck:
+    """The outcome of ``LogVerifier.verify`` and, when it names a leaf, that leaf's event."""
 
     verification: Verification
-    last_checkpoint: CheckpointInfo | None
-    key_id: str | None
+    bad_seq: int | None
+
+
+def plain_duration(span: timedelta) -> str:
+    """A duration as a person says it: ``45 s``, ``3 min 5 s``, ``2 h 10 min``, ``4 days``."""
+    seconds = max(0, int(span.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
 
 
 @dataclass
@@ -214,9 +332,21 @@ def _why_not_live(state: _GrantState | None, at: datetime) -> str | None:
 class AuditConsole:
     """The officer console's queries over the ledger, and its own ledger events."""
 
-    def __init__(self, session, ledger: Ledger):
+    def __init__(
+        self,
+        session,
+        ledger: Ledger,
+        key: LedgerKey,
+        witnesses: Sequence[Witness] = (),
+        checkpoint_seconds: float = 1.0,
+    ):
         self.session = session
         self.ledger = ledger
+        self.key = key
+        self.witnesses = tuple(witnesses)
+        #: A witness is stale once the log has been past what it last cosigned this long:
+        #: five of the sequencer's rounds, and a minute for a witness that answers slowly.
+        self.stale_after = timedelta(seconds=5 * checkpoint_seconds + 60)
 
     # Searching --------------------------------------------------------------
 
@@ -240,54 +370,168 @@ class AuditConsole:
         return EventPage([event_record(r) for r in rows], rows[-1].seq if more else None)
 
     def event(self, seq: int) -> EventDetail | None:
-        """One event in full, with its hash recomputed and its link to the previous row."""
+        """One event in full: its place in the log, its leaf hash recomputed from its bytes,
+        and whether its inclusion proof verifies against the newest checkpoint."""
         table = AuditEvent.__table__
         row = self.session.execute(select(table).where(table.c.seq == seq)).first()
         if row is None:
             return None
-        previous = self.session.execute(
-            select(table.c.seq, table.c.hash)
-            .where(table.c.seq < seq)
-            .order_by(table.c.seq.desc())
-            .limit(1)
-        ).first()
+        previous = self.session.scalar(
+            select(table.c.seq).where(table.c.seq < seq).order_by(table.c.seq.desc()).limit(1)
+        )
         following = self.session.scalar(
             select(table.c.seq).where(table.c.seq > seq).order_by(table.c.seq).limit(1)
         )
-        expected_prev = previous.hash if previous else GENESIS_HASH
+        leaf_hash = entry_leaf_hash(row.salt, row.canonical)
+        leaf_index = self.ledger.leaf_index(seq)
+        chain = None
+        if row.hash is not None and row.prev_hash is not None:
+            chain = ChainColumns(
+                row.prev_hash, row.hash, chain_hash(row.prev_hash, bytes(row.canonical)) == row.hash
+            )
         return EventDetail(
             record=event_record(row),
-            canonical=row.canonical.decode("utf-8", errors="replace"),
-            hash_matches=chain_hash(row.prev_hash, row.canonical) == row.hash,
-            links_to_previous=row.prev_hash == expected_prev
-            and (previous.seq == seq - 1 if previous else seq == 1),
-            previous_hash_found=expected_prev,
-            previous_seq=previous.seq if previous else None,
+            canonical=bytes(row.canonical).decode("utf-8", errors="replace"),
+            salt=bytes(row.salt).hex(),
+            leaf_hash=leaf_hash.hex(),
+            leaf_index=leaf_index,
+            inclusion=self._inclusion(leaf_hash, leaf_index),
+            chain=chain,
+            previous_seq=previous,
             next_seq=following,
         )
 
-    # The chain --------------------------------------------------------------
+    def _signed(self, note: str) -> Checkpoint:
+        """The checkpoint a note holds, once its signature by this log's key verifies."""
+        opened = open_note(note, [NoteVerifier.from_vkey(self.key.verifier_key)])
+        checkpoint = Checkpoint.parse(opened.text)
+        if checkpoint.origin != self.key.origin:
+            raise NoteError(f"it names the log {checkpoint.origin!r}")
+        return checkpoint
 
-    def chain_status(self) -> ChainStatus:
-        """Verify from the newest checkpoint that still verifies (cheap), and name the newest
-        checkpoint."""
+    def _inclusion(self, leaf_hash: bytes, leaf_index: int | None) -> Inclusion:
+        if leaf_index is None:
+            return Inclusion(
+                "waiting",
+                "Waiting for the sequencer: this event is committed and queued, and has no "
+                "place in the tree yet.",
+            )
+        try:
+            served = proofs.latest_checkpoint(self.session)
+        except proofs.NoCheckpoint:
+            return Inclusion("unsigned", "No checkpoint has been signed yet.")
+        try:
+            checkpoint = self._signed(served.note)
+        except NoteError as error:
+            return Inclusion(
+                "failed",
+                f"The newest checkpoint (size {served.size}) does not verify with this log's "
+                f"key: {error}.",
+                served.size,
+            )
+        if leaf_index >= checkpoint.size:
+            return Inclusion(
+                "unsigned",
+                f"The newest checkpoint covers {checkpoint.size} entries, not yet this one; "
+                "the next checkpoint will.",
+                checkpoint.size,
+            )
+        try:
+            proof = proofs.inclusion(self.session, leaf_index, checkpoint.size)
+        except MissingHash as error:
+            return Inclusion(
+                "failed",
+                f"The tree's stored hashes cannot prove it: {error}.",
+                checkpoint.size,
+            )
+        if not verify_inclusion(
+            leaf_hash, leaf_index, checkpoint.size, proof, checkpoint.root_hash
+        ):
+            return Inclusion(
+                "failed",
+                f"Its inclusion proof does NOT verify against the newest checkpoint (size "
+                f"{checkpoint.size}): its bytes, or the tree's stored hashes, were changed "
+                "after the checkpoint was signed.",
+                checkpoint.size,
+                len(proof),
+            )
+        return Inclusion(
+            "verified",
+            f"Its inclusion proof ({len(proof)} hashes) verifies against the newest checkpoint "
+            f"(size {checkpoint.size}): these are the bytes the log signed.",
+            checkpoint.size,
+            len(proof),
+        )
+
+    def seq_at_leaf(self, leaf_index: int) -> int | None:
+        """The event at leaf ``leaf_index`` of the tree, if the tree has one there."""
+        return self.session.scalar(
+            select(LedgerLeaf.seq).where(LedgerLeaf.leaf_index == leaf_index)
+        )
+
+    # The log ----------------------------------------------------------------
+
+    def log_status(self) -> LogStatus:
+        """The tree's size, what waits for it, the newest checkpoint (does it verify, who
+        cosigned it) and how each configured witness keeps up. Cheap: no walk."""
+        now = utcnow()
+        state = tree_state(self.session)
         newest = self.session.scalar(
-            select(LedgerCheckpoint).order_by(LedgerCheckpoint.seq.desc()).limit(1)
+            select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(1)
         )
-        info = (
-            CheckpointInfo(newest.seq, newest.hash, newest.signed_at, newest.key_id)
-            if newest
-            else None
-        )
-        return ChainStatus(
-            self.ledger.verify(since_checkpoint=True),
-            info,
-            self.ledger.key.key_id if self.ledger.key else None,
+        info = None
+        if newest is not None:
+            cosigned_by = self.session.scalars(
+                select(LedgerCosignature.witness)
+                .where(LedgerCosignature.size == newest.size)
+                .order_by(LedgerCosignature.witness)
+            ).all()
+            try:
+                signed = self._signed(newest.note)
+                signature_ok = signed.size == newest.size and signed.root_hash == bytes(newest.root)
+            except NoteError:
+                signature_ok = False
+            info = CheckpointInfo(
+                newest.size, bytes(newest.root).hex(), newest.signed_at, list(cosigned_by),
+                signature_ok,
+            )  # fmt: skip
+        return LogStatus(
+            size=state.size,
+            root=state.root.hex(),
+            pending=self.ledger.pending(),
+            newest=info,
+            witnesses=[self._witness(w, now) for w in self.witnesses],
+            stale_after=self.stale_after,
+            origin=self.key.origin,
+            verifier_key=self.key.verifier_key,
         )
 
-    def verify_everything(self) -> Verification:
-        """Walk the whole chain from seq 1 and every checkpoint signature."""
-        return self.ledger.verify()
+    def _witness(self, witness: Witness, now: datetime) -> WitnessStatus:
+        row = self.session.get(LedgerWitness, witness.name)
+        last_size = row.last_size if row is not None else 0
+        # The log grew past what the witness cosigned when the oldest checkpoint beyond it
+        # was signed: stale is being behind for long, not being quiet while the log is.
+        behind_since = self.session.scalar(
+            select(func.min(LedgerCheckpoint.signed_at)).where(LedgerCheckpoint.size > last_size)
+        )
+        return WitnessStatus(
+            name=witness.name,
+            url=witness.url,
+            last_size=last_size,
+            last_cosigned_at=row.last_cosigned_at if row is not None else None,
+            last_attempt_at=row.last_attempt_at if row is not None else None,
+            last_error=row.last_error if row is not None else None,
+            behind_since=behind_since,
+            stale=behind_since is not None and now - behind_since > self.stale_after,
+            now=now,
+        )
+
+    def verify_everything(self) -> FullCheck:
+        """Rebuild the tree from every stored entry and check every tile, checkpoint and
+        the table's definition (``sayso audit verify``)."""
+        result = LogVerifier(self.session, self.key).verify()
+        bad = result.first_bad_index
+        return FullCheck(result, self.seq_at_leaf(bad) if bad is not None else None)
 
     # Activity ---------------------------------------------------------------
 
@@ -380,8 +624,11 @@ class AuditConsole:
 
     def export(self, filters: ExportFilter, fmt: str) -> Iterator[str]:
         """The export as chunks of text (``jsonl`` or ``csv``), in constant memory."""
-        writer = export_jsonl if fmt == "jsonl" else export_csv
-        for chunk in writer(self.ledger, filters):
+        if fmt == "jsonl":
+            chunks = export_jsonl(self.ledger, filters, self.key)
+        else:
+            chunks = export_csv(self.ledger, filters)
+        for chunk in chunks:
             yield chunk
             # End the read transaction while the client downloads: on SQLite every
             # transaction holds the write lock (BEGIN IMMEDIATE), and a slow download must

@@ -11,11 +11,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sayso.fields import FIELDS, scope_of
+from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, AuditEvent, Brand, Grant, OAuthClient, Token
 from sayso.models._types import utcnow
 from sayso.services.accounts import actor_for
 from sayso.services.brands import BrandService
-from sayso.services.ledger import Event, EventType, Ledger
+from sayso.services.tokens import narrow_scopes
 from sayso.services.webhooks import WebhookOutbox
 
 #: The expiries a consumer may pick on the consent page.
@@ -123,12 +124,11 @@ class ConsentService:
         declared = {field: purposes[scope_of(field)] for field in sorted(set(fields))}
         if not declared:
             raise ValueError("a grant needs at least one field")
-        # The ledger head before any grant row is written, as a revoke (and a profile read)
-        # takes them: one order for every writer, so a grant and a revoke cannot deadlock.
-        self.ledger.lock()
+        # The consumer's lock for this brand before any grant row is written, as a revoke
+        # takes it (ledger/ordering.py): a grant and a revoke of it run one after the other.
+        ordering.hold(self.session, account.id, [brand.id])
         # One statement for every field, new or granted before (and perhaps revoked or
-        # expired since): the grant is made afresh either way. It reads the ledger head
-        # too (under the lock), so the append need not.
+        # expired since): the grant is made afresh either way.
         table = Grant.__table__
         upsert = INSERT_ON_CONFLICT[self.session.get_bind().dialect.name](table).values(
             [
@@ -145,7 +145,7 @@ class ConsentService:
                 for field, purpose in declared.items()
             ]
         )
-        written = self.session.execute(
+        self.session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[table.c.account_id, table.c.brand_id, table.c.field],
                 set_={
@@ -155,8 +155,8 @@ class ConsentService:
                     "expires_at": upsert.excluded.expires_at,
                     "revoked_at": None,
                 },
-            ).returning(*Ledger.head_columns())
-        ).first()  # a row per field, each with the same head
+            )
+        )
         self.ledger.append(
             Event(
                 EventType.CONSENT_GRANTED,
@@ -170,8 +170,7 @@ class ConsentService:
                     "expires_at": expires_at.isoformat() if expires_at else None,
                     **(context or {}),
                 },
-            ),
-            head=(written.ledger_head_seq, written.ledger_head_hash),
+            )
         )
 
     def grant_field(
@@ -222,14 +221,17 @@ class ConsentService:
             .distinct()
         ).all()
         result = {}
-        for brand in self.session.scalars(select(Brand).where(Brand.id.in_(brand_ids))):
+        brands = select(Brand).where(Brand.id.in_(brand_ids)).order_by(Brand.id)
+        for brand in self.session.scalars(brands):
             result[brand.public_id] = self._revoke(account, brand, None, now, reason)
         return result
 
     def _revoke(self, account, brand, fields, now, reason=None) -> list[str]:
-        # The ledger head before any grant row, as a grant takes them: with one order for
-        # every writer of grants, a revoke and a concurrent grant cannot deadlock.
-        self.ledger.lock()
+        # The consumer's lock for this brand, exclusively, before any grant row: a read of
+        # the brand under way finishes (its event committed) first, and a read that comes
+        # after waits for this revoke's commit, then finds the grant revoked
+        # (ledger/ordering.py). Taken per brand in ascending order (revoke_all_uncommitted).
+        ordering.hold(self.session, account.id, [brand.id])
         query = select(Grant).where(
             Grant.account_id == account.id,
             Grant.brand_id == brand.id,
@@ -243,6 +245,8 @@ class ConsentService:
         for row in rows:
             row.revoked_at = now
         names = sorted(r.field for r in rows)
+        # Tokens issued until now lose these scopes for good (a re-grant reaches new ones only).
+        narrow_scopes(self.session, account.id, brand.id, names, now)
         # The purposes withdrawn are recorded too, so a revoke's consent receipt is
         # complete from its own event.
         details = {"purposes": {r.field: r.purpose for r in sorted(rows, key=lambda r: r.field)}}

@@ -8,11 +8,11 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from sayso.fields import FIELDS
+from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account, Brand, Disclosure, Grant
 from sayso.models._types import utcnow
 from sayso.services.accounts import actor_for
 from sayso.services.brands import BrandService
-from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.vault import Vault
 from sayso.services.webhooks import WebhookOutbox
 

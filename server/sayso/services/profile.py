@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import logging
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from sayso.database import GroupCommit, begin_pipelined
+from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, Brand, DataKey, Disclosure, Grant, Token
 from sayso.models._types import utcnow
 from sayso.services.brands import BrandService, token_hash
 from sayso.services.consent import field_of
-from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.questions import ANSWERS, QuestionService
 from sayso.services.vault import Vault
 
@@ -27,11 +30,12 @@ _KEYS = DataKey.__table__
 _DISCLOSURES = Disclosure.__table__
 ANSWERS_SCOPE = "answers:read"
 
+log = logging.getLogger(__name__)
+
 #: The whole read in one round trip, keyed by the token's hash (its primary key): the token,
 #: its consumer's live (unrevoked) grants to its brand, the account, the brand's public id,
-#: the wrapped data key, the sealed values of the granted fields, and the ledger head the
-#: read's event will follow (valid because the head is locked first, see ``load``). Built
-#: once: composing the statement per request cost more than running it.
+#: the wrapped data key, and the sealed values of the granted fields. Built once: composing
+#: the statement per request cost more than running it.
 _READ = (
     select(
         _TOKENS.c.client_id,
@@ -48,7 +52,6 @@ _READ = (
         _BRANDS.c.public_id,
         _KEYS.c.wrapped_key,
         _DISCLOSURES.c.ciphertext,
-        *Ledger.head_columns(),
     )
     .select_from(
         _TOKENS.join(_ACCOUNTS, _ACCOUNTS.c.id == _TOKENS.c.account_id)
@@ -112,74 +115,98 @@ class ProfileRead:
     fields: list[str]
 
 
-@dataclass(frozen=True)
-class RecordedRead:
-    """A read recorded in the ledger (committed once its transaction ends), with what
-    disclosing it needs: the granted rows, live when the read was checked."""
-
-    token: ProfileToken
-    grants: tuple
-    fields: list[str]
-
-
 class ProfileService:
     """Reads a consumer's granted disclosures for a brand's token, recording every read.
 
-    A read has three steps: :meth:`recording` places it in a transaction shared with the
-    other reads of this process that arrive meanwhile (``database.GroupCommit``), where
-    :meth:`load` checks the token and its live grants and :meth:`record` appends the
-    read's ledger event; once that transaction has committed, :meth:`disclose` decrypts
-    and returns the values. Nothing is decrypted before the read is durably recorded.
+    :meth:`read` owns the whole read, and these are its rules, in order:
+
+    1. The ``Authorization`` header is parsed before any transaction (no database work
+       while it is).
+    2. The consumer's lock for the token's brand is taken, shared, before the grants are
+       read (``ledger/ordering.py``): a revoke under way finishes first and the read sees
+       it; a revoke that comes later waits until this read's event has committed.
+    3. The token and its live grants are loaded and checked in one query, in the read's
+       transaction (no cache): Authlib validates the token as any other.
+    4. The read's event is appended in that same transaction, and committed.
+    5. Only then are values decrypted and returned. A read whose event did not commit
+       discloses nothing; when the commit's outcome is unknown (the connection was lost
+       on the way) the event is looked for, by its salt, before answering either way.
+
+    Transactions: on PostgreSQL each read has its own, pipelined (the lock travels with the
+    load, the event with the COMMIT: three round trips). On SQLite the reads of a process
+    that arrive together share one, and its commit (``database.GroupCommit``).
     """
 
     def __init__(
         self,
         vault: Vault,
-        ledger_on: Callable[[Connection], Ledger],
-        groups: GroupCommit,
+        engine,
+        groups: GroupCommit | None,
         brands: BrandService,
         questions: QuestionService | None = None,
     ):
         self.vault = vault
-        self.ledger_on = ledger_on
+        self.engine = engine
         self.groups = groups
         self.brands = brands
         # With it, a token with a live ``answers:read`` grant also reads "answers".
         self.questions = questions
-        self._connection: Connection | None = None
-        self._ledger: Ledger | None = None
+
+    def read(self, presented) -> ProfileRead:
+        """The fields ``presented`` (a parsed bearer token, ``oauth.resource``) may read
+        now, recorded. Raises ``BearerRefused`` (a bad token), :class:`NothingGranted`, or a
+        database error (nothing recorded, so nothing disclosed)."""
+        with self._transaction() as (connection, pending):
+            token = presented.token(lambda string: self._load(connection, string))
+            grants = self._live_grants(token)
+            pending.append(self._record(connection, token, grants))
+        return self._disclose(token, grants)
 
     @contextmanager
-    def recording(self) -> Iterator[None]:
-        """The shared transaction :meth:`load` and :meth:`record` run in. On leaving it
-        waits for that transaction's commit, and raises a database error (nothing
-        recorded, so nothing may be disclosed) if it failed."""
-        with self.groups.transaction(self._lock_head) as (connection, ledger):
-            self._connection, self._ledger = connection, ledger
+    def _transaction(self) -> Iterator[tuple[Connection, list]]:
+        if self.groups is not None:
+            with self.groups.transaction(lambda connection: None) as (connection, _):
+                yield connection, []
+            return
+        appended: list = []
+        with self.engine.connect() as connection:
+            transaction = connection.begin()
+            begin_pipelined(connection)
             try:
-                yield
-            finally:
-                self._connection = self._ledger = None
+                yield connection, appended
+            except BaseException:
+                transaction.rollback()
+                raise
+            try:
+                transaction.commit()
+            except SQLAlchemyError:
+                if not appended or not self._committed_anyway(appended[0].salt):
+                    raise
+                log.warning("profile read: commit reported failed, but its event is recorded")
 
-    def _lock_head(self, connection: Connection) -> Ledger:
-        """What a group's transaction does first: lock the ledger head, once for all. On
-        PostgreSQL the transaction is pipelined (``begin_pipelined``): the lock travels
-        with the first member's read, and the members' ledger inserts with the COMMIT."""
-        begin_pipelined(connection)
-        ledger = self.ledger_on(connection)
-        ledger.lock()
-        return ledger
+    def _committed_anyway(self, salt: bytes) -> bool:
+        """Whether the event of a read whose commit failed was committed all the same.
 
-    def load(self, token_string: str) -> ProfileToken | None:
+        Asked on a fresh connection, a few times over about two seconds: the fault that
+        broke the commit (a database restart, every connection cut) may break the first
+        attempts too. If no attempt gets an answer the read answers an error, as it must
+        when its event may be missing."""
+        for pause in (0.0, 0.1, 0.3, 0.6, 1.0):
+            time.sleep(pause)
+            try:
+                with self.engine.connect() as connection:
+                    return Ledger(connection).recorded(salt)
+            except SQLAlchemyError:
+                continue
+        return False
+
+    def _load(self, connection: Connection, token_string: str) -> ProfileToken | None:
         """The token presented (``None`` if unknown) and everything a read of it needs,
-        fetched in one query: no ORM objects on the hot path (docs/benchmarks.md).
-
-        The ledger head is locked first (by the transaction :meth:`recording` joined), so
-        no grant or revoke can commit between this check and the read's own event: in the
-        ledger, every read follows the grants it relied on and precedes any revoke of them
-        (the console's live-grant check).
-        """
-        rows = self._connection.execute(_READ, {"token_hash": token_hash(token_string)}).all()
+        after the consumer's lock for its brand: one round trip, no ORM objects on the hot
+        path (docs/benchmarks.md)."""
+        digest = token_hash(token_string)
+        ordering.hold_for_token(connection, digest)
+        rows = connection.execute(_READ, {"token_hash": digest}).all()
         if not rows:
             return None
         first = rows[0]
@@ -193,11 +220,9 @@ class ProfileService:
             tuple(rows),
         )
 
-    def record(self, token: ProfileToken) -> RecordedRead:
-        """The token's scope intersected with the grants that were live when :meth:`load`
-        ran, in this transaction (no cache), and the ledger event of the read, appended on
-        the head :meth:`load` read. Raises :class:`NothingGranted` (and records nothing)
-        if no granted field is left."""
+    def _live_grants(self, token: ProfileToken) -> tuple:
+        """The token's rows whose field its scope covers and whose grant is live; raises
+        :class:`NothingGranted` if none is left (or the consumer was erased)."""
         now = utcnow()
         wanted = {f for f in (field_of(s) for s in token.scope.split()) if f}
         if self.questions is not None and ANSWERS_SCOPE in token.scope.split():
@@ -207,29 +232,29 @@ class ProfileService:
             for r in token.rows
             if r.field in wanted and (r.expires_at is None or r.expires_at > now)
         )
-        if not grants:
-            raise NothingGranted
-        first = grants[0]
-        if first.erased_at is not None:
+        if not grants or grants[0].erased_at is not None:
             raise NothingGranted  # erased: nothing of theirs is readable any more
-        live = sorted(r.field for r in grants)
-        self._ledger.append(
+        return grants
+
+    def _record(self, connection: Connection, token: ProfileToken, grants: tuple):
+        """Append the read's event in the read's transaction (travelling with the COMMIT)."""
+        first = grants[0]
+        return Ledger(connection).append(
             Event(
                 EventType.PROFILE_READ,
                 actor=f"client:{token.client_id}",
                 subject=first.pseudonym,
                 brand=first.public_id,
-                fields=tuple(live),
+                fields=tuple(sorted(r.field for r in grants)),
                 details={"purposes": {r.field: r.purpose for r in grants}},
             ),
-            head=(first.ledger_head_seq, first.ledger_head_hash),
+            want_seq=False,
         )
-        return RecordedRead(token, grants, live)
 
-    def disclose(self, recorded: RecordedRead) -> ProfileRead:
-        """The values of a read whose event has committed (after :meth:`recording`)."""
-        token, grants, live = recorded.token, recorded.grants, recorded.fields
+    def _disclose(self, token: ProfileToken, grants: tuple) -> ProfileRead:
+        """The values of a read whose event has committed."""
         first = grants[0]
+        live = sorted(r.field for r in grants)
         values = {
             r.field: json.loads(
                 self.vault.decrypt_with(token.account_id, r.wrapped_key, r.field, r.ciphertext)

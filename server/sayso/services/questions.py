@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import delete, select
 
+from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account, Answer, Brand, Grant, Question
 from sayso.models._types import MAX_INT64, utcnow
 from sayso.services.accounts import actor_for
-from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.vault import KeyShredded, Vault
 
 #: The grantable field of a consumer's answers (``answers:read``).

@@ -4,8 +4,9 @@ A receipt is derived from one ledger event (``consent:grant:created`` or
 ``consent:grant:revoked``) and the brand's row, never from disclosed values, so erasing
 an account leaves its receipts intact. Its members follow the consent record structure of
 ISO/IEC TS 27560 (record id, principal, controller, purposes, data categories, collection
-method, event, validity, withdrawal); its ``ledger`` member names the event's sequence
-number and hash, so anyone holding a ledger export can find it in the chain.
+method, event, validity, withdrawal); its ``ledger`` member names the event's entry in the
+log (its leaf hash and index) with an inclusion proof against a checkpoint, cosigned by the
+witnesses where there are any: the receipt is in the same history everyone else sees.
 
 The signature is Ed25519 by the ledger's key (the one ``/.well-known/sayso-ledger-key.json``
 publishes) over :func:`receipt_bytes`: the receipt without its ``signature`` member, as
@@ -15,6 +16,7 @@ but the ``cryptography`` package.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -24,9 +26,12 @@ from datetime import datetime
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
-from sayso.models import Account, AuditEvent, Brand
+from sayso.ledger import EventType, LedgerKey, proofs
+from sayso.ledger.encoding import entry_leaf_hash
+from sayso.ledger.encoding import timestamp as _timestamp
+from sayso.ledger.keys import signature_valid
+from sayso.models import Account, AuditEvent, Brand, LedgerLeaf
 from sayso.services.brands import BrandService
-from sayso.services.ledger import EventType, LedgerKey, _timestamp, signature_valid
 
 RECEIPT_SCHEMA = "sayso-consent-receipt/v1 (after ISO/IEC TS 27560)"
 #: What every version's ``schema`` starts with; a checkpoint message has no ``schema``.
@@ -102,27 +107,43 @@ class ReceiptLinks:
 class ReceiptService:
     """Builds and signs consent receipts from the ledger; writes nothing."""
 
-    def __init__(self, session, ledger_key: LedgerKey, brands: BrandService, links: ReceiptLinks):
+    def __init__(
+        self,
+        session,
+        ledger_key: LedgerKey,
+        brands: BrandService,
+        links: ReceiptLinks,
+        witnessed: bool = False,
+    ):
         self.session = session
         self.key = ledger_key
         self.brands = brands
         self.links = links
+        #: Whether witnesses are configured: proofs are then against a cosigned checkpoint.
+        self.witnessed = witnessed
 
     def for_account(self, account: Account, brand_public_id: str | None = None) -> list[dict]:
         """Every receipt of the account (optionally of one brand), oldest first."""
         query = self._events(account)
         if brand_public_id is not None:
             query = query.where(AuditEvent.brand == brand_public_id)
-        return [self.sign(r) for r in self._unsigned(self.session.scalars(query))]
+        return [self.sign(r) for r in self._unsigned(self.session.execute(query))]
 
     def one(self, account: Account, seq: int) -> dict | None:
         """The account's receipt for the ledger event ``seq``; ``None`` if there is none."""
-        row = self.session.scalar(self._events(account).where(AuditEvent.seq == seq))
+        row = self.session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.seq == seq,
+                AuditEvent.subject == account.pseudonym,
+                AuditEvent.type.in_(RECEIPT_EVENTS),
+                AuditEvent.brand.is_not(None),
+            )
+        )
         if row is None:
             return None
         # Earlier events of the same brand: a revoke recorded before revokes named their
         # purposes takes them from the grant it withdrew.
-        history = self.session.scalars(
+        history = self.session.execute(
             self._events(account).where(AuditEvent.brand == row.brand, AuditEvent.seq <= seq)
         )
         *_, receipt = self._unsigned(history)
@@ -141,7 +162,8 @@ class ReceiptService:
 
     def _events(self, account: Account):
         return (
-            select(AuditEvent)
+            select(AuditEvent, LedgerLeaf.leaf_index)
+            .outerjoin(LedgerLeaf, LedgerLeaf.seq == AuditEvent.seq)
             .where(
                 AuditEvent.subject == account.pseudonym,
                 AuditEvent.type.in_(RECEIPT_EVENTS),
@@ -150,8 +172,10 @@ class ReceiptService:
             .order_by(AuditEvent.seq)
         )
 
-    def _unsigned(self, rows: Iterable[AuditEvent]):
-        rows = list(rows)
+    def _unsigned(self, found: Iterable):
+        found = list(found)
+        rows = [row for row, _ in found]
+        places = {row.seq: leaf_index for row, leaf_index in found}
         names = {
             b.public_id: b.name
             for b in self.session.scalars(
@@ -167,9 +191,30 @@ class ReceiptService:
                 granted.update({(row.brand, f): p for f, p in purposes.items()})
             else:
                 purposes = {f: purposes.get(f, granted.get((row.brand, f))) for f in fields}
-            yield self._build(row, names.get(row.brand), fields, purposes, details)
+            yield self._build(row, names.get(row.brand), fields, purposes, details, places)
 
-    def _build(self, row, brand_name, fields, purposes, details) -> dict:
+    def _place(self, row, leaf_index: int | None) -> dict:
+        """The receipt's ``ledger`` member: its entry's leaf hash, and once the sequencer
+        has integrated it, its index and an inclusion proof against a checkpoint."""
+        place = {
+            "seq": row.seq,
+            "leaf_hash": entry_leaf_hash(row.salt, row.canonical).hex(),
+            "leaf_index": leaf_index,
+            "checkpoint": None,
+            "inclusion_proof": None,
+        }
+        if leaf_index is None:
+            return place
+        try:
+            checkpoint = proofs.checkpoint_covering(self.session, leaf_index, self.witnessed)
+        except proofs.NoCheckpoint:
+            return place
+        proof = proofs.inclusion(self.session, leaf_index, checkpoint.size)
+        place["checkpoint"] = checkpoint.note
+        place["inclusion_proof"] = [base64.b64encode(h).decode() for h in proof]
+        return place
+
+    def _build(self, row, brand_name, fields, purposes, details, places) -> dict:
         given = row.type == EventType.CONSENT_GRANTED
         time = _timestamp(row.occurred_at)
         by_purpose: dict[str | None, list[str]] = {}
@@ -183,13 +228,13 @@ class ReceiptService:
             method = COLLECTED_BY_CONSUMER_CONTROLS
         return {
             "schema": RECEIPT_SCHEMA,
-            "record_id": row.hash,
+            "record_id": entry_leaf_hash(row.salt, row.canonical).hex(),
             "issuer": {
                 "name": "Sayso",
                 "url": self.links.issuer,
                 "public_key_url": self.links.public_key,
             },
-            "ledger": {"seq": row.seq, "hash": row.hash},
+            "ledger": self._place(row, places.get(row.seq)),
             # The brand's pairwise id, not Sayso's own pseudonym: it is the id the controller
             # already knows the consumer by, and two brands shown receipts cannot join on it.
             "principal": {

@@ -15,13 +15,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account, AuditEvent, Brand
 from sayso.models._types import utcnow
 from sayso.services.accounts import AccountService, WrongPassword, actor_for
 from sayso.services.consent import BrandGrants, ConsentService
 from sayso.services.contacts import ContactPolicyService
 from sayso.services.disclosures import DisclosureService
-from sayso.services.ledger import Event, EventType, Ledger
 from sayso.services.questions import QuestionService
 from sayso.services.receipts import ERASURE_REASON, ReceiptService
 from sayso.services.tokens import TokenService
