@@ -29,6 +29,13 @@ bench_rows = Table(
     Column("code", String(128)),
     Column("client_id", String(64)),
 )
+#: S11's baseline writes here: one row per request (created by the runner too).
+bench_commits = Table(
+    "bench_commits",
+    baseline_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("note", String(32)),
+)
 
 bp = Blueprint("bench", __name__, url_prefix="/_bench")
 
@@ -51,6 +58,16 @@ def insert_one():
             client_id=form.get("client_id") or "basic",
         )
     )
+    db.session.commit()
+    return jsonify({"ok": True})
+
+
+@bp.post("/commit")
+@csrf.exempt
+def commit_one():
+    """S11's baseline: one INSERT into a bench table and its COMMIT, nothing else (no form,
+    no ledger): a request whose every database wait is a plain round trip."""
+    db.session.execute(insert(bench_commits).values(note="s11"))
     db.session.commit()
     return jsonify({"ok": True})
 

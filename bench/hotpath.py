@@ -9,7 +9,8 @@ with the most cumulative time). The steps are timed by wrapping them, without th
 profiler: cProfile's cost per call inflates Python-heavy code several times over, so its
 proportions mislead, while its call tree still says who calls what. These are the
 figures the notes in docs/benchmarks.md quote; ``make bench`` is what measures the
-targets.
+targets. The sequencer is off here (``SAYSO_LEDGER_SEQUENCER=off``): a read's own cost,
+without the rounds that integrate its entry.
 """
 
 from __future__ import annotations
@@ -37,28 +38,61 @@ from sayso.database import _Group
 from sayso.oauth.resource import PresentedBearer
 from sayso.services.profile import ProfileService
 
-#: The steps of a read: (what, where it is defined, its name there). The transaction's
-#: steps belong to its group: with one read at a time, each group has one member.
-STEPS = (
-    ("Authlib: parse the bearer token (before joining the group)", "api", "presented_bearer"),
-    ("open the transaction: connect, BEGIN, ledger lock", _Group, "open"),
-    ("Authlib: load and validate the token (with the read query)", PresentedBearer, "token"),
-    ("  of which the read query: token, grants, key, values, head", ProfileService, "load"),
-    ("record: the read's ledger event (canonical JSON, hash, INSERT)", ProfileService, "record"),
-    ("commit and close (one per group)", _Group, "end"),
-    ("disclose: decrypt the granted values, pairwise subject", ProfileService, "disclose"),
-)
+
+def steps(backend: str, engine) -> list[tuple]:
+    """The steps of a read: (what, where it is defined, its name there). On SQLite the
+    transaction belongs to a group (``database.GroupCommit``: with one read at a time,
+    each group has one member); on PostgreSQL each read has its own, pipelined."""
+    if backend == "sqlite":
+        opened = [("open the transaction: connect, BEGIN IMMEDIATE", _Group, "open")]
+        closed = [("commit and close (one per group)", _Group, "end")]
+    else:
+        opened = [
+            ("enter pipeline mode (connect and BEGIN not timed)", "service", "begin_pipelined")
+        ]
+        closed = [
+            (
+                "COMMIT, the event travelling with it; leave the pipeline",
+                engine.dialect,
+                "do_commit",
+            )
+        ]
+    return [
+        ("Authlib: parse the bearer token (before the transaction)", "api", "presented_bearer"),
+        *opened,
+        ("Authlib: load and validate the token (with the read query)", PresentedBearer, "token"),
+        (
+            "  of which the lock and the read query: token, grants, key, values",
+            ProfileService,
+            "_load",
+        ),
+        (
+            "record: the read's entry (canonical JSON, salt, INSERT and queue)",
+            ProfileService,
+            "_record",
+        ),
+        *closed,
+        ("disclose: decrypt the granted values, pairwise subject", ProfileService, "_disclose"),
+    ]
 
 
 @contextmanager
-def steps_timed():
-    """Time each of ``STEPS`` (wrapped in place, restored on leaving): yields a dict of
+def steps_timed(backend: str, engine):
+    """Time each of ``steps`` (wrapped in place, restored on leaving): yields a dict of
     total seconds by step."""
-    totals = {what: 0.0 for what, _, _ in STEPS}
+    chosen = steps(backend, engine)
+    totals = {what: 0.0 for what, _, _ in chosen}
     undo = []
-    for what, owner, name in STEPS:
+    for what, owner, name in chosen:
         # The view module, not the ``profile`` view function the package exports.
-        owner = sys.modules["sayso.api.profile"] if owner == "api" else owner
+        owner = (
+            {
+                "api": sys.modules["sayso.api.profile"],
+                "service": sys.modules["sayso.services.profile"],
+            }.get(owner, owner)
+            if isinstance(owner, str)
+            else owner
+        )
         original = getattr(owner, name)
 
         def timed_step(*args, _original=original, _what=what, **kwargs):
@@ -104,6 +138,9 @@ def main() -> None:
                 SAYSO_ARGON2_TIME_COST="1",
                 SAYSO_ARGON2_MEMORY_COST=str(8 * 1024),
                 SAYSO_LOG_LEVEL="WARNING",
+                SAYSO_ISSUER=run.ISSUER,
+                # One read at a time, nothing else: no sequencer thread in this process.
+                SAYSO_LEDGER_SEQUENCER="off",
             )
             app = create_bench_app()
             with app.app_context():
@@ -118,7 +155,11 @@ def main() -> None:
             assert first.status_code == 200, first.get_data(as_text=True)
             bare_us = timed(reader, "/_bench/bare", {}, reads)
             read_us = timed(reader, "/api/v1/profile", bearer(token), reads)
-            with steps_timed() as totals:
+            with app.app_context():
+                from sayso.extensions import db
+
+                engine = db.engine
+            with steps_timed(backend, engine) as totals:
                 stepped_us = timed(reader, "/api/v1/profile", bearer(token), reads)
             profiler = cProfile.Profile()
             profiler.enable()
@@ -126,7 +167,7 @@ def main() -> None:
             profiler.disable()
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-            stats.print_stats(r"sayso|sqlite3|psycopg|commit|authlib", 30)
+            stats.print_stats(r"sayso|sqlite3|psycopg|commit|authlib", 40)
             print(f"{backend}: {reads} reads in process (Flask test client, no HTTP server)")
             print(f"bare jsonify   {bare_us:8.0f} µs per request")
             print(f"profile read   {read_us:8.0f} µs per request ({bare_us / read_us:.2f}x)")
@@ -139,10 +180,7 @@ def main() -> None:
             )
             print(f"{outside:8.0f} µs  the rest: Flask, the app's hooks, the JSON answer")
             print(out.getvalue())
-            with app.app_context():
-                from sayso.extensions import db
-
-                db.engine.dispose()
+            engine.dispose()
         finally:
             database.drop()
 

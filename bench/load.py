@@ -1,7 +1,9 @@
 """A small, bounded load generator, run as its own process: ``python -m bench.load < job.json``.
 
-The job names the server, the requests (cycled, or each used once), how many to send,
-how many keep-alive connections to use and a deadline. It prints one JSON line: the
+The job names the server (``port``, or ``ports``: connection ``i`` talks to
+``ports[i % len(ports)]``), the requests (cycled, or each used once; with
+``per_connection``, connection ``i`` always sends ``requests[i % len(requests)]``), how
+many to send, how many keep-alive connections to use and a deadline. It prints one JSON line: the
 count, statuses, wall time, req/s, latency percentiles (and every latency, so that parts
 of one measurement can be pooled) and mean SQL statements per request (from the bench
 app's ``X-Bench-Statements`` header). Only loopback is allowed.
@@ -29,7 +31,9 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 def run(job: dict) -> dict:
     """Send the job's requests; what happened."""
-    host, port = job["host"], int(job["port"])
+    host = job["host"]
+    ports = [int(p) for p in job.get("ports") or [job["port"]]]
+    per_connection = bool(job.get("per_connection", False))
     if host not in {"127.0.0.1", "localhost", "::1"}:
         raise SystemExit("bench.load only talks to loopback")
     requests_ = job["requests"]
@@ -52,11 +56,12 @@ def run(job: dict) -> dict:
             state["next"] = index + 1
             return index
 
-    def worker() -> None:
+    def worker(number: int) -> None:
+        port = ports[number % len(ports)]
         conn = http.client.HTTPConnection(host, port, timeout=30)
         try:
             while (index := take()) is not None:
-                spec = requests_[index % len(requests_)]
+                spec = requests_[(number if per_connection else index) % len(requests_)]
                 body = spec.get("body")
                 headers = dict(spec.get("headers", {}))
                 started = time.perf_counter()
@@ -80,7 +85,10 @@ def run(job: dict) -> dict:
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(int(job.get("concurrency", 4)))]
+    threads = [
+        threading.Thread(target=worker, args=(number,))
+        for number in range(int(job.get("concurrency", 4)))
+    ]
     began = time.perf_counter()
     for thread in threads:
         thread.start()

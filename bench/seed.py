@@ -1,5 +1,6 @@
 """Filling a benchmark database quickly: filler consumers and grants made by the database
-itself (one ``INSERT ... SELECT`` over a generated series), ledger events in Core batches.
+itself (one ``INSERT ... SELECT`` over a generated series), ledger events in Core batches,
+queued and then integrated into the log by the real sequencer.
 
 Filler rows are never read by the scenarios; they are there so that indexes, pages and
 plans are those of a database of the stated size.
@@ -13,10 +14,9 @@ from flask import current_app
 from sqlalchemy import func, select, text
 
 # The tests' helper makes the same valid events the benchmark needs.
-from tests.ledger_helpers import insert_chain, signer
+from tests.ledger_helpers import insert_events
 
-from sayso.models import AuditEvent
-from sayso.services.ledger import GENESIS_HASH
+from sayso.ledger.sequencer import Sequencer
 
 FILLER_PREFIX = "bench"
 PSEUDONYM_WIDTH = 32 - len(FILLER_PREFIX)
@@ -90,21 +90,24 @@ def filler_consumers(session, start: int, stop: int, grants_each: int) -> None:
         session.commit()
 
 
-def ledger_head(session) -> tuple[int, str]:
-    """The last sequence number and hash of the chain (0 and genesis when empty)."""
-    row = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    return (row.seq, row.hash) if row else (0, GENESIS_HASH)
-
-
-def ledger_events(session, count: int) -> None:
-    """Append ``count`` valid events after the head, in Core batches (the tests' own
-    ``insert_chain``), with the checkpoints the app signs every interval as it appends:
-    ``verify`` checks them, as it would on a real ledger."""
-    last_seq, prev_hash = ledger_head(session)
-    insert_chain(session, count, last_seq + 1, prev_hash, signing=signer(current_app))
+def queue_events(session, count: int, start: int = 0) -> None:
+    """Write ``count`` valid events, queued for the tree as appends leave them (the tests'
+    own ``insert_events``, Core batches), and commit."""
+    insert_events(session, count, start=start)
     session.commit()
+
+
+def integrate_with_checkpoints(session, every: int) -> int:
+    """Integrate what is queued ``every`` entries at a time, with a signed checkpoint after
+    each batch, as the sequencer leaves a log that took about ``every`` entries a second
+    (one checkpoint a round): ``verify`` then checks as many checkpoints as it would on a
+    real log of that size. How many were integrated."""
+    sequencer = Sequencer(session, current_app.extensions["sayso_ledger_key"], batch=every)
+    total = 0
+    while done := sequencer.integrate():
+        total += done
+        sequencer.checkpoint()
+    return total
 
 
 def count_rows(session, model) -> int:
