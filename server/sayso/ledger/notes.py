@@ -187,10 +187,11 @@ def cosignature_timestamp(signature: bytes) -> int | None:
     return timestamp if 0 < timestamp <= MAX_TIMESTAMP else None
 
 
-class NoteSigner:
-    """An Ed25519 (type 0x01) note signer: a log signing its checkpoints."""
+class _Ed25519Signer:
+    """What a note signer and a cosigner share: a name, an Ed25519 key, its key hash for
+    the signer's signature type, and the verifier (vkey) others check it with."""
 
-    signature_type = ALG_ED25519
+    signature_type: int
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey):
         self.name = _check_name(name)
@@ -203,8 +204,14 @@ class NoteSigner:
         return NoteVerifier(self.name, self.signature_type, self.public_key)
 
     def verifier_key(self) -> str:
-        """The vkey to give those who verify this signer's notes."""
+        """The vkey to give those who check this signer's signatures."""
         return self.verifier().vkey()
+
+
+class NoteSigner(_Ed25519Signer):
+    """An Ed25519 (type 0x01) note signer: a log signing its checkpoints."""
+
+    signature_type = ALG_ED25519
 
     def signature_line(self, text: str) -> str:
         """This signer's signature line (with its newline) over the note ``text``."""
@@ -217,24 +224,10 @@ class NoteSigner:
         return f"{text}\n{self.signature_line(text)}"
 
 
-class Cosigner:
+class Cosigner(_Ed25519Signer):
     """An Ed25519 cosignature/v1 (type 0x04) signer: a witness cosigning checkpoints."""
 
     signature_type = ALG_COSIGNATURE_V1
-
-    def __init__(self, name: str, private_key: Ed25519PrivateKey):
-        self.name = _check_name(name)
-        self._private_key = private_key
-        self.public_key = _raw_public_key(private_key.public_key())
-        self.key_hash = key_hash(name, self.signature_type, self.public_key)
-
-    def verifier(self) -> NoteVerifier:
-        """The verifier that checks this cosigner's cosignatures."""
-        return NoteVerifier(self.name, self.signature_type, self.public_key)
-
-    def verifier_key(self) -> str:
-        """The vkey (type 0x04) to give those who check this cosigner's cosignatures."""
-        return self.verifier().vkey()
 
     def cosign(self, checkpoint_text: str, timestamp: int) -> str:
         """The cosignature line (with its newline) over a checkpoint's note text, as of
