@@ -26,6 +26,8 @@ class Account(db.Model):
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
     # Bumped on password change so every other session of the account ends.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # The consumer's IANA time zone (quiet hours, times shown on pages); None until set.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
