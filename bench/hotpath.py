@@ -34,14 +34,14 @@ from tests.oauth_helpers import bearer, connect, make_brand
 from bench import run
 from bench.app import STATEMENTS_HEADER, create_bench_app
 from sayso.config import new_key
-from sayso.database import _Group
+from sayso.db.group_commit import _Group
 from sayso.oauth.resource import PresentedBearer
 from sayso.services.profile import ProfileService
 
 
 def steps(backend: str, engine) -> list[tuple]:
     """The steps of a read: (what, where it is defined, its name there). On SQLite the
-    transaction belongs to a group (``database.GroupCommit``: with one read at a time,
+    transaction belongs to a group (``db.GroupCommit``: with one read at a time,
     each group has one member); on PostgreSQL each read has its own, pipelined."""
     if backend == "sqlite":
         opened = [("open the transaction: connect, BEGIN IMMEDIATE", _Group, "open")]

@@ -100,7 +100,7 @@ SCALES = {
 }
 WORKERS = 2
 # Threads per gunicorn worker: the profile reads a worker serves at once share a
-# transaction and its commit (database.GroupCommit). Every baseline runs on the same server.
+# transaction and its commit (db.GroupCommit). Every baseline runs on the same server.
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 # Connections the load generator keeps busy: one per request slot of the server (workers
 # x threads), so the server is saturated with neither idle slots nor a queue.

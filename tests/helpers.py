@@ -129,7 +129,7 @@ def answered_without_waiting_for_sqlite_s_lock(
 
 
 def writer_queue_is_free(database_path: str) -> bool:
-    """Whether a writer could join SQLite's writer queue (database.WriterQueue) at once."""
+    """Whether a writer could join SQLite's writer queue (db.sqlite.WriterQueue) at once."""
     fd = os.open(database_path + ".writers", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,7 +12,8 @@ __all__ = ["create_app"]
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Sayso application; ``test_config`` overrides everything else."""
-    from sayso import config, database, errors, logs, models, security  # noqa: F401  (models: tables)
+    from sayso import config, errors, logs, models, security  # noqa: F401  (models: tables)
+    from sayso.db import GroupCommit, configure_engine, engine_options, normalize_url
     from sayso.extensions import csrf, db, limiter, login_manager, migrate
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
@@ -32,10 +33,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["sayso_data_keys"] = DataKeyCache(app.config["DATA_KEY_CACHE_SECONDS"])
     logs.init_app(app)  # the level, and no secret in any log line
 
-    url = database.normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    url = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        **database.engine_options(url),
+        **engine_options(url),
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     }
 
@@ -53,12 +54,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     with app.app_context():
-        database.configure_engine(db.engine)
+        configure_engine(db.engine)
         # SQLite: profile reads share a transaction and its commit (one fsync for many).
         # PostgreSQL: each read has its own (a group's members would take turns on one
         # connection, a round trip each, and a network link makes that a queue).
         if db.engine.dialect.name == "sqlite":
-            app.extensions["sayso_read_groups"] = database.GroupCommit(db.engine)
+            app.extensions["sayso_read_groups"] = GroupCommit(db.engine)
 
     from sayso import auth, cli
     from sayso.api import bp as api_bp

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, current_app, render_template, request, url_for
 
-from sayso.database import read_only
+from sayso.db import read_only
 from sayso.errors import error_response, wants_json
 
 #: RFC 9110 §9.2.1: a client asks for nothing to change with these, so a view answering
@@ -76,7 +76,7 @@ def _refused_from_another_site():
 
 
 class SafeMethodsFlask(Flask):
-    """Flask, with every view run ``database.read_only`` for GET, HEAD and OPTIONS, unless
+    """Flask, with every view run ``db.read_only`` for GET, HEAD and OPTIONS, unless
     it is marked :func:`writes_on_get`.
 
     Two things follow. A page that only shows things never queues for SQLite's write lock

@@ -39,7 +39,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The most statements each step may take (SQLite, PostgreSQL), and what they are.
 CEILINGS = {
     # The session's account; the client with its brand and domains (one join). Read-only:
-    # no BEGIN IMMEDIATE on SQLite (database.read_only).
+    # no BEGIN IMMEDIATE on SQLite (db.read_only).
     "consent page": {"sqlite": 2, "postgresql": 2},
     # BEGIN (SQLite) or the consumer's lock for the brand (PostgreSQL); account; client;
     # every ticked grant in one upsert; the ledger event, queued for the log in the same
@@ -47,7 +47,7 @@ CEILINGS = {
     "consent": {"sqlite": 5, "postgresql": 5},
     # The client's credentials; the token, inserted only if its code was never used and
     # its account is active (one INSERT ... SELECT ... ON CONFLICT DO NOTHING). That INSERT
-    # is the only write: no BEGIN IMMEDIATE on SQLite (database.one_write).
+    # is the only write: no BEGIN IMMEDIATE on SQLite (db.one_write).
     "token": {"sqlite": 2, "postgresql": 2},
 }
 

@@ -113,7 +113,7 @@ def test_a_read_after_a_revoke_is_refused_and_the_ledger_orders_them(app, client
 def test_concurrent_reads_are_each_recorded(app, client, runner):
     # Every one answers and has its own ledger event, and the log verifies. On SQLite reads
     # arriving together in one process share a transaction and its commit
-    # (database.GroupCommit): fewer transactions than reads were opened. On PostgreSQL each
+    # (db.GroupCommit): fewer transactions than reads were opened. On PostgreSQL each
     # has its own, with the consumer's lock shared.
     _, token = _connected(app, client, runner, ["interests"])
     before = _reads(app)

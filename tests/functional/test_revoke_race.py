@@ -42,7 +42,7 @@ def sayso_server(database_url, app_factory, tmp_path):
     """Sayso under gunicorn (two workers, four threads each) on this test's database;
     stopped however the test ends. Its master key is shared with an in-process app, whose
     CLI creates the brand. Threads, as docs/configuration.md recommends: reads a worker
-    serves at once may share a transaction (database.GroupCommit, on SQLite), and the
+    serves at once may share a transaction (db.GroupCommit, on SQLite), and the
     guarantee must hold there."""
     master_key = new_key()
     app = app_factory(MASTER_KEY=master_key)

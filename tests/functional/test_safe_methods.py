@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sayso import services
-from sayso.database import WriteRefused
+from sayso.db import WriteRefused
 from sayso.extensions import csrf, db
 from sayso.models import AuditEvent
 from sayso.security import writes_on_get

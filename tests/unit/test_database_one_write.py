@@ -1,10 +1,10 @@
-"""``database.one_write``: a transaction whose only write is one statement takes SQLite's
+"""``db.one_write``: a transaction whose only write is one statement takes SQLite's
 write lock for that statement alone, and refuses a second write on both databases."""
 
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
-from sayso.database import WriteRefused, one_write
+from sayso.db import WriteRefused, one_write
 from sayso.extensions import db
 from sayso.models import Account
 from tests.helpers import writer_queue_is_free

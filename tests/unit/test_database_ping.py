@@ -3,7 +3,8 @@
 import pytest
 from sqlalchemy import create_engine, exc, text
 
-from sayso.database import engine_options, ping_idle_connections
+from sayso.db import engine_options
+from sayso.db.postgresql import ping_idle_connections
 from sayso.extensions import db
 
 

@@ -6,7 +6,7 @@ from psycopg.pq import PipelineStatus, TransactionStatus
 from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.orm import Session
 
-from sayso.database import DEFERRED, begin_pipelined, configure_engine, engine_options
+from sayso.db import DEFERRED, begin_pipelined, configure_engine, engine_options
 from sayso.extensions import db
 
 PROBE = "pipeline_probe"

@@ -1,10 +1,10 @@
-"""``database.read_only``: code that only shows things writes nothing, and on SQLite takes
+"""``db.read_only``: code that only shows things writes nothing, and on SQLite takes
 no write lock."""
 
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
-from sayso.database import WriteRefused, read_only
+from sayso.db import WriteRefused, read_only
 from sayso.extensions import db
 from sayso.models import Account
 

@@ -1,4 +1,4 @@
-"""Reads of one process share a transaction and its commit (``database.GroupCommit``).
+"""Reads of one process share a transaction and its commit (``db.GroupCommit``).
 
 Real threads on the real database: members that arrive together share one transaction,
 each appends its own ledger event, and the log verifies; a member's database error
@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sayso import services
-from sayso.database import GroupCommit, GroupFailed
+from sayso.db import GroupCommit, GroupFailed
 from sayso.extensions import db
 from sayso.ledger import Event, EventType
 from sayso.models import AuditEvent

@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from sayso.database import WriterQueue
+from sayso.db.sqlite import WriterQueue
 from sayso.extensions import db
 from tests.helpers import writer_queue_is_free
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import exc
 
-from sayso.database import GroupFailed
+from sayso.db import GroupFailed
 from sayso.faults import is_transient
 
 

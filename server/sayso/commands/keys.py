@@ -11,8 +11,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from sayso import database, services
+from sayso import services
 from sayso.config import SUBJECT_KEY_DERIVED
+from sayso.db import read_only
 from sayso.extensions import db
 from sayso.ledger import Event, EventType
 from sayso.services.keys import KeyStatus
@@ -74,7 +75,7 @@ def _report(status: KeyStatus) -> list[str]:
 def keys_status(as_json: bool) -> None:
     """How many data keys and webhook secrets each master key wraps, and which retired key
     can be dropped."""
-    with database.read_only():
+    with read_only():
         status = services.key_rotation().status()
     if not as_json:
         for line in _report(status):
@@ -169,7 +170,7 @@ def keys_rotate(batch: int, limit: int | None, pause: float) -> None:
     if not result.complete:
         why = "--limit reached" if not stop.is_set() else "stopped"
         click.echo(f"{why}: not finished; run `sayso keys rotate` again to go on")
-    with database.read_only():
+    with read_only():
         status = services.key_rotation().status()
     for line in _report(status):
         click.echo(line)

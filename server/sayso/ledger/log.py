@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, text
 
-from sayso.database import DEFERRED
+from sayso.db import DEFERRED
 from sayso.ledger.encoding import canonical_bytes, dumps, new_salt, recordable
 from sayso.ledger.events import Event
 from sayso.models import AuditEvent, LedgerLeaf, LedgerPending

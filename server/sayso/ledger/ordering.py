@@ -11,7 +11,7 @@ so numbered and queued for the tree (``sequencer``), after every event it must f
 
 PostgreSQL: transaction-scoped advisory locks, keyed by the two ids, released by the commit
 or rollback. SQLite: nothing to do, as every writing transaction there already holds the
-database's one write lock (``BEGIN IMMEDIATE``, see ``database.py``).
+database's one write lock (``BEGIN IMMEDIATE``, see ``db/sqlite.py``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from collections.abc import Iterable
 
 from sqlalchemy import text
 
-from sayso.database import DEFERRED
+from sayso.db import DEFERRED
 
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(CAST(:a AS int4), CAST(:b AS int4))")
 _SHARED = text("SELECT pg_advisory_xact_lock_shared(CAST(:a AS int4), CAST(:b AS int4))")
 #: A profile read knows its token, not yet the ids: the lock is taken by the token's hash,
-#: in the same round trip as the read itself (deferred, see ``database.DEFERRED``).
+#: in the same round trip as the read itself (deferred, see ``db.DEFERRED``).
 SHARED_BY_TOKEN = text(
     "SELECT pg_advisory_xact_lock_shared(account_id, brand_id) FROM tokens "
     "WHERE access_token_hash = :token_hash AND brand_id IS NOT NULL"

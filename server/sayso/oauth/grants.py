@@ -15,7 +15,8 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
-from sayso import database, services
+from sayso import services
+from sayso.db import one_write
 from sayso.extensions import db
 from sayso.fields import grant_name_of
 from sayso.models import Account
@@ -76,9 +77,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # The exchange's transaction begins here, with the client's lookup. Its only write
         # is save_token's INSERT, one statement that is atomic by itself; so on SQLite the
         # write lock is taken for that INSERT alone, not while the client is checked, and a
-        # refused request never waits for it (database.one_write). A replay's revocation
+        # refused request never waits for it (db.one_write). A replay's revocation
         # commits that transaction first and writes in one of its own (TokenService._refuse).
-        with database.one_write():
+        with one_write():
             return super().authenticate_token_endpoint_client()
 
     def generate_authorization_code(self):

@@ -13,7 +13,8 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import g, request
 from sqlalchemy.orm import Session
 
-from sayso import database, services
+from sayso import services
+from sayso.db import writing_anyway
 from sayso.errors import error_response
 from sayso.extensions import db
 from sayso.models import Token
@@ -104,9 +105,9 @@ def revoke_exposed(token: str) -> bool:
     """Revoke a token sent in a URL, and record it; whether it still worked. An access or
     refresh token takes its family with it; a brand's initial access token (dynamic
     registration) is revoked alone. In a session of its own: the request may be a GET, whose
-    own transaction writes nothing (``database.read_only``), and may have begun already;
+    own transaction writes nothing (``db.read_only``), and may have begun already;
     and the request is refused afterwards, which must not undo the revocation."""
-    with database.writing_anyway(), Session(db.engine) as session:
+    with writing_anyway(), Session(db.engine) as session:
         if token.startswith(INITIAL_ACCESS_TOKEN_PREFIX + "_"):
             return services.brands(on=session).revoke_exposed_initial_access_token(token)
         return services.tokens(on=session).revoke_exposed(token)

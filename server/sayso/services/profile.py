@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sayso.database import GroupCommit, begin_pipelined
+from sayso.db import GroupCommit, begin_pipelined
 from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, Brand, DataKey, Disclosure, Grant, Token
 from sayso.models._types import utcnow
@@ -134,7 +134,7 @@ class ProfileService:
 
     Transactions: on PostgreSQL each read has its own, pipelined (the lock travels with the
     load, the event with the COMMIT: three round trips). On SQLite the reads of a process
-    that arrive together share one, and its commit (``database.GroupCommit``).
+    that arrive together share one, and its commit (``db.GroupCommit``).
     """
 
     def __init__(

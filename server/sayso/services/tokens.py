@@ -309,7 +309,7 @@ class TokenService:
         """A code that gets no token. If it got one before, this is a replay: every token
         the code produced is revoked (RFC 6749 §4.1.2), and the replay recorded, committed."""
         # The INSERT claimed nothing. Whatever is written now is a transaction of its own:
-        # the exchange's was begun as database.one_write, which allows that INSERT alone.
+        # the exchange's was begun as db.one_write, which allows that INSERT alone.
         self.session.commit()
         used = self.session.scalar(
             select(_TOKENS.c.family_id).where(_TOKENS.c.code_hash == code.code_hash)
