@@ -12,7 +12,7 @@ import pytest
 
 from sayso.models._types import utcnow
 from sayso.services.brands import token_hash
-from sayso.services.tokens import CODE_LIFETIME, CodeSeal
+from sayso.services.token_seals import CODE_LIFETIME, CodeSeal
 
 CLIENT = "sayso_client_a"
 CONTENTS = {

@@ -23,7 +23,7 @@ from sayso.models import Account
 from sayso.models._types import utcnow
 from sayso.oauth.issuer import issuer
 from sayso.services.brands import token_hash
-from sayso.services.tokens import RetriedPair
+from sayso.services.token_seals import RetriedPair
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 
