@@ -61,7 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             app.extensions["sayso_read_groups"] = GroupCommit(db.engine)
 
-    from sayso import auth, cli
+    from sayso import auth, commands
     from sayso.api import bp as api_bp
     from sayso.console import bp as console_bp
     from sayso.health import bp as health_bp
@@ -87,6 +87,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(oauth_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(wellknown_bp)
-    cli.init_app(app)
+    commands.init_app(app)
     runner.init_app(app)
     return app

@@ -1,27 +1,26 @@
-"""Groups of ``sayso`` commands, one module per subject; registered in ``sayso.cli``."""
+"""Sayso's own ``sayso`` commands, one module per subject, registered on the app's CLI."""
 
 from __future__ import annotations
 
-import json
-import sys
+from sayso.commands.accounts import consumers_cli
+from sayso.commands.audit import audit_cli, ledger_cli
+from sayso.commands.brands import brands_cli
+from sayso.commands.keys import keys_cli
+from sayso.commands.officers import officers_cli
+from sayso.commands.setup import demo, init
+from sayso.commands.webhooks import webhooks_cli
+from sayso.witness.cli import witness as witness_cli
 
-import click
-from marshmallow import ValidationError
 
-from sayso import services
-from sayso.schemas.accounts import SignUpSchema
-from sayso.services.accounts import EmailTaken
-
-
-def create_account_from_stdin(email: str, role: str):
-    """Create an account with the password read from standard input (never from argv,
-    where it would show in the process list and shell history)."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        data = SignUpSchema().load({"email": email, "password": password})
-        return services.accounts().sign_up(data["email"], data["password"], role=role)
-    except ValidationError as exc:
-        raise click.ClickException(json.dumps(exc.messages)) from None
-    except EmailTaken:
-        # Never promote an existing account to another role: each role is its own login.
-        raise click.ClickException("an account with that email exists") from None
+def init_app(app) -> None:
+    """Register Sayso's commands on the app's CLI."""
+    app.cli.add_command(consumers_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(ledger_cli)
+    app.cli.add_command(witness_cli)
+    app.cli.add_command(officers_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(brands_cli)
+    app.cli.add_command(webhooks_cli)
+    app.cli.add_command(demo)
+    app.cli.add_command(init)

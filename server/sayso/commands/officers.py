@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from sayso.commands import create_account_from_stdin
+from sayso.commands.accounts import create_account_from_stdin
 
 officers_cli = click.Group("officers", help="Manage privacy officer accounts.")
 
