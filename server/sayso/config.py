@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
+from sayso.shared.crypto import MasterKeys, legacy_subject_key
+
 log = logging.getLogger(__name__)
 
 #: Secrets that must be given explicitly in production and are generated into the
@@ -206,7 +208,6 @@ def load_config(app, test_config: dict | None) -> None:
 def _master_keys(cfg) -> None:
     """``MASTER_KEYS``: the current master key and the retired ones still accepted to
     unwrap (``SAYSO_MASTER_KEYS_RETIRED``, comma-separated; a list in ``test_config``)."""
-    from sayso.services.vault import MasterKeys
 
     retired = cfg["MASTER_KEYS_RETIRED"] or ()
     if isinstance(retired, str):
@@ -233,7 +234,6 @@ def _subject_key(app) -> None:
     the master key is the one it was first derived from, so it is refused while retired
     master keys are configured (a rotation is under way), rather than change every ``sub``.
     """
-    from sayso.services.vault import legacy_subject_key
 
     cfg = app.config
     if cfg["SUBJECT_KEY"]:

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from sayso.extensions import db
 from sayso.faults import DATABASE_ERRORS, RETRY_AFTER_SECONDS, is_transient
-from sayso.services.vault import MasterKeyMissing
+from sayso.shared.crypto import MasterKeyMissing
 
 log = logging.getLogger(__name__)
 

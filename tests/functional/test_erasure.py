@@ -12,7 +12,7 @@ from sayso import services
 from sayso.extensions import db
 from sayso.models import Account, DataKey, Disclosure, Grant, Token, WebhookDelivery
 from sayso.services.receipts import verify_receipt
-from sayso.services.vault import KeyShredded
+from sayso.shared.crypto import KeyShredded
 from sayso.web.accounts import BAD_CREDENTIALS
 from tests.functional.test_privacy import _database_bytes
 from tests.helpers import PASSWORD, api_headers, csrf_token, log_in, sign_up

@@ -48,7 +48,7 @@ from sayso.config import new_key
 from sayso.extensions import db
 from sayso.ledger import EventType
 from sayso.models import AuditEvent, Grant, Token, WebhookDelivery
-from sayso.services.brands import token_hash
+from sayso.shared.tokens import token_hash
 from tests.helpers import PASSWORD, api_headers, csrf_token, sign_up, writer_queue_is_free
 from tests.oauth_helpers import (
     authorize_url,

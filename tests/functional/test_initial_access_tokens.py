@@ -14,7 +14,7 @@ from sayso.config import ConfigError
 from sayso.extensions import db
 from sayso.models import AuditEvent, InitialAccessToken, OAuthClient
 from sayso.models._types import utcnow
-from sayso.services.brands import token_hash
+from sayso.shared.tokens import token_hash
 from tests.conftest import _config
 from tests.functional.test_portal import member_of
 from tests.helpers import csrf_token, run_together

@@ -21,7 +21,7 @@ from sayso.extensions import db
 from sayso.ledger import EventType
 from sayso.ledger.verify import LogVerifier
 from sayso.models import AuditEvent, Token
-from sayso.services.brands import token_hash
+from sayso.shared.tokens import token_hash
 from tests.helpers import api_headers, counting, sign_up
 from tests.ledger_helpers import integrate
 from tests.oauth_helpers import bearer, connect, make_brand

@@ -16,8 +16,8 @@ from sayso.config import ConfigError
 from sayso.extensions import db
 from sayso.models import AuditEvent, Token
 from sayso.models._types import utcnow
-from sayso.services.brands import token_hash
 from sayso.services.token_seals import RetrySeal
+from sayso.shared.tokens import token_hash
 from tests.helpers import disclosing_consumer
 from tests.oauth_helpers import bearer, connect, make_brand, refresh
 

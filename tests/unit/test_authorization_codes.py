@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from sayso.models._types import utcnow
-from sayso.services.brands import token_hash
 from sayso.services.token_seals import CODE_LIFETIME, CodeSeal
+from sayso.shared.tokens import token_hash
 
 CLIENT = "sayso_client_a"
 CONTENTS = {

@@ -6,7 +6,8 @@ from sayso import services
 from sayso.config import new_key
 from sayso.extensions import db
 from sayso.models import Account
-from sayso.services.vault import DataKeyCache, KeyShredded, Vault, VaultError, derive_key
+from sayso.services.vault import DataKeyCache, Vault
+from sayso.shared.crypto import KeyShredded, VaultError, derive_key
 
 
 @pytest.fixture

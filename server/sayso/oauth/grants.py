@@ -22,8 +22,8 @@ from sayso.fields import grant_name_of
 from sayso.models import Account
 from sayso.models._types import utcnow
 from sayso.oauth.issuer import issuer
-from sayso.services.brands import token_hash
 from sayso.services.token_seals import RetriedPair
+from sayso.shared.tokens import token_hash
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 

@@ -18,7 +18,7 @@ from sayso.db import writing_anyway
 from sayso.errors import error_response
 from sayso.extensions import db
 from sayso.models import Token
-from sayso.services.brands import INITIAL_ACCESS_TOKEN_PREFIX, token_hash
+from sayso.shared.tokens import INITIAL_ACCESS_TOKEN_PREFIX, token_hash
 
 
 class SaysoBearerTokenValidator(BearerTokenValidator):

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sayso.services.brands import BrandService
-from sayso.services.vault import MasterKeys, Vault
+from sayso.services.vault import Vault
+from sayso.shared.crypto import MasterKeys
 
 
 @dataclass(frozen=True)

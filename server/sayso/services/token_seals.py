@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sayso.models._types import utcnow
-from sayso.services.brands import token_hash
-from sayso.services.vault import MasterKeys, VaultError, derive_key, seal, unseal
+from sayso.shared.crypto import MasterKeys, VaultError, derive_key, seal, unseal
+from sayso.shared.tokens import token_hash
 
 CODE_LIFETIME = timedelta(seconds=60)
 

@@ -12,14 +12,14 @@ from sayso.fields import scope_of
 from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, AuditEvent, Token
 from sayso.models._types import utcnow
-from sayso.services.brands import token_hash
 from sayso.services.token_seals import (
     AuthorizationCode,
     CodeSeal,
     RetriedPair,
     RetrySeal,
 )
-from sayso.services.vault import MasterKeys
+from sayso.shared.crypto import MasterKeys
+from sayso.shared.tokens import token_hash
 
 ACCESS_LIFETIME = timedelta(minutes=10)
 REFRESH_LIFETIME = timedelta(days=30)

@@ -26,7 +26,7 @@ from sayso.faults import DATABASE_ERRORS, is_transient
 from sayso.models import OAuthClient, WebhookDelivery
 from sayso.models._types import utcnow
 from sayso.services.brands import BrandService
-from sayso.services.vault import MasterKeyMissing
+from sayso.shared.crypto import MasterKeyMissing
 
 log = logging.getLogger(__name__)
 
