@@ -41,3 +41,9 @@ browser.onAlarm((name) => {
   if (name === REFRESH_ALARM) controller.refresh().catch(() => {});
 });
 browser.ensureAlarm(REFRESH_ALARM, REFRESH_MINUTES).catch(() => {});
+// Getting started, once: what works with no account, and signing in when wanted.
+browser.onFirstInstall(() => {
+  browser.openPage("welcome.html").catch(() => {});
+  // The public brand directory at once, so the badge knows brands' sites from the start.
+  controller.refresh().catch(() => {});
+});

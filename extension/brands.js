@@ -1,5 +1,6 @@
-// My brands: every brand with live access, with revoke.
+// My brands: every brand with live access, what it can see in words, and Revoke.
 import { sendMessage } from "./lib/browser.js";
+import { grantList } from "./lib/labels.js";
 import { $, el, explain, say } from "./lib/ui.js";
 
 async function ask(message) {
@@ -13,13 +14,17 @@ function render(brands) {
   list.replaceChildren();
   for (const entry of brands) {
     const item = el("li");
-    const text = el("span");
-    text.append(el("strong", entry.brand_name), el("br"), el("span", entry.live.join(", "), { className: "hint" }));
+    item.dataset.brandId = entry.brand_id;
+    const text = el("span", "", { className: "grow" });
+    text.append(el("strong", entry.brand_name), el("br"),
+      el("span", `Can see: ${grantList(entry.live)}`, { className: "hint" }));
     const revoke = el("button", "Revoke", { className: "danger" });
+    revoke.setAttribute("aria-label", `Revoke everything ${entry.brand_name} can see`);
     revoke.addEventListener("click", async () => {
       try {
         await ask({ type: "revokeBrand", brandId: entry.brand_id });
         await load();
+        say(`${entry.brand_name} can no longer see anything of yours.`, "ok");
       } catch (error) {
         say(explain(error));
       }
@@ -27,13 +32,20 @@ function render(brands) {
     item.append(text, revoke);
     list.append(item);
   }
+  $("list").hidden = brands.length === 0;
   $("empty").hidden = brands.length > 0;
 }
 
 async function load() {
   try {
     render(await ask({ type: "brands" }));
+    $("sign-in-hint").hidden = true;
   } catch (error) {
+    if (error?.kind === "signed_out" || error?.kind === "revoked") {
+      $("sign-in-hint").hidden = false;
+      if (error.kind === "revoked") say(explain(error));
+      return;
+    }
     say(explain(error));
   }
 }

@@ -1,7 +1,6 @@
-// Options: the Sayso address (and its host permission), sign-in, and category recording.
-import { normalizeSaysoUrl } from "./lib/api.js";
-import { originPattern } from "./lib/domain.js";
-import { requestOrigin, sendMessage } from "./lib/browser.js";
+// Options: sign-in, category recording, and the Sayso address (with its host permission).
+import { askAccess } from "./lib/access.js";
+import { sendMessage } from "./lib/browser.js";
 import { $, explain, say } from "./lib/ui.js";
 
 async function ask(message) {
@@ -19,8 +18,8 @@ function show(status) {
   $("recording").checked = status.recording;
   $("redirect-uri").textContent = status.redirectUri;
   $("signed-in-state").textContent = status.signedIn
-    ? `Signed in to ${status.saysoUrl}.`
-    : `Signed out of ${status.saysoUrl}.`;
+    ? `You are signed in to ${status.saysoUrl}.`
+    : `You are not signed in. Your Sayso is ${status.saysoUrl}.`;
   $("sign-in").hidden = status.signedIn;
   $("sign-out").hidden = !status.signedIn;
 }
@@ -34,38 +33,24 @@ async function run(message, done) {
   }
 }
 
-/**
- * Ask for the host permission for one Sayso address. Call it first thing in a click
- * handler, before anything is awaited: Firefox grants a permission request only while the
- * click is still being handled.
- * @param {string} saysoUrl
- * @param {string} refused what to say if the consumer says no
- * @returns {Promise<boolean>} whether the extension may talk to that address
- */
-async function permitted(saysoUrl, refused) {
-  try {
-    // An address the extension will not use (plain http to another computer) is refused
-    // in words before the browser is asked for anything.
-    normalizeSaysoUrl(saysoUrl);
-    if (await requestOrigin(originPattern(saysoUrl))) return true;
-    say(refused);
-  } catch (error) {
-    say(error.message);
-  }
-  return false;
-}
-
 $("settings").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const saysoUrl = $("sayso-url").value;
-  const refused = "Without access to that address the extension cannot talk to Sayso.";
-  if (!(await permitted(saysoUrl, refused))) return;
-  await run({ type: "saveSettings", saysoUrl }, "Saved.");
+  // The address is checked in words before the browser is asked for access to it.
+  const access = await askAccess($("sayso-url").value,
+    "Without access to that address the extension cannot talk to Sayso.");
+  if (!access.ok) {
+    say(access.message);
+    $("sayso-url").setAttribute("aria-invalid", "true");
+    return;
+  }
+  $("sayso-url").removeAttribute("aria-invalid");
+  await run({ type: "saveSettings", saysoUrl: access.saysoUrl }, "Saved.");
 });
 
 $("sign-in").addEventListener("click", async () => {
-  const refused = "Without access to the Sayso address the extension cannot sign in.";
-  if (!(await permitted(savedUrl, refused))) return;
+  const access = await askAccess(savedUrl,
+    "Without access to the Sayso address the extension cannot sign in.");
+  if (!access.ok) return say(access.message);
   await run({ type: "signIn" }, "Signed in.");
 });
 $("sign-out").addEventListener("click", () => run({ type: "signOut" }, "Signed out."));

@@ -1,10 +1,10 @@
 // The popup: the brand behind this tab, its live fields with toggles, revoke everything,
 // and the brand's open questions (optional, skippable, editable later).
-import { activeTab, sendMessage } from "./lib/browser.js";
+import { activeTab, openPage, sendMessage } from "./lib/browser.js";
+import { grantName } from "./lib/labels.js";
 import { MAX_TEXT, prefill, questionsHeading, readAnswer, visibleQuestions } from "./lib/questions.js";
 import { $, el, explain, say } from "./lib/ui.js";
 
-const LABELS = { interests: "Interests", browsing_categories: "Browsing categories", channels: "Channels" };
 let tabUrl = "";
 /** The last view the background answered: what the toggles show after a failed change. */
 let lastView = null;
@@ -26,42 +26,58 @@ function render(view, { questions = true } = {}) {
   say("");
   if (!view.site) {
     $("title").textContent = "Sayso";
-    say("This page is not a website.", "warn");
+    say("This page is not a website, so no brand is behind it.", "warn");
     $("brand").hidden = true;
     $("questions").hidden = true;
     return;
   }
   if (!view.brand) {
     $("title").textContent = view.site;
-    say("This site is not a Sayso brand.", "warn");
+    say(`No brand on Sayso is behind ${view.site}.`, "warn");
     $("brand").hidden = true;
     $("questions").hidden = true;
     return;
   }
   const { brand, live } = view;
-  if (view.error) say(explain(view.error));
+  // Signed out (or the sign-in was revoked): the brand is public knowledge, so it is shown
+  // with what it asks to see and why; choosing needs a sign-in.
+  const signedOut = Boolean(view.signIn);
   $("title").textContent = brand.name;
-  $("domain").textContent = brand.domain + (brand.verified ? " (verified)" : " (not verified)");
+  $("domain").textContent = `${brand.domain} · ${brand.verified ? "checked by Sayso" : "not checked by Sayso"}`;
   $("unverified").hidden = brand.verified;
+  $("fields-heading").textContent = signedOut ? "What it asks to see" : "What it can see right now";
   const list = $("fields");
   list.replaceChildren();
   for (const { field, purpose } of brand.fields) {
-    const box = el("input", "", {
-      type: "checkbox", checked: live.includes(field), id: `f-${field}`, disabled: Boolean(view.error),
-    });
-    box.dataset.field = field;
-    box.addEventListener("change", () => toggle(brand.brand_id, field, box.checked));
-    const label = el("label", "", { htmlFor: box.id });
-    label.append(el("strong", LABELS[field] || field), el("br"),
-      el("span", `Purpose: “${purpose}”`, { className: "hint" }));
     const row = el("li");
-    row.append(box, label);
+    if (signedOut) {
+      const text = el("span", "", { className: "grow" });
+      text.append(el("strong", grantName(field)), el("br"),
+        el("span", `Why: “${purpose}”`, { className: "hint" }));
+      row.append(text);
+    } else {
+      const box = el("input", "", {
+        type: "checkbox", checked: live.includes(field), id: `f-${field}`,
+      });
+      box.dataset.field = field;
+      box.addEventListener("change", () => toggle(brand.brand_id, field, box.checked));
+      const label = el("label", "", { htmlFor: box.id });
+      label.append(el("strong", grantName(field)), el("br"),
+        el("span", `Why: “${purpose}”`, { className: "hint" }));
+      row.append(box, label);
+    }
     list.append(row);
   }
-  $("revoke-all").disabled = live.length === 0 || Boolean(view.error);
+  $("signed-out").hidden = !signedOut;
+  $("signed-out-text").textContent = view.signIn === "revoked"
+    ? `Your sign-in has ended. Sign in again to choose what ${brand.name} can see.`
+    : `Sign in to Sayso to choose what ${brand.name} can see. You don't need to sign in to see who is behind a site, or to work out your browsing categories.`;
+  $("sign-in").onclick = () => openPage("welcome.html");
+  $("revoke-row").hidden = signedOut;
+  $("revoke-all").disabled = live.length === 0;
   $("revoke-all").onclick = () => act({ type: "revokeBrand", url: tabUrl, brandId: brand.brand_id });
   $("brand").hidden = false;
-  if (view.error) $("questions").hidden = true;
+  if (signedOut) $("questions").hidden = true;
   else if (questions) loadQuestions(brand);
 }
 
@@ -119,8 +135,8 @@ function answerInput(question) {
     update();
     wrap.append(label, input, count);
   } else {
-    input = el("input", "", { id, type: "text", value: current, placeholder: "Topic ids, e.g. 215, 239" });
-    wrap.append(label, input, el("span", "Topic ids from the Topics taxonomy, separated by commas.", { className: "hint" }));
+    input = el("input", "", { id, type: "text", value: current, placeholder: "e.g. 215, 239" });
+    wrap.append(label, input, el("span", "Category numbers from Sayso's list of topics, separated by commas.", { className: "hint" }));
   }
   return { node: wrap, read: () => input.value };
 }

@@ -75,6 +75,38 @@ export function normalizeSaysoUrl(value) {
 }
 
 /**
+ * The host permissions the manifest lets the extension ask for (its
+ * `optional_host_permissions`): asking for anything else makes the browser answer "Only
+ * permissions specified in the manifest may be requested.", so it is never asked.
+ */
+export const ASKABLE_ORIGINS = ["http://127.0.0.1/*", "http://localhost/*", "https://*/*"];
+
+/**
+ * Check a Sayso address the consumer typed, before the browser is asked for anything.
+ * @param {string} value
+ * @returns {{saysoUrl: string, pattern: string}} the address as it is kept, and the host
+ *   permission it needs (one of {@link ASKABLE_ORIGINS} covers it)
+ * @throws {Error} saying in words what is wrong with the address
+ */
+export function checkSaysoAddress(value) {
+  const text = String(value ?? "").trim();
+  if (!text) throw new Error("Enter Sayso's address, e.g. https://sayso.example");
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(text)) {
+    throw new Error(`Start the address with https://, e.g. https://${text.replace(/^\/+/, "")}`);
+  }
+  const saysoUrl = normalizeSaysoUrl(text);
+  const url = new URL(saysoUrl);
+  const pattern = `${url.protocol}//${url.hostname}/*`;
+  const covered = url.protocol === "https:" || ASKABLE_ORIGINS.includes(pattern);
+  if (!covered) {
+    // normalizeSaysoUrl refuses every other http address; kept as a last guard so the
+    // browser's own error never reaches the consumer.
+    throw new Error("The extension can only talk to an https:// address, or http:// on this computer.");
+  }
+  return { saysoUrl, pattern };
+}
+
+/**
  * The origin an `iss` names, or null if it is not an http(s) URL of an origin alone.
  * @param {string} iss
  * @returns {string|null}

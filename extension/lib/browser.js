@@ -138,3 +138,10 @@ export const openOptions = () => ext.runtime.openOptionsPage();
  * @param {string} path
  */
 export const openPage = (path) => ext.tabs.create({ url: ext.runtime.getURL(path) });
+/**
+ * Call `listener()` once, when the extension is first installed (not on updates or
+ * browser restarts).
+ * @param {() => void} listener
+ */
+export const onFirstInstall = (listener) =>
+  ext.runtime.onInstalled.addListener(({ reason }) => reason === "install" && listener());

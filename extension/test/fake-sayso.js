@@ -1,10 +1,11 @@
-// A fake Sayso for the controller's tests, with the server's rules that matter here:
+// A fake Sayso for the controller's message-level tests (test/stores/*.test.js,
+// test/controller.test.js), with the server's rules that matter here:
 // refresh tokens rotate once and presenting a rotated one revokes the whole family
 // (sayso/services/tokens.py), the directory answers 304 to its ETag, and every request is
 // recorded so a test can say what left the device.
 import { webcrypto } from "node:crypto";
 import { createController } from "../lib/controller.js";
-import { EPOCH_MS } from "../lib/epochs.js";
+import { DAY_MS, EPOCH_MS } from "../lib/epochs.js";
 import { tables } from "./tables.js";
 
 export const BASE = "http://127.0.0.1:5000";
@@ -14,6 +15,29 @@ export const BRAND = {
 };
 export const DIRECTORY = { "bookshop.example": "br_1", "other.example": "br_2" };
 const DIRECTORY_ETAG = '"d1"';
+
+/** A page of the brand's site. */
+export const BRAND_URL = "https://www.bookshop.example/b/1";
+/** What sign-in leaves in storage: the directory and the grants overview. */
+export const SIGNED_IN = {
+  directory: { saysoUrl: BASE, domains: DIRECTORY, etag: DIRECTORY_ETAG, fetchedAt: 10 * EPOCH_MS },
+};
+/** A page whose categories are American football (topic 300). */
+export const NFL = { url: "https://www.nfl.com/", title: "NFL scores" };
+
+/** Visit each page once a day for `days` days (a category needs evidence over days). */
+export async function visitDaily(env, pages, days) {
+  for (let day = 0; day < days; day++) {
+    for (const page of pages) await env.controller.visited(1, page);
+    env.advance(DAY_MS);
+  }
+}
+
+/** What the review page sends to Share for a review it drew. */
+export const shownOf = (review) => review.top.map((r) => ({ topic_id: r.topicId, weight: r.weight }));
+/** The value of the last Share that reached Sayso. */
+export const sharedBody = (calls) =>
+  JSON.parse(calls.findLast((c) => c.key === "PUT /api/v1/me/disclosures/browsing_categories").init.body).value;
 
 /**
  * The controller wired to a fake Sayso and an in-memory browser.

@@ -30,7 +30,8 @@ test("no shipped script reads its page's query string", () => {
   const root = new URL("../", import.meta.url);
   const shipped = [
     ...readdirSync(root).filter((name) => name.endsWith(".js")),
-    ...readdirSync(new URL("lib/", root)).map((name) => `lib/${name}`),
+    ...readdirSync(new URL("lib/", root), { recursive: true })
+      .filter((name) => name.endsWith(".js")).map((name) => `lib/${name}`),
   ];
   for (const name of shipped) {
     const source = readFileSync(new URL(name, root), "utf8");

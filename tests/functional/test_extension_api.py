@@ -1,5 +1,6 @@
 """The browser extension's side of the server, through HTTP: `sayso init` registers it, the
-consumer authorizes it on a one-checkbox page, and its token manages grants and disclosures."""
+consumer authorizes it on a page with Allow and Deny (no checkbox), and its token manages
+grants and disclosures."""
 
 import pytest
 
@@ -52,9 +53,7 @@ def _extension_token(client) -> str:
     page = client.get(url)
     assert page.status_code == 200
     assert "Let the Sayso extension manage your consent" in page.get_data(as_text=True)
-    response = client.post(
-        url, data={"csrf_token": csrf_token(client, url), "decision": "allow", "manage": "yes"}
-    )
+    response = client.post(url, data={"csrf_token": csrf_token(client, url), "decision": "allow"})
     assert response.status_code == 302
     assert response.headers["Location"].startswith(EXTENSION_REDIRECT)
     query = redirect_query(response)
@@ -90,22 +89,33 @@ def test_init_is_idempotent_and_redirects_are_configurable(runner):
     assert bad.exit_code != 0
 
 
-def test_consent_page_has_one_checkbox_and_no_fields(consumer, extension):
+def test_consent_page_has_no_checkbox_and_no_fields(consumer, extension):
     _, challenge = pkce()
     html = consumer.get(_authorize_url(challenge)).get_data(as_text=True)
-    assert html.count('type="checkbox"') == 1
+    assert 'type="checkbox"' not in html
     assert "interests" not in html.lower()
+    assert 'value="allow"' in html and 'value="deny"' in html
 
 
-def test_allow_with_the_box_unticked_asks_again_and_deny_denies(consumer, extension):
+def test_allow_is_the_consent_and_no_answer_is_asked_again_with_200(consumer, extension):
+    """Allow alone signs the extension in (it used to need a ticked box too, and answered
+    422 without it, which closed Chromium's sign-in window). A post that is no decision
+    shows the page again, 200, saying what to do; Deny denies."""
     from tests.helpers import csrf_token
 
     _, challenge = pkce()
     url = _authorize_url(challenge)
-    again = consumer.post(url, data={"csrf_token": csrf_token(consumer, url), "decision": "allow"})
-    assert again.status_code == 422
-    page = again.get_data(as_text=True)
-    assert "Tick the box" in page and 'name="manage" value="yes" aria-invalid="true"' in page
+    again = consumer.post(url, data={"csrf_token": csrf_token(consumer, url)})
+    assert again.status_code == 200
+    assert "Choose Allow to sign the extension in" in again.get_data(as_text=True)
+    # A page from before (with the old box, unticked) is an Allow all the same.
+    allowed = consumer.post(
+        url, data={"csrf_token": csrf_token(consumer, url), "decision": "allow"}
+    )
+    assert allowed.status_code == 302
+    assert "code" in redirect_query(allowed)
+    _, challenge = pkce()
+    url = _authorize_url(challenge)
     denied = consumer.post(url, data={"csrf_token": csrf_token(consumer, url), "decision": "deny"})
     assert redirect_query(denied)["error"] == "access_denied"
 
@@ -268,6 +278,40 @@ def test_brand_directory_of_no_brands_is_empty(client):
     response = client.get("/api/v1/brands/directory")
     assert response.status_code == 200
     assert response.get_json() == {"domains": {}}
+
+
+def test_directory_and_lookup_are_readable_from_any_origin_without_credentials(client, brand):
+    """The extension reads the public directory and lookups before it has access to the
+    Sayso address or a sign-in: CORS ``*`` (which never carries cookies), the ETag exposed,
+    and the preflight a cross-origin ``If-None-Match`` needs answered."""
+    origin = {"Origin": "chrome-extension://kcbeacjgbdmffpfeohjhngmloglamnbe"}
+    directory = client.get("/api/v1/brands/directory", headers=origin)
+    assert directory.headers["Access-Control-Allow-Origin"] == "*"
+    assert directory.headers["Access-Control-Expose-Headers"] == "ETag"
+    assert "Access-Control-Allow-Credentials" not in directory.headers
+    etag = directory.headers["ETag"]
+    unchanged = client.get("/api/v1/brands/directory", headers={**origin, "If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options(
+        "/api/v1/brands/directory",
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "if-none-match",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "If-None-Match"
+    lookup = client.get("/api/v1/brands/lookup?domain=bookshop.example", headers=origin)
+    assert lookup.status_code == 200
+    assert lookup.headers["Access-Control-Allow-Origin"] == "*"
+    unknown = client.get("/api/v1/brands/lookup?domain=nobody.example", headers=origin)
+    assert unknown.status_code == 404
+    assert unknown.headers["Access-Control-Allow-Origin"] == "*"
+    # What a consumer owns is not readable cross-origin.
+    assert "Access-Control-Allow-Origin" not in client.get("/api/v1/me/grants").headers
 
 
 def test_a_token_in_the_url_is_revoked_on_a_get_too(app, consumer, extension):
