@@ -41,7 +41,7 @@ PAGES = [
     "/console/erasures",
     "/console/export?format=jsonl",
 ]
-ROW_SEQ = re.compile(r'<td><a href="/console/events/(\d+)">')
+ROW_SEQ = re.compile(r'<td data-label="Seq"><a href="/console/events/(\d+)"')
 
 
 def create_officer(app, email=OFFICER, password=PASSWORD):
@@ -275,7 +275,7 @@ def long_ledger(app):
 
 
 def test_search_is_newest_first_and_paginates_by_cursor(app, long_ledger):
-    first = long_ledger.get("/console")
+    first = long_ledger.get("/console?own_views=yes")
     rows = seqs(first)
     assert len(rows) == 50 and rows == sorted(rows, reverse=True)
     assert rows[0] == head(app)  # the view itself is recorded before the search runs
@@ -302,11 +302,17 @@ def test_search_filters_by_type_brand_subject_and_time(app, long_ledger):
     assert all_pages(long_ledger, window + "&type=consent:grant:created") == [18, 15, 12]
     # A date alone as "until" includes that whole day; the officer's events are later.
     assert all_pages(long_ledger, "since=2026-01-01&until=2026-01-01") == list(range(120, 0, -1))
+    # The officer's own page views are left out unless asked for.
     assert all_pages(long_ledger, "since=2026-01-02") == [
+        e.seq
+        for e in reversed(ledger_rows(app, AuditEvent.seq > 120))
+        if e.type != EventType.CONSOLE_VIEWED
+    ]
+    assert all_pages(long_ledger, "since=2026-01-02&own_views=yes") == [
         e.seq for e in reversed(ledger_rows(app, AuditEvent.seq > 120))
     ]
     # The largest cursor a seq can be is fine on both databases (seq is a 32-bit integer).
-    assert seqs(long_ledger.get("/console?cursor=2147483647"))[0] == head(app)
+    assert seqs(long_ledger.get("/console?cursor=2147483647&own_views=yes"))[0] == head(app)
     # Blank boxes, as the filter form sends them, mean "no filter".
     blank = long_ledger.get("/console?type=&brand=&subject=&since=&until=")
     assert blank.status_code == 200 and len(seqs(blank)) == 50
@@ -386,9 +392,10 @@ def test_a_bad_filter_comes_back_with_the_others_as_typed(app, officer):
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert '<option value="consent:grant:created" selected>' in html
-    assert 'name="brand" value="br_0123456789abcdef"' in html
+    # A brand nobody registers stays chosen, by its id.
+    assert '<option value="br_0123456789abcdef" selected>' in html
     assert 'name="until" value="2026-03-31"' in html
-    assert '<li id="error-1">since: ' in html
+    assert re.search(r'<li id="error-1">(since|From): ', html)  # named as the form names it
     assert 'name="since" value="2026-03-1" aria-invalid="true" aria-describedby="error-1"' in html
     assert 'name="until" value="2026-03-31" aria-invalid' not in html
     assert "<table" not in html
@@ -682,7 +689,7 @@ def test_full_check_of_an_intact_log(app, officer):
 def test_post_without_csrf_is_refused(app, officer):
     response = officer.post("/console/log/verify")
     assert response.status_code == 400
-    assert "CSRF" in response.get_data(as_text=True)
+    assert "This form has expired" in response.get_data(as_text=True)
     assert console_events(app) == []
 
 
@@ -802,7 +809,8 @@ def test_activity_charts_draw_a_bar_for_a_brand_with_reads(app, officer, booksho
     assert re.search(r'<rect class="bar bar-reads" data-kind="reads"[^>]* height="[1-9]', html)
     # Labels are escaped; nothing is inline style or script, and nothing comes from elsewhere.
     assert "&lt;Books &amp; &#34;Co&#34;&gt;" in html and '<Books & "Co">' not in html
-    assert "style=" not in html and "<script" not in html and "https://" not in html
+    assert "style=" not in html and "https://" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)  # scripts only from files
     assert "style-src 'self'" in response.headers["Content-Security-Policy"]
 
 
@@ -880,3 +888,81 @@ def test_erasures_lists_account_erased_events(app, officer):
     [erased] = ledger_rows(app, AuditEvent.type == "account:consumer:erased")
     assert rows == [erased.seq]
     assert "account:consumer:erased" in response.get_data(as_text=True)
+
+
+# Finding events: own views hidden, brands by name, types grouped in plain words ----------
+
+
+def test_the_officers_own_page_views_are_hidden_unless_asked_for(app, officer):
+    other = officer_client(app, "otto@sayso.example")
+    other.get("/console/brands")  # another officer's view stays visible
+    officer.get("/console/log")
+    officer.get("/console/log")
+    html = officer.get("/console").get_data(as_text=True)
+    mine = {e.seq for e in console_events(app) if e.actor == console_events(app)[-1].actor}
+    theirs = {e.seq for e in console_events(app)} - mine
+    shown = set(seqs_of(html))
+    assert not shown & mine and theirs <= shown
+    assert 'id="own-views-hidden"' in html and "Show my own page views" in html
+    assert 'name="own_views" value="yes">' in html  # not ticked
+
+    everything = officer.get("/console?own_views=yes").get_data(as_text=True)
+    assert mine - {head(app)} <= set(seqs_of(everything))
+    assert 'name="own_views" value="yes" checked' in everything
+    assert 'id="own-views-hidden"' not in everything
+    # The search that asked for them is recorded as such; a bad value is refused in words.
+    assert json.loads(console_events(app)[-1].details)["filters"] == {"own_views": True}
+    bad = officer.get("/console?own_views=maybe")
+    assert bad.status_code == 422 and "Tick the box, or leave it empty." in bad.get_data(
+        as_text=True
+    )
+
+
+def seqs_of(html: str) -> list[int]:
+    return [int(s) for s in ROW_SEQ.findall(html)]
+
+
+def test_the_brand_filter_lists_brands_by_name_with_their_ids(app, runner, officer):
+    shop = make_brand(runner, name="Bookshop", domain="bookshop.example")
+    garden = make_brand(runner, name="Garden centre", domain="garden.example")
+    html = officer.get("/console").get_data(as_text=True)
+    select_html = re.search(r'<select name="brand">(.*?)</select>', html, re.S).group(1)
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select_html)
+    assert options == [
+        ("", "any brand"),
+        (shop["brand_id"], f"Bookshop ({shop['brand_id']})"),
+        (garden["brand_id"], f"Garden centre ({garden['brand_id']})"),
+    ]
+    chosen = officer.get(f"/console?brand={garden['brand_id']}").get_data(as_text=True)
+    assert f'<option value="{garden["brand_id"]}" selected>' in chosen
+    rows = ledger_rows(app, AuditEvent.brand == garden["brand_id"])
+    assert seqs_of(chosen) == sorted((e.seq for e in rows), reverse=True)
+
+
+def test_the_type_filter_groups_types_under_plain_names(app, officer):
+    html = officer.get("/console?type=consent:grant:revoked").get_data(as_text=True)
+    select_html = re.search(r'<select name="type">(.*?)</select>', html, re.S).group(1)
+    groups = re.findall(r'<optgroup label="([^"]+)">', select_html)
+    assert groups[:3] == ["Consent", "Reads and contacts by brands", "Consumers&#39; data"]
+    assert "Other" not in groups  # every type has a plain name
+    values = re.findall(r'<option value="([^"]+)"', select_html)
+    assert sorted(values) == sorted(str(t) for t in EventType)
+    assert '<option value="consent:grant:revoked" selected>Consent withdrawn</option>' in html
+    assert '<option value="api:profile:read">Brand read a profile</option>' in html
+    # No raw type is shown as an option's text.
+    assert not re.search(r"<option[^>]*>[a-z_]+:[a-z_]+:[a-z_]+</option>", select_html)
+
+
+def test_the_table_names_events_plainly_and_the_detail_keeps_the_raw_type(app, officer):
+    append(app, Event(EventType.CONSENT_GRANTED, actor="consumer:x", subject="x", brand="br_a"))
+    seq = head(app)
+    html = officer.get("/console?type=consent:grant:created").get_data(as_text=True)
+    row = re.search(
+        rf'<tr>\s*<td data-label="Seq"><a href="/console/events/{seq}".*?</tr>', html, re.S
+    )
+    assert '<td data-label="Event">Consent given</td>' in row.group(0)
+    assert "consent:grant:created" not in row.group(0)
+    assert 'class="ledger responsive events-table"' in html
+    detail = officer.get(f"/console/events/{seq}").get_data(as_text=True)
+    assert f"<h1>Event {seq}: Consent given</h1>" in detail
+    assert 'id="raw-type"><code>consent:grant:created</code>' in detail

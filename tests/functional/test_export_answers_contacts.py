@@ -77,7 +77,7 @@ def test_erasure_deletes_answers(app, runner):
 
 
 def _main(html: str) -> str:
-    return html[html.index("<main>") : html.index("</main>")]
+    return html[html.index("<main") : html.index("</main>")]
 
 
 def test_my_data_and_erased_pages_say_what_goes_and_what_stays(app, runner):

@@ -5,14 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from sayso.extensions import db
-from sayso.models import AuditEvent, OAuthClient, Token, WebhookDelivery
+from sayso.models import Account, AuditEvent, OAuthClient, Token, WebhookDelivery
 from tests.helpers import api_headers, csrf_token, log_in, sign_up
-from tests.oauth_helpers import ALL_SCOPES, basic, bearer, connect, consent, exchange, make_brand
+from tests.oauth_helpers import (
+    ALL_SCOPES,
+    authorize_url,
+    basic,
+    bearer,
+    connect,
+    consent,
+    exchange,
+    make_brand,
+    redirect_query,
+)
 from tests.oauth_helpers import pkce as new_pkce
 
 MEMBER = "maria@bookshop.example"
@@ -452,3 +463,99 @@ def test_brands_list_and_initial_token(runner, brand):
     issued = runner.invoke(args=["brands", "initial-token", brand["brand_id"]])
     assert issued.exit_code == 0 and issued.output.startswith("sayso_iat_")
     assert runner.invoke(args=["brands", "initial-token", "br_nope"]).exit_code == 1
+
+
+# The client's dashboard -----------------------------------------------------------------
+
+
+def deny(client, brand):
+    """Open the consent page and choose Deny; returns the redirect's query."""
+    url = authorize_url(brand, challenge=new_pkce()[1])
+    assert client.get(url).status_code == 200
+    response = client.post(url, data={"csrf_token": csrf_token(client, url), "decision": "deny"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return redirect_query(response)
+
+
+def test_the_dashboard_counts_reads_errors_webhooks_and_consent_decisions(
+    app, member, consumer, brand
+):
+    # Ada allows two of the three fields and reads twice; the brand redeems a code twice.
+    verifier, challenge = new_pkce()
+    code = consent(consumer, brand, ["interests", "channels"], challenge=challenge)["code"]
+    token = exchange(consumer, brand, code, verifier).get_json()["access_token"]
+    for _ in range(2):
+        assert consumer.get("/api/v1/profile", headers=bearer(token)).status_code == 200
+    assert exchange(consumer, brand, code, verifier).status_code == 400  # replayed
+    # Bob denies everything; then Ada revokes, which queues a webhook delivery that fails.
+    bob = app.test_client()
+    sign_up(bob, "bob@example.org")
+    assert deny(bob, brand)["error"] == "access_denied"
+    consumer.delete(f"/api/v1/me/grants/{brand['brand_id']}", headers=api_headers(consumer))
+    with app.app_context():
+        delivery = db.session.scalars(select(WebhookDelivery)).one()
+        delivery.attempts, delivery.last_status_code = 1, 503
+        delivery.last_attempt_at = delivery.created_at
+        db.session.commit()
+
+    response = member.get(f"/portal/clients/{brand['client_id']}/dashboard")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<strong>2</strong> reads · <strong>1</strong> error" in html
+    assert "<li>An authorization code used twice: 1</li>" in html
+    today = datetime.now(UTC).date().isoformat()
+    assert f"<title>{today}: 2 reads</title>" in html and f"<title>{today}: 1 error</title>" in html
+    assert 'id="webhooks-pending">1<' in html and 'id="webhooks-delivered">0<' in html
+    assert re.search(r'id="webhooks-last-failure">\d{4}-\d\d-\d\d [^<]*HTTP 503', html)
+    assert 'id="consent-allowed">1<' in html and 'id="consent-denied">1<' in html
+    rows = re.findall(
+        r'<td data-label="Field">([^<]+)</td><td data-label="Allowed">(\d+)</td>'
+        r'<td data-label="Declined">(\d+)</td>',
+        html,
+    )
+    assert rows == [
+        ("Browsing categories", "0", "2"),
+        ("Channels", "1", "1"),
+        ("Interests", "1", "1"),
+    ]
+    assert "shown</em> is not available" in html
+    # Counts only: no consumer's value, no consumer's identity.
+    with app.app_context():
+        pseudonyms = [a.pseudonym for a in db.session.scalars(select(Account))]
+    for secret in ["crime fiction", "ada@example.org", "bob@example.org", *pseudonyms]:
+        assert secret not in html
+
+
+def test_the_extensions_switches_are_not_consent_page_decisions(app, member, consumer, brand):
+    switched = consumer.post(
+        f"/api/v1/me/grants/{brand['brand_id']}/interests", headers=api_headers(consumer)
+    )
+    assert switched.status_code == 200, switched.get_data(as_text=True)
+    html = member.get(f"/portal/clients/{brand['client_id']}/dashboard").get_data(as_text=True)
+    assert "Nobody answered this client's consent page" in html
+
+
+def test_a_denial_is_recorded_with_field_names_and_no_value(app, brand):
+    bob = app.test_client()
+    sign_up(bob, "bob@example.org")
+    deny(bob, brand)
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.type == "consent:request:denied")
+        ).one()
+        bob_account = db.session.scalars(select(Account)).one()
+    assert json.loads(event.fields) == ["browsing_categories", "channels", "interests"]
+    assert json.loads(event.details) == {"client_id": brand["client_id"]}
+    assert event.subject == bob_account.pseudonym and event.brand == brand["brand_id"]
+
+
+def test_a_client_without_a_webhook_says_so_and_another_brands_client_is_not_found(
+    app, runner, member
+):
+    quiet = make_brand(runner, name="Quiet", domain="quiet.example")
+    assert member.get(f"/portal/clients/{quiet['client_id']}/dashboard").status_code == 404
+    own = member_of(app, quiet["brand_id"], "sam@quiet.example")
+    html = own.get(f"/portal/clients/{quiet['client_id']}/dashboard").get_data(as_text=True)
+    assert "This client has no webhook URL" in html
+    overview = own.get("/portal").get_data(as_text=True)
+    assert f"/portal/clients/{quiet['client_id']}/dashboard" in overview

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -324,9 +325,9 @@ def test_aggregates_appear_only_once_k_consumers_answered(app, brand, member):
             assert 'id="withheld"' in page and 'id="results"' not in page, i
             assert "Chabon</td>" not in page
     assert 'id="results"' in page
-    assert "<td>Michael Chabon</td><td>6</td>" in page
-    assert "<td>Margaret Atwood</td><td>4</td>" in page
-    assert "<td>Terry Pratchett</td><td>0</td>" in page
+    assert '<td data-label="Answer">Michael Chabon</td><td data-label="People">6</td>' in page
+    assert '<td data-label="Answer">Margaret Atwood</td><td data-label="People">4</td>' in page
+    assert '<td data-label="Answer">Terry Pratchett</td><td data-label="People">0</td>' in page
     assert "reader" not in page  # never who answered what
 
 
@@ -343,7 +344,9 @@ def _results(member, question_id) -> str | None:
     page = member.get(f"/portal/questions/{question_id}").get_data(as_text=True)
     if 'id="withheld"' in page:
         return None
-    return re.findall(r"<td>([^<]+)</td><td>(\d+)</td>", page)
+    return re.findall(
+        r'<td data-label="Answer">([^<]+)</td><td data-label="People">(\d+)</td>', page
+    )
 
 
 def test_answers_of_a_revoked_brand_stop_counting_and_can_still_be_removed(app_factory):
@@ -470,3 +473,134 @@ def test_a_question_id_beyond_64_bits_is_not_found_on_every_route(app, brand, me
     token = csrf_token(member, "/portal/questions")
     publish = member.post(f"/portal/questions/{huge}/publish", data={"csrf_token": token})
     assert publish.status_code == 404
+
+
+# A question's life: draft (editable), published (after a confirmation), closed ------------
+
+
+def events_of(app, type_: EventType) -> list[AuditEvent]:
+    with app.app_context():
+        return db.session.scalars(select(AuditEvent).where(AuditEvent.type == str(type_))).all()
+
+
+def portal_post(member, path, **data):
+    return member.post(path, data={"csrf_token": csrf_token(member, "/portal/questions"), **data})
+
+
+def test_the_list_shows_states_not_buttons_and_a_draft_can_be_edited(app, member):
+    draft = ask(app, member, "single", publish=False)
+    page = member.get("/portal/questions").get_data(as_text=True)
+    assert "is saved as a draft" in page  # said after saving
+    assert '<span class="state state-draft">Draft</span>' in page
+    assert "<button" not in page.split('id="questions"')[1].split("</table>")[0]
+    assert f'href="/portal/questions/{draft}/edit"' in page
+    # Nobody grants the brand anything yet: publishing says so rather than "0 consumers".
+    confirm = member.get(f"/portal/questions/{draft}/publish").get_data(as_text=True)
+    assert "Nobody grants Bookshop anything yet" in confirm and ">Publish</button>" in confirm
+
+    form = member.get(f"/portal/questions/{draft}/edit").get_data(as_text=True)
+    assert 'value="Which authors should we tell you about?"' in form
+    refused = portal_post(
+        member, f"/portal/questions/{draft}/edit", kind="single", prompt="", purpose="x"
+    )
+    assert refused.status_code == 422 and 'aria-invalid="true"' in refused.get_data(as_text=True)
+    saved = portal_post(
+        member,
+        f"/portal/questions/{draft}/edit",
+        kind="multiple",
+        prompt="Which genres do you read?",
+        purpose="choose which newsletters to send",
+        options="Crime\nPoetry\nScience fiction",
+    )
+    assert saved.status_code == 302
+    with app.app_context():
+        question = db.session.get(Question, draft)
+        assert (question.kind, question.prompt) == ("multiple", "Which genres do you read?")
+        assert question.options == ["Crime", "Poetry", "Science fiction"]
+    (edited,) = events_of(app, EventType.QUESTION_UPDATED)
+    assert json.loads(edited.details) == {"question_id": draft, "kind": "multiple"}
+    assert "Which genres" not in edited.canonical.decode()  # the wording is not recorded
+
+
+def test_publishing_asks_first_saying_how_many_it_reaches_then_says_what_happened(
+    app, brand, member
+):
+    for email in ("ada@example.org", "bob@example.org"):
+        connect(new_consumer(app, email), brand, ["interests"], scope="interests:read")
+    new_consumer(app, "cy@example.org")  # grants nothing: not reached
+    draft = ask(app, member, "single", publish=False)
+
+    confirm = member.get(f"/portal/questions/{draft}/publish")
+    html = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "Publish this question?" in html
+    assert "<strong>2 consumers</strong>" in html and "Publish to 2 consumers" in html
+    with app.app_context():
+        assert db.session.get(Question, draft).published_at is None  # asking changed nothing
+
+    done = portal_post(member, f"/portal/questions/{draft}/publish")
+    assert done.status_code == 302 and done.headers["Location"] == f"/portal/questions/{draft}"
+    page = member.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Published. 2 consumers who grant Bookshop something can answer it now" in page
+    assert '<span class="state state-published">Published</span>' in page
+    (published,) = events_of(app, EventType.QUESTION_PUBLISHED)
+    assert json.loads(published.details) == {"question_id": draft, "audience": 2}
+
+    # Published: no second publish, no edit.
+    again = portal_post(member, f"/portal/questions/{draft}/publish")
+    assert again.status_code == 302 and len(events_of(app, EventType.QUESTION_PUBLISHED)) == 1
+    edit = member.get(f"/portal/questions/{draft}/edit")
+    assert edit.status_code == 302
+    assert "cannot be edited" in member.get(edit.headers["Location"]).get_data(as_text=True)
+
+
+def test_closing_keeps_the_answers_given_and_refuses_new_ones_plainly(app, brand, member):
+    question_id = ask(app, member, "single")
+    ada, bob = new_consumer(app), new_consumer(app, "bob@example.org")
+    token = connect(ada, brand, ["interests", "answers"], scope="interests:read answers:read")[
+        "access_token"
+    ]
+    connect(bob, brand, ["interests"], scope="interests:read")
+    assert answer(ada, question_id, "Margaret Atwood").status_code == 302
+
+    # A draft cannot be closed; a published one asks first, saying what closing means.
+    draft = ask(app, member, "text", publish=False)
+    assert portal_post(member, f"/portal/questions/{draft}/close").status_code == 302
+    assert not events_of(app, EventType.QUESTION_CLOSED)
+    confirm = member.get(f"/portal/questions/{question_id}/close").get_data(as_text=True)
+    assert "Close this question?" in confirm and "The answers already given stay" in confirm
+    closed = portal_post(member, f"/portal/questions/{question_id}/close")
+    assert closed.status_code == 302
+    page = member.get(closed.headers["Location"]).get_data(as_text=True)
+    assert "Closed. Consumers can no longer answer it" in page
+    assert '<span class="state state-closed">Closed</span>' in page
+    (event,) = events_of(app, EventType.QUESTION_CLOSED)
+    assert json.loads(event.details) == {"question_id": question_id}
+
+    # Ada's answer stays readable to the brand under her grant; she sees it, marked closed.
+    assert profile(ada, token)["answers"] == {str(question_id): "Margaret Atwood"}
+    mine = ada.get("/questions").get_data(as_text=True)
+    closed_part = mine.split('id="closed"')[1]
+    assert f'id="question-{question_id}"' in closed_part
+    assert "takes no new answers" in closed_part and "Your answer: Margaret Atwood" in closed_part
+    assert f'action="/questions/{question_id}"' not in mine  # no form to answer
+    # New answers and changes are refused, in words, and nothing changes.
+    refused = answer(bob, question_id, "Terry Pratchett")
+    assert refused.status_code == 409
+    assert "Bookshop closed this question, so it takes no new answers" in refused.get_data(
+        as_text=True
+    )
+    assert answer(ada, question_id, "Terry Pratchett").status_code == 409
+    api = bob.put(
+        f"/api/v1/me/questions/{question_id}", json={"answer": "x"}, headers=api_headers(bob)
+    )
+    assert api.status_code == 404
+    assert question_id not in [q["id"] for q in bob.get("/api/v1/me/questions").get_json()]
+    assert profile(ada, token)["answers"] == {str(question_id): "Margaret Atwood"}
+    # She can still withdraw it.
+    cleared = ada.post(
+        f"/questions/{question_id}/clear", data={"csrf_token": csrf_token(ada, "/questions")}
+    )
+    assert cleared.status_code == 302 and profile(ada, token)["answers"] == {}
+    # Closing twice does nothing more.
+    portal_post(member, f"/portal/questions/{question_id}/close")
+    assert len(events_of(app, EventType.QUESTION_CLOSED)) == 1

@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import pytest
 
 from sayso import services
-from sayso.console.charts import daily_chart, nice_ceiling
+from sayso.charts import daily_chart, nice_ceiling
 from sayso.extensions import db
 from sayso.ledger import Event, EventType, Ledger
-from sayso.services.audit_console import MAX_FLAGGED_LISTED, BrandActivity, check_reads
+from sayso.services.audit_console import BrandActivity
+from sayso.services.read_check import MAX_FLAGGED_LISTED, check_reads
 from tests.ledger_helpers import integrate
 
 BRAND = "br_bookshop"

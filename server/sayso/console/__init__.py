@@ -1,7 +1,6 @@
 """The officer console: search, verify and export the ledger; activity and checks per brand."""
 
-from flask import Blueprint
+from sayso.console import views  # noqa: F401  (views register on bp)
+from sayso.console.blueprint import bp
 
-bp = Blueprint("console", __name__, url_prefix="/console")
-
-from sayso.console import views  # noqa: E402,F401  (views register on bp)
+__all__ = ["bp"]

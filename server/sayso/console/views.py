@@ -23,11 +23,11 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from sayso import services
-from sayso.console import bp
-from sayso.console.charts import SERIES, daily_chart
+from sayso.charts import SERIES, daily_chart
+from sayso.console.blueprint import bp
+from sayso.console.event_names import grouped_types, plain_name
 from sayso.extensions import login_manager
 from sayso.ledger import EventType
-from sayso.models._types import utcnow
 from sayso.schemas.console import (
     LEDGER_ID_PATTERN,
     MAX_SEQ,
@@ -40,7 +40,8 @@ from sayso.security import writes_on_get
 from sayso.services.accounts import actor_for
 from sayso.services.audit_console import MAX_CHART_DAYS, BrandActivity
 from sayso.services.ledger_export import ExportFilter
-from sayso.web.forms import flatten_errors
+from sayso.shared.clock import utcnow
+from sayso.shared.forms import flatten_errors
 
 NOT_AN_OFFICER = (
     "The officer console is for Sayso's privacy officers, and this account is not one. "
@@ -59,6 +60,12 @@ def _officers_only():
     if current_user.role != "officer":
         abort(403, NOT_AN_OFFICER)
     return None
+
+
+@bp.context_processor
+def _event_names():
+    """Console templates name event types as officers read them."""
+    return {"plain_name": plain_name}
 
 
 # The pages whose filters come back filled in when one of them is refused, and which form.
@@ -80,7 +87,8 @@ def _invalid(exc: ValidationError):
         errors=flatten_errors(messages),
         filters=_FILTER_FORMS.get(request.endpoint),
         form=_form(),
-        event_types=[str(t) for t in EventType],
+        event_types=grouped_types(),
+        brands=services.audit_console().brands(),
     ), 422
 
 
@@ -98,7 +106,9 @@ def _export_filter(data: dict) -> ExportFilter:
 
 def _form() -> dict:
     """The filter boxes as the officer typed them, to fill the form in again."""
-    return {name: request.args.get(name, "") for name in FILTER_NAMES}
+    form = {name: request.args.get(name, "") for name in FILTER_NAMES}
+    form["own_views"] = request.args.get("own_views", "")
+    return form
 
 
 def _activity_range():
@@ -109,21 +119,29 @@ def _activity_range():
 @bp.get("")
 @writes_on_get  # the officer's view is itself recorded
 def events():
-    """Search the ledger by type, brand, subject and time; newest first, 50 a page."""
+    """Search the ledger by type, brand, subject and time; newest first, 50 a page. The
+    officer's own page views are hidden unless asked for."""
     data = EventSearchSchema().load(_query())
+    own_views = data.pop("own_views")
     filters = _export_filter(data)
     console = services.audit_console()
-    console.record_view(_actor(), "events", {**data})
-    page = console.search(filters, data.get("cursor"))
+    actor = _actor()
+    console.record_view(actor, "events", {**data, **({"own_views": True} if own_views else {})})
+    page = console.search(filters, data.get("cursor"), hide_views_of=None if own_views else actor)
     form = _form()
-    active = {k: v for k, v in form.items() if v}
+    # What the export takes (the filters), and what the page links keep (and the box).
+    active = {k: form[k] for k in FILTER_NAMES if form[k]}
+    paging = {**active, **({"own_views": "yes"} if own_views else {})}
     return render_template(
         "console/events.html",
         page=page,
         form=form,
         active=active,
+        paging=paging,
+        own_views=own_views,
         cursor=data.get("cursor"),
-        event_types=[str(t) for t in EventType],
+        event_types=grouped_types(),
+        brands=console.brands(),
         brand_names=console.brand_names({e["brand"] for e in page.events if e["brand"]}),
     )
 

@@ -9,13 +9,15 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sayso.extensions import db
-from sayso.models._types import UTCDateTime, utcnow
+from sayso.models.types import UTCDateTime
+from sayso.shared.clock import utcnow
 
 QUESTION_KINDS = ("single", "multiple", "text", "topics")
 
 
 class Question(db.Model):
-    """One question of one brand: a draft until published to every consumer who granted it."""
+    """One question of one brand: a draft (editable) until published to every consumer who
+    granted it, then open for answers until the brand closes it."""
 
     __tablename__ = "questions"
     __table_args__ = (Index("ix_questions_brand_id", "brand_id"),)
@@ -29,6 +31,15 @@ class Question(db.Model):
     options_json: Mapped[str] = mapped_column("options", Text, default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Closed by the brand: no new answers; answers given stay until their consumer removes them.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def state(self) -> str:
+        """``draft``, ``published`` (open for answers) or ``closed``."""
+        if self.closed_at is not None:
+            return "closed"
+        return "published" if self.published_at is not None else "draft"
 
     @property
     def options(self) -> list[str]:

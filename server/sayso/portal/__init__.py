@@ -1,7 +1,6 @@
 """The brand portal: a brand's people register and look after their OAuth clients."""
 
-from flask import Blueprint
+from sayso.portal import views  # noqa: F401  (views register on bp)
+from sayso.portal.blueprint import bp
 
-bp = Blueprint("portal", __name__, url_prefix="/portal")
-
-from sayso.portal import views  # noqa: E402,F401  (views register on bp)
+__all__ = ["bp"]

@@ -7,7 +7,7 @@ this module only turns form inputs into its document and its messages into sente
 from __future__ import annotations
 
 from sayso.fields import grant_name_of, grantable
-from sayso.web.forms import FormError, flatten_errors
+from sayso.shared.forms import FormError, flatten_errors
 
 
 def client_from(form) -> dict:

@@ -14,16 +14,19 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from sayso import services
+from sayso.charts import daily_chart
 from sayso.extensions import login_manager
-from sayso.fields import FIELDS, PERMISSIONS
-from sayso.portal import bp
+from sayso.fields import FIELDS, PERMISSIONS, label_of
+from sayso.portal.blueprint import bp
 from sayso.portal.forms import client_errors, client_from
 from sayso.schemas.brands import ClientSchema
 from sayso.schemas.portal import DeleteClientSchema
 from sayso.schemas.questions import QuestionSchema
 from sayso.services.accounts import actor_for
+from sayso.services.integration import SERIES as ACTIVITY_SERIES
+from sayso.shared.clock import utcnow
+from sayso.shared.forms import flatten_errors
 from sayso.taxonomy import topics
-from sayso.web.forms import flatten_errors
 
 NOT_A_MEMBER = (
     "The brand portal is for people who work for a brand on Sayso. This account is not "
@@ -117,6 +120,28 @@ def client(client_id: str):
     )
 
 
+@bp.get("/clients/<client_id>/dashboard")
+def dashboard(client_id: str):
+    """One client's integration over the last days: reads and errors per day, webhook
+    deliveries, and decisions on its consent page; counts only, never a consumer."""
+    client = _client_or_404(client_id)
+    board = services.integration_dashboard().for_client(client, utcnow().date())
+    return render_template(
+        "portal/dashboard.html",
+        brand=g.brand,
+        client=client,
+        board=board,
+        chart=daily_chart(
+            board.activity,
+            board.days,
+            series=ACTIVITY_SERIES,
+            title=f"{client.name}: reads and errors per day",
+        ),
+        series=ACTIVITY_SERIES,
+        field_label=label_of,
+    )
+
+
 @bp.post("/clients/<client_id>/rotate-secret")
 def rotate_secret(client_id: str):
     """A new client secret, shown once; the old one stops working at once."""
@@ -190,8 +215,8 @@ def registration():
         "portal/registration.html",
         brand=g.brand,
         tokens=brands.live_initial_access_tokens(g.brand),
-        lifetime=_duration(brands.initial_token_lifetime),
-        uses=brands.initial_token_uses,
+        lifetime=_duration(brands.initial_access_tokens.lifetime),
+        uses=brands.initial_access_tokens.uses,
     )
 
 
@@ -243,7 +268,8 @@ def _question_form(form) -> dict:
 
 @bp.route("/questions", methods=["GET", "POST"])
 def questions():
-    """The brand's questions, and a form to write a new one (a draft until published)."""
+    """The brand's questions with their states, and a form to write a new one (a draft
+    until published)."""
     service = services.questions()
     form, errors, status = _question_form({}), [], 200
     if request.method == "POST":
@@ -253,7 +279,11 @@ def questions():
         except ValidationError as exc:
             errors, status = flatten_errors(exc.messages), 422
         else:
-            service.create(g.brand, data, actor=_actor())
+            question = service.create(g.brand, data, actor=_actor())
+            flash(
+                f"“{question.prompt}” is saved as a draft. Nobody sees it until you publish it; "
+                "until then you can still edit it."
+            )
             return redirect(url_for("portal.questions"))
     return render_template(
         "portal/questions.html",
@@ -267,20 +297,105 @@ def questions():
 def _question_or_404(question_id: int):
     question = services.questions().question_of_brand(g.brand, question_id)
     if question is None:
-        abort(404)
+        abort(404, "Your brand has no question with that number.")
     return question
 
 
-@bp.post("/questions/<int:question_id>/publish")
+def _as_form(question) -> dict:
+    return {
+        "kind": question.kind,
+        "prompt": question.prompt,
+        "purpose": question.purpose,
+        "why": question.why,
+        "options": question.options,
+    }
+
+
+@bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])
+def edit_question(question_id: int):
+    """Rewrite a draft; a published question cannot change (consumers may have answered it)."""
+    question = _question_or_404(question_id)
+    if question.published_at is not None:
+        flash("A published question cannot be edited: consumers may have answered it as it is.")
+        return redirect(url_for("portal.question", question_id=question_id))
+    form, errors, status = _as_form(question), [], 200
+    if request.method == "POST":
+        form = _question_form(request.form)
+        try:
+            data = QuestionSchema().load(form)
+        except ValidationError as exc:
+            errors, status = flatten_errors(exc.messages), 422
+        else:
+            services.questions().update(question, data, actor=_actor())
+            flash("Your changes are saved. The question is still a draft.")
+            return redirect(url_for("portal.question", question_id=question_id))
+    return render_template(
+        "portal/question_edit.html", brand=g.brand, question=question, form=form, errors=errors
+    ), status
+
+
+@bp.route("/questions/<int:question_id>/publish", methods=["GET", "POST"])
 def publish_question(question_id: int):
-    """Ask every consumer who granted the brand anything."""
-    services.questions().publish(_question_or_404(question_id), actor=_actor())
+    """Ask first (saying how many consumers it reaches), then ask every consumer who grants
+    the brand anything."""
+    question = _question_or_404(question_id)
+    service = services.questions()
+    if question.published_at is not None:
+        flash("This question is already published.")
+        return redirect(url_for("portal.question", question_id=question_id))
+    if request.method == "GET":
+        return render_template(
+            "portal/question_publish.html",
+            brand=g.brand,
+            question=question,
+            audience=service.audience(g.brand),
+        )
+    service.publish(question, actor=_actor())
+    audience = service.audience(g.brand)
+    if audience:
+        flash(
+            f"Published. {_people(audience)} who grant{'s' if audience == 1 else ''} "
+            f"{g.brand.name} something can answer it now on their Questions page, and so "
+            "can anyone who grants you something later."
+        )
+    else:
+        flash(
+            f"Published. Nobody grants {g.brand.name} anything yet: consumers can answer it "
+            "as they grant you something."
+        )
     return redirect(url_for("portal.question", question_id=question_id))
+
+
+@bp.route("/questions/<int:question_id>/close", methods=["GET", "POST"])
+def close_question(question_id: int):
+    """Ask first, then stop taking answers; answers given stay."""
+    question = _question_or_404(question_id)
+    if question.state != "published":
+        flash(
+            "Only a published question can be closed."
+            if question.published_at is None
+            else "This question is already closed."
+        )
+        return redirect(url_for("portal.question", question_id=question_id))
+    if request.method == "GET":
+        return render_template("portal/question_close.html", brand=g.brand, question=question)
+    services.questions().close(question, actor=_actor())
+    flash(
+        "Closed. Consumers can no longer answer it or change their answers; the answers "
+        "already given stay, and you can still read them where a consumer grants you "
+        "their answers, until that consumer removes theirs."
+    )
+    return redirect(url_for("portal.question", question_id=question_id))
+
+
+def _people(count: int) -> str:
+    return f"{count} consumer" + ("" if count == 1 else "s")
 
 
 @bp.get("/questions/<int:question_id>")
 def question(question_id: int):
-    """One question and its aggregate answers (only once enough consumers answered)."""
+    """One question, its state, what can be done with it, and its aggregate answers (only
+    once enough consumers answered)."""
     question = _question_or_404(question_id)
     return render_template(
         "portal/question.html",

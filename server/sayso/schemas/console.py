@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from sayso.models._types import MAX_INT64
+from sayso.models.types import MAX_INT64
 
 # Event types are ``source:subject:action``; brand ids and pseudonyms are short tokens.
 EVENT_TYPE = validate.Regexp(
@@ -89,7 +89,16 @@ class EventFilterSchema(_ConsoleQuery):
 
 
 class EventSearchSchema(EventFilterSchema):
-    """The event search: filters and the keyset cursor (show events below this seq)."""
+    """The event search: filters, whether to show the officer's own page views (hidden by
+    default: each search would otherwise list itself first), and the keyset cursor (show
+    events below this seq)."""
+
+    own_views = fields.Boolean(
+        load_default=False,
+        truthy={"yes"},
+        falsy={"no"},
+        error_messages={"invalid": "Tick the box, or leave it empty."},
+    )
 
     cursor = fields.Integer(
         strict=False,

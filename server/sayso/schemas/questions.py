@@ -52,17 +52,22 @@ def answer_field(kind: str, options: list[str]) -> fields.Field:
         return fields.List(
             fields.String(validate=validate.OneOf(options)),
             required=True,
-            validate=[validate.Length(min=1), _unique(lambda o: o)],
+            validate=[validate.Length(min=1, error="Choose at least one."), _unique(lambda o: o)],
         )
     if kind == "text":
         return fields.String(
             required=True,
-            validate=[validate.Length(min=1, max=MAX_TEXT), plain_text, _not_blank],
+            # No minimum length: _not_blank refuses "" too, so an empty answer gets one
+            # message, not two.
+            validate=[validate.Length(max=MAX_TEXT), plain_text, _not_blank],
         )
     return fields.List(
         StrictInteger(validate=_topic),
         required=True,
-        validate=[validate.Length(min=1, max=10), _unique(lambda t: t)],
+        validate=[
+            validate.Length(min=1, max=10, error="Choose 1 to 10 topics."),
+            _unique(lambda t: t),
+        ],
     )
 
 

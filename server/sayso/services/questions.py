@@ -12,13 +12,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import delete, select
+from sqlalchemy import delete, distinct, func, or_, select
 
 from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account, Answer, Brand, Grant, Question
-from sayso.models._types import MAX_INT64, utcnow
+from sayso.models.types import MAX_INT64
 from sayso.services.accounts import actor_for
 from sayso.services.vault import KeyShredded, Vault
+from sayso.shared.clock import utcnow
 
 #: The grantable field of a consumer's answers (``answers:read``).
 ANSWERS = "answers"
@@ -30,7 +31,8 @@ def _label(question: Question) -> str:
 
 @dataclass(frozen=True)
 class OpenQuestion:
-    """A published question for the consumer, with their answer if they gave one."""
+    """A published question for the consumer (open, or closed since), with their answer if
+    they gave one."""
 
     question: Question
     brand: Brand
@@ -80,21 +82,65 @@ class QuestionService:
         self.session.commit()
         return question
 
-    def publish(self, question: Question, actor: str) -> None:
-        """Ask every consumer who granted the brand anything; a no-op once published."""
+    def update(self, question: Question, data: dict, actor: str) -> bool:
+        """Rewrite a draft (validated by ``QuestionSchema``); ``False`` once published, as
+        consumers may have answered what it asked."""
         if question.published_at is not None:
-            return
+            return False
+        question.kind = data["kind"]
+        question.prompt = data["prompt"].strip()
+        question.purpose = data["purpose"].strip()
+        question.why = (data.get("why") or "").strip() or None
+        question.options = [o.strip() for o in data.get("options") or []]
+        self._brand_event(EventType.QUESTION_UPDATED, question, actor, kind=question.kind)
+        self.session.commit()
+        return True
+
+    def audience(self, brand: Brand) -> int:
+        """How many consumers a question of ``brand`` reaches now: those with a live grant."""
+        now = utcnow()
+        return self.session.scalar(
+            select(func.count(distinct(Grant.account_id))).where(
+                Grant.brand_id == brand.id,
+                Grant.revoked_at.is_(None),
+                or_(Grant.expires_at.is_(None), Grant.expires_at > now),
+            )
+        )
+
+    def publish(self, question: Question, actor: str) -> bool:
+        """Ask every consumer who grants the brand anything; ``False`` (nothing done) once
+        published. The event says how many it reached then, never who."""
+        if question.published_at is not None:
+            return False
+        brand = self.session.get(Brand, question.brand_id)
         question.published_at = utcnow()
+        self._brand_event(
+            EventType.QUESTION_PUBLISHED, question, actor, audience=self.audience(brand)
+        )
+        self.session.commit()
+        return True
+
+    def close(self, question: Question, actor: str) -> bool:
+        """Stop taking answers to a published question; ``False`` (nothing done) for a
+        draft or a question already closed. Answers given stay: the brand reads them under
+        each consumer's grant, and the consumer may still remove theirs."""
+        if question.published_at is None or question.closed_at is not None:
+            return False
+        question.closed_at = utcnow()
+        self._brand_event(EventType.QUESTION_CLOSED, question, actor)
+        self.session.commit()
+        return True
+
+    def _brand_event(self, type_: EventType, question: Question, actor: str, **details) -> None:
         brand = self.session.get(Brand, question.brand_id)
         self.ledger.append(
             Event(
-                EventType.QUESTION_PUBLISHED,
+                type_,
                 actor=actor,
                 brand=brand.public_id,
-                details={"question_id": question.id},
+                details={"question_id": question.id, **details},
             )
         )
-        self.session.commit()
 
     def of_brand(self, brand: Brand) -> list[Question]:
         """The brand's questions, newest first."""
@@ -103,6 +149,10 @@ class QuestionService:
                 select(Question).where(Question.brand_id == brand.id).order_by(Question.id.desc())
             )
         )
+
+    def brand_of(self, question: Question) -> Brand:
+        """The brand that asks ``question``."""
+        return self.session.get(Brand, question.brand_id)
 
     def _question(self, question_id: int) -> Question | None:
         # An id from a URL may be beyond the column (see MAX_INT64).
@@ -171,13 +221,22 @@ class QuestionService:
         return {g.brand_id for g in grants if g.is_live(now)}
 
     def open_for(self, account: Account) -> list[OpenQuestion]:
-        """Published questions of brands the consumer grants anything, with their answers."""
+        """Questions of brands the consumer grants anything that take answers now (published,
+        not closed), with the consumer's answers."""
+        return self._published_for(account, closed=False)
+
+    def closed_for(self, account: Account) -> list[OpenQuestion]:
+        """Closed questions of brands the consumer grants anything, with their answers."""
+        return self._published_for(account, closed=True)
+
+    def _published_for(self, account: Account, closed: bool) -> list[OpenQuestion]:
         brand_ids = self._granting_brand_ids(account)
         if not brand_ids:
             return []
+        state = Question.closed_at.is_not(None) if closed else Question.closed_at.is_(None)
         questions = self.session.scalars(
             select(Question)
-            .where(Question.brand_id.in_(brand_ids), Question.published_at.is_not(None))
+            .where(Question.brand_id.in_(brand_ids), Question.published_at.is_not(None), state)
             .order_by(Question.published_at.desc(), Question.id.desc())
         ).all()
         brands = {
@@ -204,7 +263,14 @@ class QuestionService:
         ]
 
     def open_question(self, account: Account, question_id: int) -> Question | None:
-        """A question the consumer may answer now: published, by a brand they grant."""
+        """A question the consumer may answer now: published and not closed, by a brand they
+        grant."""
+        question = self.asked_question(account, question_id)
+        return question if question is not None and question.closed_at is None else None
+
+    def asked_question(self, account: Account, question_id: int) -> Question | None:
+        """A question the consumer was asked: published (closed since, perhaps) by a brand
+        they grant."""
         question = self._question(question_id)
         if question is None or question.published_at is None:
             return None
@@ -232,7 +298,10 @@ class QuestionService:
         return question
 
     def answer(self, account: Account, question: Question, value) -> None:
-        """Save (or replace) the consumer's answer, validated by the caller."""
+        """Save (or replace) the consumer's answer, validated by the caller, to a question
+        that takes answers (``open_question``)."""
+        if question.published_at is None or question.closed_at is not None:
+            raise ValueError("the question takes no answers")
         sealed = self.vault.encrypt_for(
             account.id, _label(question), json.dumps(value, sort_keys=True).encode()
         )

@@ -9,9 +9,10 @@ from marshmallow import ValidationError
 from sayso import services
 from sayso.auth import consumer_required
 from sayso.schemas.questions import load_answer
+from sayso.shared.forms import flatten_errors
 from sayso.taxonomy import topics
-from sayso.web import bp
-from sayso.web.forms import flatten_errors, parse_topic
+from sayso.web.blueprint import bp
+from sayso.web.forms import parse_topic
 
 # Browsers post a textarea's line breaks as CR LF. A text answer is one line, so each run
 # of line breaks (with the spaces around it) becomes one space; any other control
@@ -35,10 +36,18 @@ def _answer_from(form, question):
     return answer
 
 
+#: What a consumer is told when they answer a question its brand has closed.
+CLOSED = (
+    "{brand} closed this question, so it takes no new answers and answers can no longer "
+    "change. An answer you gave stays until you remove it."
+)
+
+
 def _page(errors=None, status=200, submitted=None):
     return render_template(
         "questions.html",
         open_questions=services.questions().open_for(current_user),
+        closed_questions=services.questions().closed_for(current_user),
         answered_elsewhere=services.questions().answered_elsewhere(current_user),
         topics=topics(),
         errors=errors or {},
@@ -58,9 +67,12 @@ def questions():
 def answer_question(question_id: int):
     """Save (or change) the answer to one question."""
     service = services.questions()
-    question = service.open_question(current_user, question_id)
+    question = service.asked_question(current_user, question_id)
     if question is None:
         abort(404)
+    if question.closed_at is not None:
+        brand = service.brand_of(question)
+        return _page({question.id: [CLOSED.format(brand=brand.name)]}, 409)
     given = _answer_from(request.form, question)
     try:
         value = load_answer(question.kind, question.options, given)

@@ -1,6 +1,7 @@
-"""Bar charts of grants, revokes and reads per day, laid out here and drawn as SVG by a
-template (``console/_chart.html``): no script, no third-party library, nothing inline
-that the Content-Security-Policy would block (SVG presentation attributes only).
+"""Bar charts of counts per day (the console's grants, revokes and reads per brand; the
+portal's reads and errors per client), laid out here and drawn as SVG by a template
+(``_chart.html``): no script, no third-party library, nothing inline that the
+Content-Security-Policy would block (SVG presentation attributes only).
 """
 
 from __future__ import annotations
@@ -8,8 +9,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
-from sayso.services.audit_console import BrandActivity
+
+class DailyCounts(Protocol):
+    """Counts per day and kind (``BrandActivity`` and the portal's client activity are)."""
+
+    def count(self, day: date, kind: str) -> int:
+        """How many of ``kind`` on ``day``."""
+
 
 #: Each series, in drawing order: (kind, legend label, colour).
 SERIES = (
@@ -72,18 +80,21 @@ def nice_ceiling(value: int) -> int:
     return 10 * magnitude  # pragma: no cover  (the loop always returns)
 
 
-def daily_chart(activity: BrandActivity, days: list[date]) -> BarChart:
-    """Three bars a day (grants, revokes, reads) for one brand over ``days``."""
-    group = len(SERIES) * BAR + (len(SERIES) - 1) * BAR_GAP + GROUP_GAP
+def daily_chart(
+    activity: DailyCounts, days: list[date], series=SERIES, title: str | None = None
+) -> BarChart:
+    """A bar a day for each of ``series`` (by default grants, revokes and reads, for one
+    brand) over ``days``. ``title`` names the chart; by default the brand's activity."""
+    group = len(series) * BAR + (len(series) - 1) * BAR_GAP + GROUP_GAP
     width = LEFT + max(len(days), 1) * group + RIGHT
     height = TOP + PLOT_HEIGHT + BOTTOM
     baseline = TOP + PLOT_HEIGHT
-    highest = max((activity.count(day, kind) for day in days for kind, _, _ in SERIES), default=0)
+    highest = max((activity.count(day, kind) for day in days for kind, _, _ in series), default=0)
     scale_max = nice_ceiling(highest)
     bars = []
     for i, day in enumerate(days):
         x0 = LEFT + i * group + GROUP_GAP / 2
-        for j, (kind, label, colour) in enumerate(SERIES):
+        for j, (kind, label, colour) in enumerate(series):
             n = activity.count(day, kind)
             if not n:
                 continue
@@ -109,10 +120,12 @@ def daily_chart(activity: BrandActivity, days: list[date]) -> BarChart:
         for i, day in enumerate(days)
         if i % step == 0
     ]
-    legend = [(LEFT + k * 80, label, colour) for k, (_, label, colour) in enumerate(SERIES)]
-    name = activity.name or activity.brand
+    legend = [(LEFT + k * 80, label, colour) for k, (_, label, colour) in enumerate(series)]
+    if title is None:
+        name = activity.name or activity.brand
+        title = f"{name}: grants, revokes and reads per day"
     return BarChart(
-        title=f"{name}: grants, revokes and reads per day",
+        title=title,
         width=width,
         height=height,
         left=LEFT,
