@@ -49,9 +49,13 @@ test-extension: extension/node_modules/.package-lock.json
 	cd extension && npx --no-install web-ext lint --source-dir . \
 		--ignore-files 'node_modules/**' 'test/**' 'package.json' 'package-lock.json'
 
-## screenshots: rerun the extension's end-to-end test, saving docs/img/extension-*.png
+## screenshots: rerun the end-to-end tests that take the docs' pictures, saving
+## docs/img/{extension,consumer,portal,console}-*.png
 screenshots: install-dev
-	SAYSO_EXTENSION_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e/test_extension.py
+	SAYSO_EXTENSION_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e/test_extension.py -k sqlite
+	SAYSO_E2E_SCREENSHOTS=1 $(BIN)/pytest -q -k sqlite tests/e2e/test_consumer_pages.py \
+		tests/e2e/test_brand_flow.py tests/e2e/test_interests_channels.py \
+		tests/e2e/test_portal_console.py
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

@@ -111,7 +111,9 @@ def init_app(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError):
         return _respond(
-            400, "The form expired or its CSRF token is missing; reload and retry.", "csrf_failed"
+            400,
+            "This form has expired (or was sent from another page). Reload the page and try again.",
+            "csrf_failed",
         )
 
     @app.errorhandler(HTTPException)

@@ -11,12 +11,32 @@ import re
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
+from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from sayso.taxonomy import is_topic
 
+#: The expiries a consumer may pick on the consent page.
+EXPIRY_CHOICES: dict[str, timedelta | None] = {
+    "30d": timedelta(days=30),
+    "1y": timedelta(days=365),
+    "never": None,
+}
+
+#: The format name of a consumer's data export (``GET /api/v1/me/export``).
+DATA_EXPORT_FORMAT = "sayso-data-export/v1"
+
 CHANNELS = ("email", "sms", "push", "post", "phone", "in_app")
+#: Each channel as people call it (never show the ids above on a page).
+CHANNEL_LABELS = {
+    "email": "Email",
+    "sms": "Text message (SMS)",
+    "push": "Push notification",
+    "post": "Post",
+    "phone": "Phone call",
+    "in_app": "In the brand's app",
+}
 _HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -266,6 +286,22 @@ def grant_name_of(scope: str) -> str | None:
     if action == "read" and name in FIELDS:
         return name
     return next((p.name for p in PERMISSIONS.values() if p.scope == scope), None)
+
+
+def label_of(name: str) -> str:
+    """What people call a field, permission or channel ``name`` (the name itself, tidied,
+    for one this registry does not know, e.g. a field since removed)."""
+    known = grantable(name)
+    if known is not None:
+        return known.label
+    if name in CHANNEL_LABELS:
+        return CHANNEL_LABELS[name]
+    return name.replace("_", " ").capitalize()
+
+
+def channel_label(channel: str) -> str:
+    """What people call a channel ("in_app" is "In the brand's app")."""
+    return CHANNEL_LABELS.get(channel, channel.replace("_", " ").capitalize())
 
 
 def scope_of(name: str) -> str:

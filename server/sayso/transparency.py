@@ -18,7 +18,7 @@ from sayso.ledger import proofs
 from sayso.ledger.sequencer import tree_state
 from sayso.ledger.tiles import TileStore
 from sayso.ledger.tree import ENTRIES_LEVEL, HASH_SIZE, parse_tile_path
-from sayso.models._types import MAX_INT64
+from sayso.models.types import MAX_INT64
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 

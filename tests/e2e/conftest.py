@@ -46,8 +46,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 POSTGRES_URL = os.environ.get("SAYSO_TEST_POSTGRES_URL")
-#: Set to a directory to keep the screenshots there (default: the test's tmp dir).
-SCREENSHOTS = os.environ.get("SAYSO_E2E_SCREENSHOTS")
+#: Set (``make screenshots``) to write the docs' screenshots into docs/img/.
+SCREENSHOTS = bool(os.environ.get("SAYSO_E2E_SCREENSHOTS"))
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 #: How long a server may take to answer after it is started.
 STARTUP_DEADLINE = 30.0
@@ -421,10 +421,9 @@ def page(chromium_path, e2e_dir):
 
 
 @pytest.fixture
-def screenshot(request, page, e2e_dir):
-    """``screenshot(name)`` saves the page into this test's tmp dir (never committed), or
-    under ``$SAYSO_E2E_SCREENSHOTS`` if set."""
-    folder = Path(SCREENSHOTS) / request.node.name if SCREENSHOTS else e2e_dir / "screenshots"
+def screenshot(page, e2e_dir):
+    """``screenshot(name)`` saves the page into this test's tmp dir (never committed)."""
+    folder = e2e_dir / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     taken = []
 
@@ -432,6 +431,22 @@ def screenshot(request, page, e2e_dir):
         path = folder / f"{len(taken) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         taken.append(path)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def shoot(request, page):
+    """``shoot(name)``: a screenshot of a consumer page for the docs, into
+    docs/img/consumer-<name>.png when ``SAYSO_E2E_SCREENSHOTS`` is set (``make screenshots``),
+    else the ``screenshot`` fixture's folder (the test's tmp dir, never committed)."""
+    if not SCREENSHOTS:
+        return request.getfixturevalue("screenshot")
+
+    def take(name: str) -> Path:
+        path = ROOT / "docs" / "img" / f"consumer-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
         return path
 
     return take

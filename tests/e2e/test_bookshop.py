@@ -57,7 +57,10 @@ def revoke_on_brands_page(page: Page, sayso, field: str | None = None) -> None:
         ).click()
         expect(page.get_by_role("status")).to_contain_text("Bookshop can no longer see your")
     else:
-        page.get_by_role("button", name="Revoke everything for Bookshop").click()
+        # Revoking everything asks first, on a page naming what will end.
+        page.get_by_role("link", name="Revoke everything for Bookshop").click()
+        expect(page.get_by_role("heading", name="Revoke everything for Bookshop?")).to_be_visible()
+        page.get_by_role("button", name="Yes, revoke everything for Bookshop").click()
         expect(page.get_by_role("status")).to_contain_text("Bookshop can no longer see anything")
 
 

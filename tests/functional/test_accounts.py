@@ -51,7 +51,7 @@ def test_sign_up_twice_with_the_same_email_differing_in_case_is_refused(client):
 @pytest.mark.parametrize(
     ("email", "password", "message"),
     [
-        ("not-an-email", PASSWORD, "Not a valid email address."),
+        ("not-an-email", PASSWORD, "Email: Write an email address, such as ada@example.org."),
         ("ada@example.org", "short", "Use 10 to 256 characters."),
         ("ada@example.org", "x" * 257, "Use 10 to 256 characters."),
         ("", PASSWORD, "email"),
@@ -145,7 +145,7 @@ def test_sign_in_is_rate_limited_per_client(app_factory, storage):
 def test_forms_without_the_csrf_token_are_rejected(client):
     response = client.post("/signup", data={"email": "ada@example.org", "password": PASSWORD})
     assert response.status_code == 400
-    assert "CSRF" in response.get_data(as_text=True)
+    assert "This form has expired" in response.get_data(as_text=True)
     response = client.post(
         "/login",
         data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": "forged"},
@@ -233,7 +233,7 @@ def test_form_errors_are_focused_and_tied_to_their_inputs(client):
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert '<div class="errors" id="errors" role="alert" tabindex="-1" autofocus>' in html
-    assert '<li id="error-1">email: Not a valid email address.</li>' in html
+    assert '<li id="error-1">Email: Write an email address, such as ada@example.org.</li>' in html
     email = re.search(r'<input type="email" name="email"[^>]*>', html).group(0)
     assert 'aria-invalid="true" aria-describedby="error-1"' in email
     password = re.search(r'<input type="password" name="password"[^>]*>', html).group(0)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from sayso.extensions import db
 from sayso.models import AuditEvent, Token
-from sayso.models._types import utcnow
+from sayso.shared.clock import utcnow
 from tests.helpers import csrf_token, sign_up
 from tests.oauth_helpers import basic, bearer, consent, exchange, make_brand, pkce, redirect_query
 

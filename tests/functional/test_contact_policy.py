@@ -135,7 +135,7 @@ def test_reports_up_to_the_cap_are_fine_and_the_one_beyond_is_a_breach(app, cons
 
     page = consumer.get("/brands").get_data(as_text=True)
     assert "Contacts in the last 7 days" in page
-    assert "email: 3 of at most 2" in page and "1 beyond your preferences" in page
+    assert "Email: 3 of at most 2" in page and "1 beyond your preferences" in page
 
     console = officer_client(app).get("/console/breaches").get_data(as_text=True)
     assert "Bookshop" in console and "<td>2</td>" in console
@@ -255,7 +255,7 @@ def test_a_report_tells_a_brand_without_channels_nothing_of_them(app, consumer, 
             (True, "quiet_hours"),
         ]
     page = consumer.get("/brands").get_data(as_text=True)
-    assert "email: 3 of at most 2" in page and "1 beyond your preferences" in page
+    assert "Email: 3 of at most 2" in page and "1 beyond your preferences" in page
     assert "Bookshop" in officer_client(app).get("/console/breaches").get_data(as_text=True)
     # Nothing of channels was told, so no read of them is recorded.
     assert _events(app, EventType.CONTACT_POLICY_CHECKED) == []

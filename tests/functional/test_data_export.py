@@ -119,12 +119,13 @@ def test_access_history_page_per_brand(people, brands):
     link = f"/brands/{bookshop['brand_id']}/access"
     assert f'href="{link}"' in page
     html = ada.get(link).get_data(as_text=True)
-    assert "Access history: Bookshop" in html
-    assert html.count("<tr>") == 1 + 2  # the header row, then Ada's two reads (not Bob's)
-    assert "Interests" in html and ALL_SCOPES["interests:read"] in html
+    assert "Who read what: Bookshop" in html
+    # Ada's two reads (not Bob's), grouped by field and day.
+    assert "<strong>Bookshop</strong> read <strong>Interests</strong> 2 times today" in html
+    assert ALL_SCOPES["interests:read"] in html
     assert "Browsing categories" not in html  # that was Cafe's read
     bob_html = people["bob"].get(link).get_data(as_text=True)
-    assert bob_html.count("<tr>") == 1 + 1
+    assert "<strong>Bookshop</strong> read <strong>Interests</strong> once today" in bob_html
     assert ada.get("/brands/br_nobody/access").status_code == 404
 
 

@@ -300,7 +300,7 @@ def test_a_grant_and_a_revoke_cut_at_commit_are_503_whole_or_not_at_all(app, cut
 
 def test_a_revoke_form_cut_at_commit_shows_a_page_to_try_again(app, cut, consumer, brand):
     connect(consumer, brand, ["interests"])
-    form = {"csrf_token": csrf_token(consumer, "/brands")}
+    form = {"csrf_token": csrf_token(consumer, "/brands"), "confirm": "yes"}
     path = f"/brands/{brand['brand_id']}/revoke"
 
     _unavailable_page(cut.once(lambda: consumer.post(path, data=form)))

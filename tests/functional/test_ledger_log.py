@@ -195,7 +195,7 @@ def _written_around(session) -> None:
 
 
 def _now():
-    from sayso.models._types import utcnow
+    from sayso.shared.clock import utcnow
 
     return utcnow()
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from sayso.extensions import db
 from sayso.models import AuditEvent, Grant, Token
-from sayso.services.tokens import CodeSeal
+from sayso.services.token_seals import CodeSeal
 from tests.helpers import api_headers, csrf_token, sign_up
 from tests.oauth_helpers import (
     ALL_SCOPES,
@@ -141,9 +141,10 @@ def test_allow_with_nothing_ticked_asks_again_and_grants_nothing(app, consumer, 
     assert response.status_code == 422 and "Location" not in response.headers
     html = response.get_data(as_text=True)
     assert "Tick at least one field, or choose Deny." in html and 'role="alert"' in html
-    assert '<option value="30d" selected>' in html
-    assert html.count('aria-invalid="true" aria-describedby="error-1"') == 3  # each checkbox
-    assert '<form method="post" class="stack">' in html  # no action: back to this URL
+    assert 'name="expiry" value="30d" checked>' in html  # the duration as chosen
+    # Each checkbox points at the error, then at what the brand would get of it.
+    assert html.count('aria-invalid="true" aria-describedby="error-1 what-') == 3
+    assert '<form method="post" class="consent">' in html  # no action: back to this URL
     with app.app_context():
         assert db.session.scalars(select(Grant)).all() == []
 
@@ -233,8 +234,10 @@ def test_revoke_everything_on_the_brands_page(consumer, brand):
     token = connect(consumer, brand, ["interests"])["access_token"]
     page = consumer.get("/brands").get_data(as_text=True)
     assert "Bookshop" in page and "recommend books by authors you like" in page
+    # Sent from its confirmation page (tests/functional/test_consent_pages.py asks first).
     response = consumer.post(
-        "/brands/revoke-everything", data={"csrf_token": csrf_token(consumer, "/brands")}
+        "/brands/revoke-everything",
+        data={"csrf_token": csrf_token(consumer, "/brands"), "confirm": "yes"},
     )
     assert response.status_code == 302
     assert consumer.get("/api/v1/profile", headers=bearer(token)).status_code == 401
@@ -248,8 +251,8 @@ def test_each_revoke_button_on_the_brands_page_has_its_own_name(consumer, brand)
     # What a screen reader reads: the text, the visually hidden part included.
     names = [re.sub(r"<[^>]+>", "", b) for b in buttons if b.startswith("Revoke")]
     assert sorted(names) == ["Revoke Channels for Bookshop", "Revoke Interests for Bookshop"]
-    assert '<th><span class="visually-hidden">Revoke</span></th>' in page
-    assert "<th></th>" not in page
+    # A list, not a table, so the buttons stay inside their card at phone width.
+    assert "<table" not in page and page.count('<li class="grant">') == 2
 
 
 def test_grants_api_lists_brands_with_last_read(consumer, brand):

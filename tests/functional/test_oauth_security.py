@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sayso.extensions import db
 from sayso.ledger import ordering
 from sayso.models import Account, AuditEvent, Grant, Token
-from sayso.models._types import utcnow
+from sayso.shared.clock import utcnow
 from sayso.shared.tokens import token_hash
 from tests.functional.test_privacy import _database_bytes
 from tests.helpers import PASSWORD, api_headers, csrf_token, run_together, sign_up

@@ -38,9 +38,11 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # The most statements each step may take (SQLite, PostgreSQL), and what they are.
 CEILINGS = {
-    # The session's account; the client with its brand and domains (one join). Read-only:
+    # The session's account; the client with its brand and domains (one join); the
+    # consumer's disclosures and data key, to show what each field would share (the
+    # consumer's own values, read as My disclosures reads them: no brand read). Read-only:
     # no BEGIN IMMEDIATE on SQLite (db.read_only).
-    "consent page": {"sqlite": 2, "postgresql": 2},
+    "consent page": {"sqlite": 4, "postgresql": 4},
     # BEGIN (SQLite) or the consumer's lock for the brand (PostgreSQL); account; client;
     # every ticked grant in one upsert; the ledger event, queued for the log in the same
     # statement. One transaction. The code is sealed, not stored: no statement.

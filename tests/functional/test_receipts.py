@@ -278,7 +278,8 @@ def test_receipts_filter_by_brand_and_validate_the_query(consumer, brand, runner
 def test_receipts_download_from_the_brands_page(consumer, brand):
     connect(consumer, brand, ["interests"])
     consumer.post(
-        f"/brands/{brand['brand_id']}/revoke", data={"csrf_token": csrf_token(consumer, "/brands")}
+        f"/brands/{brand['brand_id']}/revoke",
+        data={"csrf_token": csrf_token(consumer, "/brands"), "confirm": "yes"},
     )
     page = consumer.get("/brands").get_data(as_text=True)
     link = f"/brands/{brand['brand_id']}/receipts.json"

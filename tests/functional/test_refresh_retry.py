@@ -15,8 +15,8 @@ from sayso import create_app
 from sayso.config import ConfigError
 from sayso.extensions import db
 from sayso.models import AuditEvent, Token
-from sayso.models._types import utcnow
 from sayso.services.token_seals import RetrySeal
+from sayso.shared.clock import utcnow
 from sayso.shared.tokens import token_hash
 from tests.helpers import disclosing_consumer
 from tests.oauth_helpers import bearer, connect, make_brand, refresh

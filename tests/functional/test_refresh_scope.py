@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from sayso.extensions import db
 from sayso.models import Grant
-from sayso.models._types import utcnow
+from sayso.shared.clock import utcnow
 from tests.helpers import api_headers, disclosing_consumer
 from tests.oauth_helpers import basic, bearer, connect, make_brand, refresh
 

@@ -23,8 +23,8 @@ from sqlalchemy.pool import NullPool
 from sayso import services
 from sayso.extensions import db
 from sayso.models import Grant, OAuthClient, WebhookDelivery
-from sayso.models._types import utcnow
 from sayso.services.webhooks import verify
+from sayso.shared.clock import utcnow
 from tests.helpers import api_headers, sign_up
 from tests.oauth_helpers import bearer, connect, make_brand
 

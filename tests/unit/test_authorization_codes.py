@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from sayso.models._types import utcnow
 from sayso.services.token_seals import CODE_LIFETIME, CodeSeal
+from sayso.shared.clock import utcnow
 from sayso.shared.tokens import token_hash
 
 CLIENT = "sayso_client_a"

@@ -1,10 +1,6 @@
 """The REST API under ``/api/v1``, for consumers' own clients (and, later, brands)."""
 
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from sayso.api import (  # noqa: E402,F401  (views register on bp)
+from sayso.api import (  # noqa: F401  (views register on bp)
     brands,
     contacts,
     disclosures,
@@ -15,3 +11,6 @@ from sayso.api import (  # noqa: E402,F401  (views register on bp)
     questions,
     rights,
 )
+from sayso.api.blueprint import bp
+
+__all__ = ["bp"]

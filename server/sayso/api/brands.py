@@ -1,13 +1,28 @@
 """``/api/v1/brands``: what the world may know about a brand (public, cacheable)."""
 
-from flask import abort, jsonify, request
+from flask import current_app, jsonify, request
 
 from sayso import services
-from sayso.api import bp
+from sayso.api.blueprint import bp
+from sayso.errors import error_response
 from sayso.schemas.api import BrandDirectorySchema, BrandLookupSchema
 
 #: How long a browser (the extension) may keep the directory without asking again.
 DIRECTORY_MAX_AGE = 3600
+
+
+def _readable_anywhere(response):
+    """Let any origin read a public answer (CORS ``*``, never with credentials).
+
+    The directory and the lookups are public data (brand names, the domains they claim,
+    the purposes they declared), the same for everyone who asks. With ``*`` the browser
+    extension reads them before the consumer has given it access to the Sayso address or
+    signed in, so it can say which brand is behind a site from the first minute. No cookie
+    is ever honoured cross-origin (``*`` forbids credentials), so nobody's data is exposed.
+    """
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = "ETag"
+    return response
 
 
 @bp.get("/brands/lookup")
@@ -19,7 +34,8 @@ def lookup_brand():
       tags: [brands]
       description: >-
         For the browser extension: public and cacheable, so asking reveals nothing about
-        who asks. A domain an operator has not verified is returned with `verified: false`.
+        who asks, and readable from any origin (CORS `*`, never with credentials). A domain
+        an operator has not verified is returned with `verified: false`.
       security: []
       parameters:
         - {name: domain, in: query, required: true, schema: {type: string, maxLength: 253},
@@ -32,12 +48,16 @@ def lookup_brand():
         404: NotFound
     """
     domain = request.args.get("domain", "").strip().lower()
+    # Errors too are readable from any origin: the extension must tell "no brand" (404)
+    # from "Sayso unreachable", which is all a browser reports of an unreadable answer.
     if not domain or len(domain) > 253:
-        abort(400, "Send ?domain=<registrable domain>.")
+        response, status = error_response(400, "Send ?domain=<registrable domain>.")
+        return _readable_anywhere(response), status
     brands = services.brands()
     row = brands.by_domain(domain)
     if row is None:
-        abort(404, "No Sayso brand claims this domain.")
+        response, status = error_response(404, "No Sayso brand claims this domain.")
+        return _readable_anywhere(response), status
     brand = row.brand
     fields = [
         {"field": field, "purpose": purpose}
@@ -55,10 +75,20 @@ def lookup_brand():
         )
     )
     response.headers["Cache-Control"] = "public, max-age=300"
+    return _readable_anywhere(response)
+
+
+@bp.route("/brands/directory", methods=["OPTIONS"], provide_automatic_options=False)
+def brand_directory_preflight():
+    """CORS preflight: a cross-origin GET with ``If-None-Match`` asks first."""
+    response = _readable_anywhere(current_app.response_class(status=204))
+    response.headers["Access-Control-Allow-Methods"] = "GET"
+    response.headers["Access-Control-Allow-Headers"] = "If-None-Match"
+    response.headers["Access-Control-Max-Age"] = str(DIRECTORY_MAX_AGE)
     return response
 
 
-@bp.get("/brands/directory")
+@bp.get("/brands/directory", provide_automatic_options=False)
 def brand_directory():
     """Every domain a brand claims, with the brand's id.
     ---
@@ -68,8 +98,10 @@ def brand_directory():
         For the browser extension: it keeps this list and matches the sites the consumer
         visits on the device, so browsing sends Sayso nothing. Public and cacheable
         (`Cache-Control: public`), with an `ETag`: send it back in `If-None-Match` and an
-        unchanged list is answered 304 with no body. Domains are listed whether an operator
-        verified them or not, as `GET /api/v1/brands/lookup` does.
+        unchanged list is answered 304 with no body. Readable from any origin (CORS `*`,
+        `ETag` exposed, `If-None-Match` allowed; never with credentials), so the extension
+        reads it before it has access to the Sayso address or a sign-in. Domains are listed
+        whether an operator verified them or not, as `GET /api/v1/brands/lookup` does.
       security: []
       parameters:
         - {name: If-None-Match, in: header, required: false, schema: {type: string},
@@ -91,4 +123,4 @@ def brand_directory():
     # A strong ETag over the JSON itself: the same directory always has the same tag.
     response.add_etag()
     response.headers["Cache-Control"] = f"public, max-age={DIRECTORY_MAX_AGE}"
-    return response.make_conditional(request)
+    return _readable_anywhere(response.make_conditional(request))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from sayso import services
-from sayso.api import bp
+from sayso.api.blueprint import bp
 from sayso.api.body import load_json
 from sayso.extensions import csrf, db
 from sayso.fields import FIELDS

@@ -3,11 +3,11 @@
 from flask import abort, jsonify
 
 from sayso import services
-from sayso.api import bp
+from sayso.api.blueprint import bp
 from sayso.auth import consent_manager_required, current_consumer
 from sayso.fields import grantable
-from sayso.models._types import utcnow
 from sayso.schemas.consent import BrandGrantsSchema
+from sayso.shared.clock import utcnow
 
 
 @bp.get("/me/grants")

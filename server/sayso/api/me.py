@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
 from sayso import services
-from sayso.api import bp
+from sayso.api.blueprint import bp
 from sayso.fields import FIELDS
 from sayso.schemas.disclosures import FieldInfoSchema
 

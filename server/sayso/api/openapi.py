@@ -17,10 +17,9 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 from apispec_webframeworks.flask import FlaskPlugin
 from flask import current_app, jsonify, render_template, request
 
-from sayso.api import bp
+from sayso.api.blueprint import bp
 from sayso.api.reference import reference
 from sayso.fields import FIELDS, MANAGE_SCOPE, PERMISSIONS
-from sayso.oauth.issuer import issuer, public_url
 from sayso.schemas.api import (
     BrandDirectorySchema,
     BrandLookupSchema,
@@ -35,6 +34,7 @@ from sayso.schemas.contacts import ContactPolicySchema, ContactRecordedSchema, C
 from sayso.schemas.disclosures import DisclosuresSchema, FieldInfoSchema, value_schema
 from sayso.schemas.questions import AnswerBodySchema, OpenQuestionSchema
 from sayso.schemas.rights import AccessHistorySchema, DataExportSchema, EraseSchema, ReceiptSchema
+from sayso.shared.issuer import issuer, public_url
 
 OPENAPI_VERSION = "3.1.0"
 EXTENSION_KEY = "sayso.openapi"

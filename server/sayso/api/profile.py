@@ -6,7 +6,7 @@ from flask import jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from sayso import services
-from sayso.api import bp
+from sayso.api.blueprint import bp
 from sayso.errors import error_response
 from sayso.extensions import csrf
 from sayso.oauth.resource import presented_bearer, unauthorized_token

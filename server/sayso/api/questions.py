@@ -3,7 +3,7 @@
 from flask import abort, jsonify, request
 
 from sayso import services
-from sayso.api import bp
+from sayso.api.blueprint import bp
 from sayso.api.body import load_json
 from sayso.auth import consent_manager_required, current_consumer
 from sayso.schemas.questions import (

@@ -4,12 +4,11 @@ from flask import abort, current_app, jsonify, request, session
 from flask_login import current_user, logout_user
 
 from sayso import services
-from sayso.api import bp
+from sayso.api.blueprint import bp
 from sayso.api.body import load_json
 from sayso.auth import consumer_required
 from sayso.errors import error_response
 from sayso.extensions import limiter
-from sayso.models._types import utcnow
 from sayso.schemas.rights import (
     SEQ_RANGE,
     AccessHistoryQuerySchema,
@@ -21,6 +20,7 @@ from sayso.schemas.rights import (
 )
 from sayso.security import writes_on_get
 from sayso.services.accounts import WrongPassword
+from sayso.shared.clock import utcnow
 
 
 def _query(schema) -> dict:

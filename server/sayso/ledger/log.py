@@ -19,7 +19,7 @@ from sayso.db import DEFERRED
 from sayso.ledger.encoding import canonical_bytes, dumps, new_salt, recordable
 from sayso.ledger.events import Event
 from sayso.models import AuditEvent, LedgerLeaf, LedgerPending
-from sayso.models._types import utcnow
+from sayso.shared.clock import utcnow
 
 _EVENTS = AuditEvent.__table__
 _PENDING = LedgerPending.__table__

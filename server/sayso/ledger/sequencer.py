@@ -32,7 +32,7 @@ from sayso.models import (
     LedgerPending,
     LedgerState,
 )
-from sayso.models._types import utcnow
+from sayso.shared.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from sayso.ledger.notes import verify_cosignature
 from sayso.ledger.tiles import TileStore
 from sayso.ledger.tree import consistency_proof
 from sayso.models import LedgerCheckpoint, LedgerCosignature, LedgerWitness
-from sayso.models._types import utcnow
+from sayso.shared.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sayso.extensions import db
-from sayso.models._types import UTCDateTime, utcnow
+from sayso.models.types import UTCDateTime
+from sayso.shared.clock import utcnow
 
 
 class Brand(db.Model):

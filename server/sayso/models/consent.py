@@ -8,7 +8,8 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sayso.extensions import db
-from sayso.models._types import UTCDateTime, utcnow
+from sayso.models.types import UTCDateTime
+from sayso.shared.clock import utcnow
 
 
 class Grant(db.Model):

@@ -8,7 +8,8 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sayso.extensions import db
-from sayso.models._types import UTCDateTime, utcnow
+from sayso.models.types import UTCDateTime
+from sayso.shared.clock import utcnow
 
 
 class Contact(db.Model):

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sayso.extensions import db
-from sayso.models._types import UTCDateTime
+from sayso.models.types import UTCDateTime
 
 #: The columns that only repeat what ``canonical`` says, so events can be searched. The
 #: database keeps them equal to it (see ``SQLITE_TABLE`` and ``POSTGRESQL_CHECK``): SQLite

@@ -11,7 +11,8 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sayso.extensions import db
-from sayso.models._types import UTCDateTime, utcnow
+from sayso.models.types import UTCDateTime
+from sayso.shared.clock import utcnow
 
 
 class Token(db.Model):

@@ -1,7 +1,6 @@
 """The OAuth 2 authorization server (Authlib) and its endpoints."""
 
-from flask import Blueprint
+from sayso.oauth import views  # noqa: F401  (views register on bp)
+from sayso.oauth.blueprint import bp
 
-bp = Blueprint("oauth", __name__)
-
-from sayso.oauth import views  # noqa: E402,F401  (views register on bp)
+__all__ = ["bp"]

@@ -20,9 +20,9 @@ from sayso.db import one_write
 from sayso.extensions import db
 from sayso.fields import grant_name_of
 from sayso.models import Account
-from sayso.models._types import utcnow
-from sayso.oauth.issuer import issuer
 from sayso.services.token_seals import RetriedPair
+from sayso.shared.clock import utcnow
+from sayso.shared.issuer import issuer
 from sayso.shared.tokens import token_hash
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")

@@ -30,17 +30,17 @@ from flask import request as flask_request
 from marshmallow import ValidationError
 
 from sayso import services
+from sayso.oauth.metadata import metadata
 from sayso.oauth.resource import revoke_exposed
-from sayso.oauth.server import metadata
 from sayso.schemas.brands import ClientSchema
-from sayso.services.brands import (
+from sayso.services.initial_access_tokens import InitialAccessTokenSpent
+from sayso.shared.forms import flatten_errors
+from sayso.shared.tokens import (
     INITIAL_ACCESS_TOKEN_PREFIX,
-    InitialAccessTokenSpent,
     new_client_id,
     new_client_secret,
     token_hash,
 )
-from sayso.web.forms import flatten_errors
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 GRANT_TYPES = ["authorization_code", "refresh_token"]
@@ -265,7 +265,7 @@ def _explain(messages: dict) -> str:
     lines = []
     for key, value in messages.items():
         member = _MEMBERS.get(key, key)
-        lines += [f"{member}: {line}" for line in flatten_errors(value)]
+        lines += [f"{member}: {line}" for line in flatten_errors(value, plain=False)]
     return _description("; ".join(lines))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6749.authenticate_client import (
@@ -13,7 +12,6 @@ from authlib.oauth2.rfc6749.authenticate_client import (
     authenticate_none,
 )
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import current_app, g
 from sqlalchemy import bindparam, select
@@ -21,7 +19,6 @@ from sqlalchemy.orm import joinedload
 
 from sayso import services
 from sayso.extensions import db
-from sayso.fields import scopes
 from sayso.models import Brand, OAuthClient
 from sayso.oauth.grants import (
     AuthorizationCodeGrant,
@@ -30,8 +27,9 @@ from sayso.oauth.grants import (
     SaysoIntrospectionEndpoint,
     SaysoRevocationEndpoint,
 )
-from sayso.oauth.issuer import issuer, public_url
+from sayso.oauth.registration import SaysoClientRegistrationEndpoint
 from sayso.services.tokens import ACCESS_LIFETIME
+from sayso.shared.issuer import issuer
 
 
 class SaysoAuthorizationServer(AuthorizationServer):
@@ -186,9 +184,6 @@ def build_server(app) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(SaysoRevocationEndpoint)
     server.register_endpoint(SaysoIntrospectionEndpoint)
-    # Imported here: the registration endpoint reads this module's metadata().
-    from sayso.oauth.registration import SaysoClientRegistrationEndpoint
-
     server.register_endpoint(SaysoClientRegistrationEndpoint)
     server.register_extension(SaysoIssuer())
     app.extensions["sayso_oauth"] = server
@@ -198,56 +193,3 @@ def build_server(app) -> AuthorizationServer:
 def authorization_server() -> AuthorizationServer:
     """The current app's authorization server."""
     return current_app.extensions["sayso_oauth"]
-
-
-class NoIssuer(Exception):
-    """No issuer RFC 8414 allows can be named for this request: ``SAYSO_ISSUER`` is unset
-    and the request's origin is plain http on a host other than loopback."""
-
-
-def metadata(*, served: bool = True) -> dict:
-    """RFC 8414 authorization server metadata, checked against the RFC when it is
-    ``served`` (dynamic registration reads only what is supported, not the issuer).
-
-    Raises :class:`NoIssuer` when it would be served under an issuer the RFC forbids.
-    """
-    name = issuer()
-    if served and not is_secure_transport(name):
-        raise NoIssuer(
-            f"Sayso's issuer would be {name}, but an issuer must use https (RFC 8414). "
-            "Reach Sayso over https or on a loopback address, or set SAYSO_ISSUER."
-        )
-    document = AuthorizationServerMetadata(
-        {
-            "issuer": name,
-            "authorization_endpoint": public_url("oauth.authorize"),
-            "token_endpoint": public_url("oauth.token"),
-            "revocation_endpoint": public_url("oauth.revoke"),
-            "introspection_endpoint": public_url("oauth.introspect"),
-            "registration_endpoint": public_url("oauth.register"),
-            "scopes_supported": scopes(),
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
-            "revocation_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
-            "introspection_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-            ],
-            "code_challenge_methods_supported": ["S256"],
-            "authorization_response_iss_parameter_supported": True,
-            "service_documentation": public_url("web.index"),
-        }
-    )
-    if served:
-        document.validate()
-    return dict(document)

@@ -14,18 +14,17 @@ from sayso import services
 from sayso.auth import consumer_required
 from sayso.errors import error_response
 from sayso.extensions import csrf, limiter
-from sayso.fields import MANAGE_SCOPE, grant_name_of, grantable, scope_of
-from sayso.oauth import bp
-from sayso.oauth.issuer import fixed_origin, issuer
-from sayso.oauth.server import NoIssuer, authorization_server, metadata
+from sayso.fields import MANAGE_SCOPE, grant_name_of, scope_of
+from sayso.oauth.blueprint import bp
+from sayso.oauth.metadata import NoIssuer, metadata
+from sayso.oauth.server import authorization_server
 from sayso.schemas.consent import ConsentDecisionSchema
 from sayso.security import CONTENT_SECURITY_POLICY
-from sayso.web.forms import FormError
+from sayso.shared.forms import FormError
+from sayso.shared.issuer import fixed_origin, issuer
 
 NOTHING_TICKED = FormError("Tick at least one field, or choose Deny.", ("field",))
-BOX_UNTICKED = FormError(
-    "Tick the box to let the extension manage your consent, or choose Deny.", ("manage",)
-)
+NO_DECISION = FormError("Choose Allow to sign the extension in, or Deny to send it away.")
 
 
 @bp.get("/.well-known/oauth-authorization-server")
@@ -101,6 +100,8 @@ def authorize():
         return render_template("error.html", status=422, message=str(exc.messages)), 422
     chosen = [f for f in requested if f in decision["fields_"]]
     if decision["decision"] == "deny":
+        # Recorded (field names, no value) so the brand's portal can count its consent rate.
+        consent.record_denial(current_user, client, requested)
         return server.create_authorization_response(grant=grant, grant_user=None)
     if not chosen:
         # "Allow selected" with nothing ticked is a slip, not a deny: ask again, with the
@@ -109,8 +110,13 @@ def authorize():
     # Global Privacy Control, as the browser sent it with the consumer's decision, goes
     # into the grant event and so into the consent receipt.
     gpc = request.headers.get("Sec-GPC") == "1"
+    context = {"gpc": True} if gpc else {}
+    # The fields asked for and left unticked (names only), for the brand's consent rate.
+    declined = sorted(set(requested) - set(chosen))
+    if declined:
+        context["declined"] = declined
     consent.grant_uncommitted(
-        current_user, client, chosen, decision["expiry"], context={"gpc": True} if gpc else None
+        current_user, client, chosen, decision["expiry"], context=context or None
     )
     # The token's scope is exactly what the consumer ticked, sealed into the code. The
     # grants and their ledger event commit as the code is issued: no code without them.
@@ -119,12 +125,19 @@ def authorize():
 
 
 def _consent_page(grant, client, requested, expiry="1y", errors=()):
-    """The consent page; 422 when it comes back with ``errors``."""
+    """The consent page: each requested field with the brand's declared purpose and what
+    the brand would get of it now (reads, then writes); 422 when it comes back with
+    ``errors``."""
+    purposes = {f: client.scope_purposes[scope_of(f)] for f in requested}
+    target = grant.request.payload.redirect_uri or client.get_default_redirect_uri()
     response = render_template(
         "consent.html",
         client=client,
         brand=client.brand,
-        requested=[(grantable(f), client.scope_purposes[scope_of(f)]) for f in requested],
+        requested=services.share_preview().preview(
+            current_user._get_current_object(), client.brand, purposes
+        ),
+        return_to=urlsplit(target).netloc,
         expiry=expiry,
         errors=list(errors),
         gpc=request.headers.get("Sec-GPC") == "1",
@@ -143,41 +156,62 @@ def _form_action_to(origin: str) -> dict:
     return {"Content-Security-Policy": csp}
 
 
+def _requesting_client(next_url: str | None):
+    """The client of an authorization request at ``next_url`` (a path on this site), with the
+    redirect URI it asked for, checked against its registration; ``(None, None)`` if
+    ``next_url`` is not one."""
+    parts = urlsplit(next_url or "")
+    if parts.scheme or parts.netloc or parts.path != "/oauth/authorize":
+        return None, None
+    query = parse_qs(parts.query)
+    client = services.brands().client((query.get("client_id") or [""])[0])
+    if client is None:
+        return None, None
+    asked = (query.get("redirect_uri") or [None])[0]
+    if asked is not None and not client.check_redirect_uri(asked):
+        return None, None
+    return client, asked or client.get_default_redirect_uri()
+
+
+def continuing_to(next_url: str | None) -> str | None:
+    """Who the sign-in and sign-up pages say the consumer will continue to ("to continue to
+    Bookshop"): the brand of the authorization request at ``next_url``, else ``None``."""
+    client, _ = _requesting_client(next_url)
+    if client is None:
+        return None
+    return client.brand.name if client.brand is not None else client.name
+
+
 def sign_in_headers(next_url: str | None) -> dict:
     """Headers for the sign-in page when it goes on to ``next_url``. If that is an
     authorization request, signing in may end at the client at once (a client asking
     again for what was granted through it gets its code without the consent page), and the
     browser checks the sign-in form's whole redirect chain against ``form-action``: so it
     must allow the origin of that client's registered redirect URI, and only that."""
-    parts = urlsplit(next_url or "")
-    if parts.path != "/oauth/authorize":
+    client, target = _requesting_client(next_url)
+    if client is None or not target:
         return {}
-    query = parse_qs(parts.query)
-    client = services.brands().client((query.get("client_id") or [""])[0])
-    if client is None:
-        return {}
-    asked = (query.get("redirect_uri") or [None])[0]
-    if asked is not None and not client.check_redirect_uri(asked):
-        return {}
-    target = asked or client.get_default_redirect_uri()
-    return _form_action_to(_origin(target)) if target else {}
+    return _form_action_to(_origin(target))
 
 
 def _authorize_first_party(server, grant, client):
     """A first-party client (the browser extension) asks to manage the consumer's consent:
-    one checkbox, no field list; it never sees the password, and its token is revocable."""
-    if request.method == "GET":
-        return _with_form_action(
-            render_template("consent_manage.html", client=client, errors=[]), grant, client
-        )
-    if request.form.get("decision") != "allow":
+    one page saying what that lets it do, and Allow or Deny; no field list, no checkbox.
+
+    Allow is the consent: the page says in words what allowing does, so a second opt-in
+    (a box to tick as well) only made a slip possible. Every answer that is not a decision
+    shows the page again with 200, never 4xx: the page runs inside the browser's sign-in
+    window (``identity.launchWebAuthFlow``), and Chromium closes that window on an error
+    status ("Authorization page could not be loaded") instead of showing the page."""
+    decision = request.form.get("decision") if request.method == "POST" else None
+    if decision == "deny":
         return server.create_authorization_response(grant=grant, grant_user=None)
-    if request.form.get("manage") != "yes":
-        # Allow with the box unticked is a slip, not a deny: ask again.
-        page = render_template("consent_manage.html", client=client, errors=[BOX_UNTICKED])
-        return _with_form_action(page, grant, client, 422)
-    grant.request.consented_scope = MANAGE_SCOPE
-    return server.create_authorization_response(grant=grant, grant_user=current_user)
+    if decision == "allow":
+        grant.request.consented_scope = MANAGE_SCOPE
+        return server.create_authorization_response(grant=grant, grant_user=current_user)
+    errors = [NO_DECISION] if request.method == "POST" else []
+    page = render_template("consent_manage.html", client=client, errors=errors)
+    return _with_form_action(page, grant, client)
 
 
 @bp.post("/oauth/token")

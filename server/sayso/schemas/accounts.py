@@ -6,7 +6,12 @@ from sayso.fields import unicode_text
 
 PASSWORD_RULE = [validate.Length(min=10, max=256, error="Use 10 to 256 characters."), unicode_text]
 #: A password presented to be checked: any text, within reason.
-PRESENTED_PASSWORD = [validate.Length(min=1, max=1024), unicode_text]
+PRESENTED_PASSWORD = [
+    # Two rules, so an empty one and a (very) long one each get the message that fits.
+    validate.Length(min=1, error="Please fill this in."),
+    validate.Length(max=1024, error="Use at most 1024 characters."),
+    unicode_text,
+]
 
 
 class _TrimsEmail(Schema):

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from sayso.services.consent import EXPIRY_CHOICES
+from sayso.fields import EXPIRY_CHOICES
 
 
 class ConsentDecisionSchema(Schema):
@@ -52,3 +52,15 @@ class BrandGrantsSchema(Schema):
 
     def _grants(self, entry) -> list:
         return GrantSchema(many=True, context_now=self.now).dump(entry.grants)
+
+
+class UndoSchema(Schema):
+    """Which revoke to undo (or offer to undo): the instant it stamped on what it ended."""
+
+    revoked_at = fields.AwareDateTime(required=True, data_key="undo")
+
+
+class ConfirmSchema(Schema):
+    """A "revoke everything" form, sent from its confirmation page (``confirm=yes``)."""
+
+    confirm = fields.String(load_default=None, validate=validate.OneOf(["yes"]))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from sayso.fields import CHANNELS
-from sayso.models._types import utcnow
+from sayso.shared.clock import utcnow
 
 #: How far ahead of our clock a brand's ``sent_at`` may be (clocks drift a little).
 CLOCK_SKEW = timedelta(minutes=5)

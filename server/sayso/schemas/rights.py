@@ -2,11 +2,11 @@
 
 from marshmallow import Schema, fields, validate
 
+from sayso.fields import DATA_EXPORT_FORMAT
 from sayso.schemas.accounts import PRESENTED_PASSWORD
 from sayso.schemas.consent import BrandGrantsSchema
 from sayso.schemas.console import MAX_SEQ
 from sayso.schemas.disclosures import DisclosuresSchema
-from sayso.services.rights import EXPORT_FORMAT
 
 # Ledger sequence numbers: audit_events.seq is a 64-bit integer, and on PostgreSQL a
 # larger number fails the query (a 500) instead of matching nothing.
@@ -241,7 +241,7 @@ class ExportedContactSchema(Schema):
 class DataExportSchema(Schema):
     """Everything Sayso holds about the consumer, in one document."""
 
-    format = fields.Constant(EXPORT_FORMAT, required=True)
+    format = fields.Constant(DATA_EXPORT_FORMAT, required=True)
     exported_at = fields.DateTime(required=True)
     ledger_seq = fields.Integer(
         required=True, metadata={"description": "The ledger event that records this export."}

@@ -16,14 +16,18 @@ from sayso.services.brands import BrandService
 from sayso.services.consent import ConsentService
 from sayso.services.contacts import ContactPolicyService
 from sayso.services.disclosures import DisclosureService
+from sayso.services.integration import IntegrationDashboard
 from sayso.services.keys import KeyRotation
+from sayso.services.preview import SharePreview
 from sayso.services.profile import ProfileService
 from sayso.services.questions import QuestionService
 from sayso.services.receipts import ReceiptLinks, ReceiptService
 from sayso.services.rights import DataRightsService
 from sayso.services.tokens import TokenService
 from sayso.services.vault import Vault
-from sayso.services.webhooks import WebhookDispatcher, WebhookOutbox
+from sayso.services.webhook_delivery import WebhookDispatcher
+from sayso.services.webhooks import WebhookOutbox
+from sayso.shared.issuer import issuer
 
 
 def vault() -> Vault:
@@ -76,6 +80,11 @@ def brands(on=None) -> BrandService:
 def consent() -> ConsentService:
     """The consent service: the only writer of grants."""
     return ConsentService(db.session, ledger(), WebhookOutbox(db.session), brands())
+
+
+def share_preview() -> SharePreview:
+    """The consumer's own values as a brand would receive them (no brand read event)."""
+    return SharePreview(disclosures(), questions())
 
 
 def contacts() -> ContactPolicyService:
@@ -143,8 +152,6 @@ def audit_console() -> AuditConsole:
 
 def receipts() -> ReceiptService:
     """Consent receipts, signed with the ledger key (needs a request: links are absolute)."""
-    from sayso.oauth.issuer import issuer  # the oauth package imports this module
-
     site = issuer()
     links = ReceiptLinks(
         issuer=site,
@@ -175,3 +182,8 @@ def rights() -> DataRightsService:
         questions(),
         contacts(),
     )
+
+
+def integration_dashboard() -> IntegrationDashboard:
+    """Per-client counts for the brand portal's dashboard (reads, errors, webhooks, consent)."""
+    return IntegrationDashboard(db.session)

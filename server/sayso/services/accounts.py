@@ -11,10 +11,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from sayso import time_zones
 from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account
-from sayso.models._types import utcnow
 from sayso.services.vault import Vault
+from sayso.shared.clock import utcnow
 
 
 class EmailTaken(Exception):
@@ -157,6 +158,19 @@ class AccountService:
             Event(EventType.PASSWORD_CHANGED, actor=actor_for(account), subject=account.pseudonym)
         )
         self.session.commit()
+
+    def set_time_zone(self, account: Account, zone: str | None) -> None:
+        """Set (an IANA name, e.g. "Europe/Paris") or clear (None) the consumer's own time
+        zone, in which their quiet hours are kept and times are shown to them.
+
+        No ledger event: it is a setting of the account, not something disclosed to a brand
+        (the quiet hours that use it are part of the channels disclosure, which has its own).
+        """
+        if zone is not None and time_zones.resolve(zone) != zone:
+            raise ValueError(f"not an IANA time zone: {zone!r}")
+        if account.time_zone != zone:
+            account.time_zone = zone
+            self.session.commit()
 
     def sign_out(self, account: Account) -> None:
         """End every session of the account: its session id (``Account.get_id``) changes,

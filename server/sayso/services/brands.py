@@ -6,12 +6,10 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from cryptography.exceptions import InvalidTag
-from sqlalchemy import LargeBinary, func, literal, select, update
+from sqlalchemy import select
 
 from sayso.fields import grant_name_of, grantable
 from sayso.ledger import Event, EventType, Ledger
@@ -20,46 +18,23 @@ from sayso.models import (
     Brand,
     BrandDomain,
     BrandMember,
-    InitialAccessToken,
     OAuthClient,
 )
-from sayso.models._types import utcnow
+from sayso.services.initial_access_tokens import (
+    InitialAccessTokens,
+    InitialAccessTokenSpent,
+)
+from sayso.services.webhook_secrets import WebhookSecrets
+from sayso.shared.clock import utcnow
 from sayso.shared.crypto import (
-    MasterKeyMissing,
     MasterKeys,
-    VaultError,
-    key_id_of,
-    keyed_body,
-    keyed_prefix,
     legacy_subject_key,
-    seal_keyed,
-    unseal,
 )
 from sayso.shared.tokens import (
-    INITIAL_ACCESS_TOKEN_PREFIX,
     new_client_id,
     new_client_secret,
-    new_secret,
     token_hash,
 )
-
-#: The subkey of each master key that seals webhook signing secrets.
-_WEBHOOK_SECRETS = "webhook-secrets/v1"
-
-
-@dataclass(frozen=True)
-class IssuedInitialAccessToken:
-    """An initial access token as just issued (the only moment it exists in clear), with
-    its limits."""
-
-    token: str
-    expires_at: datetime
-    uses: int
-
-
-class InitialAccessTokenSpent(Exception):
-    """The initial access token stopped working (revoked, expired or used up) between
-    the check of the request and the registration."""
 
 
 @dataclass(frozen=True)
@@ -93,12 +68,14 @@ class BrandService:
     ):
         self.session = session
         self.ledger = ledger
-        self.initial_token_lifetime = initial_token_lifetime
-        self.initial_token_uses = initial_token_uses
+        self.initial_access_tokens = InitialAccessTokens(
+            session, ledger, initial_token_lifetime, initial_token_uses
+        )
         self.keys = MasterKeys.coerce(master_keys)
         # SAYSO_SUBJECT_KEY: not a subkey of the master key, so `sub` survives its rotation
         # (its default is the subkey `sub` was derived with before, see config.py).
         self._pairwise_key = subject_key or legacy_subject_key(self.keys.current.secret)
+        self.webhook_secrets = WebhookSecrets(session, self.keys)
 
     # Brands -----------------------------------------------------------------
 
@@ -279,7 +256,7 @@ class BrandService:
         )
         client.redirect_uris = redirect_uris
         client.declare_scopes(scope_purposes, third_party_scopes)
-        webhook_secret = self._set_webhook_secret(client) if webhook_url else None
+        webhook_secret = self.webhook_secrets.set_new(client) if webhook_url else None
         self.session.add(client)
         self.session.flush()
         self.ledger.append(
@@ -311,7 +288,7 @@ class BrandService:
         of the token's uses up in the same transaction, or raises
         :class:`InitialAccessTokenSpent` having created nothing.
         """
-        if initial_access_token is not None and not self._use_initial_access_token(
+        if initial_access_token is not None and not self.initial_access_tokens.use(
             initial_access_token
         ):
             self.session.rollback()
@@ -366,7 +343,7 @@ class BrandService:
 
     def rotate_webhook_secret(self, client: OAuthClient, actor: str = "operator") -> str:
         """A new webhook signing secret for the client. Commits."""
-        secret = self._set_webhook_secret(client)
+        secret = self.webhook_secrets.set_new(client)
         self.ledger.append(
             Event(
                 EventType.WEBHOOK_SECRET_ROTATED,
@@ -379,13 +356,9 @@ class BrandService:
         return secret
 
     def webhook_secret(self, client: OAuthClient) -> str | None:
-        """The client's webhook signing secret, for signing deliveries. Raises
-        :class:`MasterKeyMissing` if the master key that sealed it is not configured."""
-        blob = client.webhook_secret_sealed
-        if not blob:
-            return None
-        secret, _ = self._open_webhook_secret(client.client_id, blob)
-        return secret.decode()
+        """The client's webhook signing secret, for signing deliveries (see
+        :meth:`WebhookSecrets.of`)."""
+        return self.webhook_secrets.of(client)
 
     def delete_client(self, client: OAuthClient, actor: str = "operator") -> None:
         """Delete a client with its tokens and pending deliveries (the ledger stays).
@@ -404,196 +377,24 @@ class BrandService:
         self.session.delete(client)
         self.session.commit()
 
-    def _set_webhook_secret(self, client: OAuthClient) -> str:
-        secret = new_secret("sayso_whs")
-        client.webhook_secret_sealed = self._seal_webhook_secret(client.client_id, secret.encode())
-        return secret
+    # Dynamic registration: initial access tokens (services/initial_access_tokens.py) ---
 
-    def _seal_webhook_secret(self, client_id: str, secret: bytes) -> bytes:
-        """Sealed under the current master key's subkey, naming that key (vault format)."""
-        return seal_keyed(self.keys.current, _WEBHOOK_SECRETS, secret, client_id.encode())
+    def issue_initial_access_token(self, brand: Brand, actor: str = "operator"):
+        """See :meth:`InitialAccessTokens.issue`."""
+        return self.initial_access_tokens.issue(brand, actor)
 
-    def _open_webhook_secret(self, client_id: str, blob: bytes) -> tuple[bytes, bytes]:
-        """The secret, and the id of the master key that sealed it."""
-        label = client_id.encode()
-        key_id = key_id_of(blob)
-        master = self.keys.find(key_id) if key_id is not None else None
-        if master is not None:
-            try:
-                return unseal(master.aead(_WEBHOOK_SECRETS), keyed_body(blob), label), key_id
-            except VaultError:
-                pass  # one sealed before ids whose random nonce begins like an id: below
-        # Sealed before master keys had ids: a 12-byte nonce and the ciphertext, under the
-        # subkey of the master key of the day (the current one, or a retired one).
-        for master in self.keys:
-            try:
-                secret = master.aead(_WEBHOOK_SECRETS).decrypt(blob[:12], blob[12:], label)
-            except (InvalidTag, ValueError):
-                continue
-            return secret, master.key_id
-        raise MasterKeyMissing(f"the webhook secret of client {client_id}", key_id)
-
-    def webhook_secrets_by_master_key(self) -> tuple[Counter, Counter]:
-        """How many webhook secrets each configured master key seals (those sealed before
-        ids counted under the key that opens them), and how many need one that is not
-        configured, by its id (``None``: sealed before ids, and no configured key opens it)."""
-        sealed, missing = Counter(), Counter()
-        rows = self.session.execute(
-            select(OAuthClient.client_id, OAuthClient.webhook_secret_sealed).where(
-                OAuthClient.webhook_secret_sealed.is_not(None)
-            )
-        ).all()
-        for client_id, blob in rows:
-            try:
-                _, key_id = self._open_webhook_secret(client_id, blob)
-            except MasterKeyMissing as error:
-                missing[error.key_id] += 1
-            else:
-                sealed[key_id] += 1
-        return sealed, missing
-
-    def reseal_webhook_secrets(self, after: int, limit: int):
-        """Re-seal under the current master key up to ``limit`` webhook secrets (of clients
-        after row id ``after``) that another key sealed; commits. Returns how many, the last
-        row id looked at (``None``: none left) and the clients whose key is missing."""
-        prefix = keyed_prefix(self.keys.current)
-        rows = self.session.execute(
-            select(OAuthClient.id, OAuthClient.client_id, OAuthClient.webhook_secret_sealed)
-            .where(
-                OAuthClient.id > after,
-                OAuthClient.webhook_secret_sealed.is_not(None),
-                func.substr(OAuthClient.webhook_secret_sealed, 1, len(prefix), type_=LargeBinary)
-                != literal(prefix, LargeBinary),
-            )
-            .order_by(OAuthClient.id)
-            .limit(limit)
-        ).all()
-        resealed, last, missing = 0, None, []
-        for row_id, client_id, blob in rows:
-            last = row_id
-            try:
-                secret, _ = self._open_webhook_secret(client_id, blob)
-            except MasterKeyMissing as error:
-                missing.append(error)
-                continue
-            resealed += self.session.execute(
-                update(OAuthClient)
-                .where(OAuthClient.id == row_id, OAuthClient.webhook_secret_sealed == blob)
-                .values(webhook_secret_sealed=self._seal_webhook_secret(client_id, secret))
-                .execution_options(synchronize_session=False)
-            ).rowcount
-        self.session.commit()
-        return resealed, last, missing
-
-    # Dynamic registration -----------------------------------------------------
-
-    def issue_initial_access_token(
-        self, brand: Brand, actor: str = "operator"
-    ) -> IssuedInitialAccessToken:
-        """A bearer token with which the brand may register clients (RFC 7591), until it
-        expires or has registered its number of clients. Commits."""
-        token = new_secret(INITIAL_ACCESS_TOKEN_PREFIX)
-        expires_at = utcnow() + self.initial_token_lifetime
-        self.session.add(
-            InitialAccessToken(
-                token_hash=token_hash(token),
-                brand_id=brand.id,
-                expires_at=expires_at,
-                uses_left=self.initial_token_uses,
-            )
-        )
-        self.ledger.append(
-            Event(
-                EventType.INITIAL_TOKEN_ISSUED,
-                actor=actor,
-                brand=brand.public_id,
-                details={
-                    "expires_at": expires_at.isoformat(timespec="seconds"),
-                    "uses": self.initial_token_uses,
-                },
-            )
-        )
-        self.session.commit()
-        return IssuedInitialAccessToken(token, expires_at, self.initial_token_uses)
-
-    def live_initial_access_tokens(self, brand: Brand) -> list[InitialAccessToken]:
-        """The brand's initial access tokens that still work, newest first."""
-        return list(
-            self.session.scalars(
-                select(InitialAccessToken)
-                .where(InitialAccessToken.brand_id == brand.id, *self._live(utcnow()))
-                .order_by(InitialAccessToken.created_at.desc())
-            )
-        )
+    def live_initial_access_tokens(self, brand: Brand) -> list:
+        """See :meth:`InitialAccessTokens.live`."""
+        return self.initial_access_tokens.live(brand)
 
     def revoke_initial_access_tokens(self, brand: Brand, actor: str = "operator") -> int:
-        """Revoke every initial access token of the brand that still works; how many there
-        were. Commits, with the ledger event (when there was any to revoke)."""
-        revoked = self.session.execute(
-            update(InitialAccessToken)
-            .where(InitialAccessToken.brand_id == brand.id, *self._live(utcnow()))
-            .values(revoked_at=utcnow())
-        ).rowcount
-        if revoked:
-            self.ledger.append(
-                Event(
-                    EventType.INITIAL_TOKENS_REVOKED,
-                    actor=actor,
-                    brand=brand.public_id,
-                    details={"count": revoked},
-                )
-            )
-        self.session.commit()
-        return revoked
+        """See :meth:`InitialAccessTokens.revoke_all`."""
+        return self.initial_access_tokens.revoke_all(brand, actor)
 
     def brand_for_initial_access_token(self, token: str) -> Brand | None:
-        """The brand an initial access token belongs to, if it still works: not revoked,
-        not expired, not used up."""
-        row = self.session.get(InitialAccessToken, token_hash(token))
-        if row is None or not self._works(row, utcnow()):
-            return None
-        return self.session.get(Brand, row.brand_id)
+        """See :meth:`InitialAccessTokens.brand_for`."""
+        return self.initial_access_tokens.brand_for(token)
 
     def revoke_exposed_initial_access_token(self, token: str) -> bool:
-        """Revoke an initial access token sent where it leaks (a URL, which logs and
-        proxies keep), and record it as any exposed token is; whether it still worked.
-        Commits."""
-        row = self.session.get(InitialAccessToken, token_hash(token))
-        if row is None or not self._works(row, utcnow()):
-            return False
-        row.revoked_at = utcnow()
-        brand = self.session.get(Brand, row.brand_id)
-        self.ledger.append(
-            Event(
-                EventType.TOKEN_EXPOSED,
-                actor=f"registration:{row.token_hash[:16]}",
-                brand=brand.public_id,
-                details={"initial_access_token": row.token_hash[:16]},
-            )
-        )
-        self.session.commit()
-        return True
-
-    def _use_initial_access_token(self, hashed: str) -> bool:
-        """Take one use of the token, if it still works (one conditional ``UPDATE``: of
-        two registrations racing for its last use, one gets it)."""
-        return (
-            self.session.execute(
-                update(InitialAccessToken)
-                .where(InitialAccessToken.token_hash == hashed, *self._live(utcnow()))
-                .values(uses_left=InitialAccessToken.uses_left - 1)
-            ).rowcount
-            == 1
-        )
-
-    @staticmethod
-    def _live(now: datetime) -> tuple:
-        return (
-            InitialAccessToken.revoked_at.is_(None),
-            InitialAccessToken.expires_at > now,
-            InitialAccessToken.uses_left > 0,
-        )
-
-    @staticmethod
-    def _works(row: InitialAccessToken, now: datetime) -> bool:
-        return row.revoked_at is None and row.expires_at > now and row.uses_left > 0
+        """See :meth:`InitialAccessTokens.revoke_exposed`."""
+        return self.initial_access_tokens.revoke_exposed(token)

@@ -5,26 +5,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sayso.fields import FIELDS, scope_of
+from sayso.fields import EXPIRY_CHOICES, FIELDS, scope_of
 from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, AuditEvent, Brand, Grant, OAuthClient, Token
-from sayso.models._types import utcnow
 from sayso.services.accounts import actor_for
 from sayso.services.brands import BrandService
+from sayso.services.consent_undo import RevokeUndo
 from sayso.services.tokens import narrow_scopes
 from sayso.services.webhooks import WebhookOutbox
-
-#: The expiries a consumer may pick on the consent page.
-EXPIRY_CHOICES: dict[str, timedelta | None] = {
-    "30d": timedelta(days=30),
-    "1y": timedelta(days=365),
-    "never": None,
-}
+from sayso.shared.clock import utcnow
 
 #: INSERT ... ON CONFLICT, as each backend spells it in SQLAlchemy (by dialect name).
 INSERT_ON_CONFLICT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -43,10 +37,17 @@ class BrandGrants:
     brand: Brand
     grants: list[Grant]
     last_read_at: datetime | None
+    #: The fields of ``grants`` no longer live that the brand still declares a purpose for,
+    #: so the consumer may grant them again.
+    grantable_again: frozenset[str] = frozenset()
+
+    def live(self, now: datetime) -> list[Grant]:
+        """The grants the brand may use right now."""
+        return [g for g in self.grants if g.is_live(now)]
 
 
-class ConsentService:
-    """Owns the ``grants`` table."""
+class ConsentService(RevokeUndo):
+    """Owns the ``grants`` table (undoing a revoke is in ``consent_undo.py``)."""
 
     def __init__(self, session, ledger: Ledger, outbox: WebhookOutbox, brands: BrandService):
         self.session = session
@@ -173,6 +174,26 @@ class ConsentService:
             )
         )
 
+    def record_denial(self, account: Account, client: OAuthClient, fields: list[str]) -> None:
+        """Record that the consumer chose Deny on the client's consent page, for these
+        fields (names only); committed here. Brands see it only as a count (the portal's
+        consent rate)."""
+        try:
+            self.ledger.append(
+                Event(
+                    EventType.CONSENT_DENIED,
+                    actor=actor_for(account),
+                    subject=account.pseudonym,
+                    brand=client.brand.public_id,
+                    fields=tuple(sorted(set(fields))),
+                    details={"client_id": client.client_id},
+                )
+            )
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+
     def grant_field(
         self, account: Account, brand: Brand, field: str, expiry: str = "1y", via: str = "api"
     ) -> OAuthClient | None:
@@ -184,9 +205,16 @@ class ConsentService:
         self.grant(account, client, [field], expiry, context={"via": via})
         return client
 
-    def revoke(self, account: Account, brand: Brand, fields: list[str] | None = None) -> list[str]:
-        """Revoke some (or all) of a brand's fields; committed before this returns."""
-        now = utcnow()
+    def revoke(
+        self,
+        account: Account,
+        brand: Brand,
+        fields: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """Revoke some (or all) of a brand's fields; committed before this returns. Every
+        grant it ends is stamped revoked at ``now``, which names the revoke for an undo."""
+        now = now or utcnow()
         try:
             revoked = self._revoke(account, brand, fields, now)
             self.session.commit()
@@ -195,10 +223,12 @@ class ConsentService:
             raise
         return revoked
 
-    def revoke_everything(self, account: Account) -> dict[str, list[str]]:
-        """Revoke every grant of every brand, in one transaction."""
+    def revoke_everything(
+        self, account: Account, now: datetime | None = None
+    ) -> dict[str, list[str]]:
+        """Revoke every grant of every brand, in one transaction (all stamped ``now``)."""
         try:
-            result = self.revoke_all_uncommitted(account)
+            result = self.revoke_all_uncommitted(account, now)
             self.session.commit()
         except Exception:
             self.session.rollback()
@@ -303,7 +333,20 @@ class ConsentService:
                 .group_by(AuditEvent.brand)
             ).all()
         )
+        now = utcnow()
         return sorted(
-            (BrandGrants(b, by_brand[b.id], last_reads.get(b.public_id)) for b in brands),
+            (
+                BrandGrants(
+                    b,
+                    by_brand[b.id],
+                    last_reads.get(b.public_id),
+                    frozenset(
+                        g.field
+                        for g in by_brand[b.id]
+                        if not g.is_live(now) and self.brands.client_declaring(b, g.field)
+                    ),
+                )
+                for b in brands
+            ),
             key=lambda entry: entry.brand.name.casefold(),
         )

@@ -17,8 +17,8 @@ from sqlalchemy import Integer, cast, delete, func, select
 
 from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account, Brand, Contact, Disclosure
-from sayso.models._types import utcnow
 from sayso.services.vault import Vault
+from sayso.shared.clock import utcnow
 
 #: The window a weekly cap counts over: the seven days up to the moment in question.
 WEEK = timedelta(days=7)

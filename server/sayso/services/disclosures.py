@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sayso.fields import FIELDS
 from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account, Brand, Disclosure, Grant
-from sayso.models._types import utcnow
 from sayso.services.accounts import actor_for
 from sayso.services.brands import BrandService
 from sayso.services.vault import Vault
 from sayso.services.webhooks import WebhookOutbox
+from sayso.shared.clock import utcnow
 
 
 def _encode(value) -> bytes:

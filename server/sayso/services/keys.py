@@ -95,7 +95,7 @@ class KeyRotation:
         """What each master key wraps, counted now."""
         try:
             data_keys = self.vault.data_keys_by_master_key()
-            sealed, missing = self.brands.webhook_secrets_by_master_key()
+            sealed, missing = self.brands.webhook_secrets.by_master_key()
         finally:
             self.session.rollback()  # read only: hold no transaction while the report prints
         return KeyStatus(
@@ -154,7 +154,7 @@ class KeyRotation:
 
         after = 0
         while take(batch) > 0 and not stop.is_set():
-            resealed, last, missing = self.brands.reseal_webhook_secrets(after, take(batch))
+            resealed, last, missing = self.brands.webhook_secrets.reseal(after, take(batch))
             if last is None:
                 result.complete = True
                 break

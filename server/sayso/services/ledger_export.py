@@ -27,8 +27,8 @@ from sayso.ledger.keys import b64url
 from sayso.ledger.tiles import TileStore
 from sayso.ledger.tree import TILE_HEIGHT, inclusion_proof, node_hash
 from sayso.models import AuditEvent, LedgerLeaf
-from sayso.models._types import utcnow
 from sayso.models.ledger import DERIVED_COLUMNS
+from sayso.shared.clock import utcnow
 
 EXPORT_FORMAT = "sayso-ledger-export/v2"
 CSV_COLUMNS = ["seq", "leaf_index", *DERIVED_COLUMNS, "leaf_hash"]

@@ -16,11 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sayso.db import GroupCommit, begin_pipelined
 from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, Brand, DataKey, Disclosure, Grant, Token
-from sayso.models._types import utcnow
-from sayso.services.brands import BrandService, token_hash
+from sayso.services.brands import BrandService
 from sayso.services.consent import field_of
 from sayso.services.questions import ANSWERS, QuestionService
 from sayso.services.vault import Vault
+from sayso.shared.clock import utcnow
+from sayso.shared.tokens import token_hash
 
 _TOKENS = Token.__table__
 _GRANTS = Grant.__table__

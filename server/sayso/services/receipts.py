@@ -21,11 +21,12 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
+from sayso.fields import FIELDS, PERMISSIONS, label_of
 from sayso.ledger import EventType, LedgerKey, proofs
 from sayso.ledger.encoding import entry_leaf_hash
 from sayso.ledger.encoding import timestamp as _timestamp
@@ -92,6 +93,87 @@ def _rfc3339(value: str | None) -> str | None:
     if not value:
         return None
     return _timestamp(datetime.fromisoformat(value))
+
+
+#: How the consent was given or withdrawn (a receipt's ``collection_method``), in words.
+METHOD_WORDS = {
+    COLLECTED_ON_CONSENT_PAGE: "You agreed on Sayso's consent page.",
+    COLLECTED_BY_CONSUMER_CONTROLS: "You revoked it yourself: on the Brands page, with the "
+    "browser extension or through the API.",
+    COLLECTED_BY_ERASURE: "It ended because you erased your Sayso account.",
+}
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """One thing a receipt covers: what people call the field, and the brand's purpose."""
+
+    label: str
+    purpose: str | None
+
+
+@dataclass(frozen=True)
+class ReadableReceipt:
+    """A signed receipt said for a person: plain field names, times in their time zone.
+
+    Built only from the receipt itself, so the page shows nothing the receipt does not hold.
+    """
+
+    seq: int
+    given: bool
+    brand_id: str
+    brand_name: str
+    when: datetime
+    #: A grant's end (``None``: until revoked); for a withdrawal, ``when``.
+    ends_at: datetime | None
+    lines: list[ReceiptLine]
+    method: str
+    global_privacy_control: bool | None
+    record_id: str
+    leaf_index: int | None
+    in_checkpoint: bool
+    key_id: str
+    public_key_url: str
+    withdrawal_url: str
+
+
+def _instant(value: str | None, zone) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(zone or UTC)
+
+
+def readable(receipt: Mapping, zone=None) -> ReadableReceipt:
+    """``receipt`` (as :meth:`ReceiptService.sign` made it) for a person, with its times in
+    ``zone`` (a ``ZoneInfo``; ``None``: UTC)."""
+    given = receipt["event"]["type"] == "given"
+    controller = receipt["controller"]
+    lines = [
+        ReceiptLine(label_of(name), item["purpose"])
+        for item in receipt["purposes"]
+        for name in item["data_categories"]
+    ]
+    order = {name: i for i, name in enumerate([*FIELDS, *PERMISSIONS])}
+    names = {label_of(n): order.get(n, len(order)) for n in receipt["data_categories"]}
+    lines.sort(key=lambda line: (names.get(line.label, len(order)), line.label))
+    ledger = receipt["ledger"]
+    return ReadableReceipt(
+        seq=ledger["seq"],
+        given=given,
+        brand_id=controller["id"],
+        brand_name=controller["name"] or controller["id"],
+        when=_instant(receipt["event"]["time"], zone),
+        ends_at=_instant(receipt["validity"]["expires_at"], zone),
+        lines=lines,
+        method=METHOD_WORDS.get(receipt["collection_method"], receipt["collection_method"]),
+        global_privacy_control=receipt["global_privacy_control"],
+        record_id=receipt["record_id"],
+        leaf_index=ledger["leaf_index"],
+        in_checkpoint=ledger["checkpoint"] is not None,
+        key_id=receipt["signature"]["key_id"],
+        public_key_url=receipt["issuer"]["public_key_url"],
+        withdrawal_url=receipt["withdrawal"]["url"],
+    )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sayso.models._types import utcnow
+from sayso.shared.clock import utcnow
 from sayso.shared.crypto import MasterKeys, VaultError, derive_key, seal, unseal
 from sayso.shared.tokens import token_hash
 

@@ -11,13 +11,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sayso.fields import scope_of
 from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, AuditEvent, Token
-from sayso.models._types import utcnow
 from sayso.services.token_seals import (
     AuthorizationCode,
     CodeSeal,
     RetriedPair,
     RetrySeal,
 )
+from sayso.shared.clock import utcnow
 from sayso.shared.crypto import MasterKeys
 from sayso.shared.tokens import token_hash
 

@@ -12,21 +12,14 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import secrets
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from sayso import outbound
-from sayso.faults import DATABASE_ERRORS, is_transient
 from sayso.models import OAuthClient, WebhookDelivery
-from sayso.models._types import utcnow
-from sayso.services.brands import BrandService
-from sayso.shared.crypto import MasterKeyMissing
+from sayso.shared.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +31,9 @@ USER_AGENT = "Sayso-Webhooks/1"
 
 STATUSES = ("pending", "delivered", "failed")
 
-#: Retry schedule: ``BASE * 2 ** (attempts - 1)``, at most ``CAP``, each +/- ``JITTER``.
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=6)
-BACKOFF_JITTER = 0.1
-#: How long one attempt may take in all, from connecting to the status line.
-SEND_DEADLINE_SECONDS = 10
-#: How long a claimed delivery stays out of other workers' way while it is being sent:
-#: far longer than an attempt may take. If the worker dies mid-send, the delivery
-#: becomes due again after this and is sent again (deliveries are at-least-once).
-CLAIM_LEASE = timedelta(minutes=5)
 #: How many numbers an event may try before its transaction gives up: each refusal means
 #: another transaction committed an event for the client meanwhile.
 SEQUENCE_ATTEMPTS = 100
-#: How long the worker waits after a database error before it tries again: doubling
-#: from the first wait up to the cap while the errors go on, each +/- ``BACKOFF_JITTER``.
-FAULT_BACKOFF_FIRST_SECONDS = 0.5
-FAULT_BACKOFF_CAP_SECONDS = 30.0
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -154,308 +133,6 @@ class WebhookOutbox:
         return list(self.session.scalars(query))
 
 
-@dataclass
-class DeliverySummary:
-    """What one round of :meth:`WebhookDispatcher.deliver_due` did."""
-
-    delivered: int = 0
-    retried: int = 0
-    failed: int = 0
-
-    @property
-    def total(self) -> int:
-        """How many deliveries the round handled."""
-        return self.delivered + self.retried + self.failed
-
-    def __str__(self) -> str:
-        return f"delivered {self.delivered}, retried {self.retried}, failed {self.failed}"
-
-
-@dataclass(frozen=True)
-class _Job:
-    """What sending one delivery needs, copied out so no transaction spans the request.
-
-    ``problem`` says why it cannot be sent at all (then ``url`` or ``secret`` is missing);
-    ``retry`` that the problem may pass (a master key put back), so it is tried again later.
-    """
-
-    delivery_id: int
-    event_id: str
-    event_type: str
-    body: bytes
-    url: str | None
-    secret: str | None
-    problem: str | None = None
-    retry: bool = False
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status_code: int | None
-    error: str | None
-    give_up: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-class WebhookDispatcher:
-    """Sends due deliveries from the outbox, signed, and reschedules the ones that fail.
-
-    Each delivery is claimed, sent and recorded in short transactions of its own, so a
-    crash loses nothing and a delivery recorded as delivered is never sent again; no
-    transaction stays open while a brand's server is answering.
-    """
-
-    def __init__(
-        self,
-        session,
-        brands: BrandService,
-        *,
-        max_attempts: int = 12,
-        deadline: float = SEND_DEADLINE_SECONDS,
-        allow_loopback: bool = False,
-    ):
-        self.session = session
-        self.allow_loopback = allow_loopback
-        self.brands = brands
-        self.max_attempts = max_attempts
-        self.deadline = deadline
-        self._random = random.Random()  # noqa: S311  (jitter spreads retries; not a secret)
-
-    def run(self, stop, limit: int = 100, interval: float = 5.0, report=None) -> None:
-        """The worker: rounds of :meth:`deliver_due` until ``stop.is_set()``, waiting
-        ``interval`` seconds when nothing more is due, and passing each round's summary to
-        ``report``.
-
-        A database error (a connection cut, the server restarting, a lock not free) ends
-        the round, not the worker: it waits (:meth:`fault_backoff`, longer while errors go
-        on) and starts the next round, on a new connection if the old one died. What the
-        failed round had not recorded stays pending and is sent in a later round.
-        """
-        failures = 0
-        while not stop.is_set():
-            try:
-                summary = self.deliver_due(limit, stop=stop)
-            except DATABASE_ERRORS as error:
-                failures += 1
-                self._forget_transaction()
-                delay = self.fault_backoff(failures)
-                if is_transient(error):
-                    log.warning(
-                        "webhook worker: database unavailable (%s); again in %.1f s",
-                        _first_line(error),
-                        delay,
-                    )
-                else:
-                    log.exception("webhook worker: database error; again in %.1f s", delay)
-                stop.wait(delay)
-                continue
-            failures = 0
-            if summary.total and report is not None:
-                report(str(summary))
-            if summary.total < limit:  # a full round means more may be waiting
-                stop.wait(interval)
-
-    def deliver_due(self, limit: int = 100, stop=None) -> DeliverySummary:
-        """Send up to ``limit`` due deliveries, one at a time; stop early once ``stop.is_set()``."""
-        summary = DeliverySummary()
-        for _ in range(limit):
-            if stop is not None and stop.is_set():
-                break
-            job = self._claim()
-            if job is None:
-                break
-            result = self._record_once_sent(job, self._send(job), stop)
-            if result is not None:
-                setattr(summary, result, getattr(summary, result) + 1)
-        return summary
-
-    def backoff(self, attempts: int) -> timedelta:
-        """How long to wait after the ``attempts``-th failed attempt (with jitter)."""
-        base = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
-        return base * (1 + self._random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER))
-
-    def fault_backoff(self, failures: int) -> float:
-        """Seconds to wait after the ``failures``-th database error in a row (with jitter)."""
-        base = min(FAULT_BACKOFF_FIRST_SECONDS * 2 ** (failures - 1), FAULT_BACKOFF_CAP_SECONDS)
-        return base * (1 + self._random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER))
-
-    def _forget_transaction(self) -> None:
-        # After an error the session's transaction is over; a dead connection is
-        # discarded by the pool, and the next statement gets a new one.
-        try:
-            self.session.rollback()
-        except DATABASE_ERRORS:
-            log.debug("rollback after a database error failed too", exc_info=True)
-
-    # One delivery ---------------------------------------------------------------
-
-    def _claim(self) -> _Job | None:
-        """Take the next due delivery out of other workers' reach, and commit.
-
-        On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent workers claim different
-        rows without waiting on each other; SQLite renders no ``FOR UPDATE`` and
-        serializes the claim with its ``BEGIN IMMEDIATE`` write lock instead. The claim
-        moves ``next_attempt_at`` a lease ahead, so no other worker picks the row while
-        this one sends it.
-        """
-        now = utcnow()
-        try:
-            delivery = self.session.scalars(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if delivery is None:
-                self.session.rollback()  # don't sit in an open transaction between rounds
-                return None
-            url, secret, problem, retry = self._destination(delivery.client_id)
-            delivery.next_attempt_at = now + CLAIM_LEASE
-            job = _Job(
-                delivery_id=delivery.id,
-                event_id=delivery.event_id,
-                event_type=delivery.event_type,
-                body=delivery.payload.encode("utf-8"),
-                url=url,
-                secret=secret,
-                problem=problem,
-                retry=retry,
-            )
-            self.session.commit()
-        except Exception:
-            self.session.rollback()
-            raise
-        return job
-
-    def _destination(self, client_id: str) -> tuple[str | None, str | None, str | None, bool]:
-        """The client's webhook URL and signing secret now, or why there is none (and
-        whether that may pass)."""
-        client = self.brands.client(client_id)
-        if client is None or not client.webhook_url:
-            return None, None, "the client has no webhook URL any more", False
-        try:
-            secret = self.brands.webhook_secret(client)
-        except MasterKeyMissing as missing:
-            # A retired master key dropped too early: fail this one for now rather than
-            # wedge the queue, and try again, in case the key is put back.
-            log.error("webhook for client %s not sent: %s", client_id, missing)
-            return None, None, str(missing), True
-        if not secret:
-            return None, None, "the client has no webhook secret", False
-        return client.webhook_url, secret, None, False
-
-    def _send(self, job: _Job) -> _Outcome:
-        """POST the stored body as is, signed now, to an address checked first (see
-        :mod:`sayso.outbound`); never follow a redirect or read the body."""
-        if job.problem:
-            return _Outcome(None, job.problem, give_up=not job.retry)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(job.secret, job.body),
-            EVENT_ID_HEADER: job.event_id,
-            EVENT_TYPE_HEADER: job.event_type,
-        }
-        try:
-            code = outbound.post(
-                job.url,
-                job.body,
-                headers,
-                allow_loopback=self.allow_loopback,
-                deadline=self.deadline,
-            )
-        except outbound.Refused as refused:
-            return _Outcome(None, str(refused), give_up=True)
-        except outbound.Failed as failed:
-            return _Outcome(None, str(failed))
-        except Exception:
-            # One odd URL or response must not stop the worker for every other brand.
-            log.exception("webhook %s: unexpected error while sending", job.event_id)
-            return _Outcome(None, "unexpected error while sending")
-        if 200 <= code < 300:
-            return _Outcome(code, None)
-        if 300 <= code < 400:
-            return _Outcome(code, f"HTTP {code}: redirects are not followed")
-        return _Outcome(code, f"HTTP {code}")
-
-    def _record_once_sent(self, job: _Job, outcome: _Outcome, stop=None) -> str | None:
-        """:meth:`_record`, tried again after a database fault that passes.
-
-        The delivery has been sent: if its outcome were not recorded, it would be sent
-        again once its claim ran out. So recording waits for the database (with
-        :meth:`fault_backoff`) for up to a claim's lease, unless the worker is stopping;
-        then the error is raised and the delivery is sent again later (deliveries are
-        at-least-once).
-        """
-        deadline = time.monotonic() + CLAIM_LEASE.total_seconds()
-        failures = 0
-        while True:
-            try:
-                return self._record(job, outcome)
-            except DATABASE_ERRORS as error:
-                failures += 1
-                delay = self.fault_backoff(failures)
-                stopping = stop is not None and stop.is_set()
-                if not is_transient(error) or stopping or time.monotonic() + delay > deadline:
-                    raise
-                log.warning(
-                    "webhook %s: sent, but its outcome could not be recorded (%s); again in %.1f s",
-                    job.event_id,
-                    _first_line(error),
-                    delay,
-                )
-            if stop is not None:
-                stop.wait(delay)
-            else:
-                time.sleep(delay)
-
-    def _record(self, job: _Job, outcome: _Outcome) -> str | None:
-        """Write down how the attempt went; returns the summary count it adds to."""
-        now = utcnow()
-        try:
-            delivery = self.session.get(
-                WebhookDelivery, job.delivery_id, populate_existing=True, with_for_update=True
-            )
-            if delivery is None or delivery.status != "pending":
-                # Its client was deleted meanwhile (the rows cascade), or another worker
-                # took it over after the lease ran out and has already finished it.
-                self.session.rollback()
-                return None
-            if not outcome.give_up:
-                delivery.attempts += 1
-                delivery.last_attempt_at = now
-                delivery.last_status_code = outcome.status_code
-            attempts = delivery.attempts
-            delivery.last_error = outcome.error
-            if outcome.ok:
-                delivery.status = "delivered"
-                delivery.delivered_at = now
-                result = "delivered"
-            elif outcome.give_up or attempts >= self.max_attempts:
-                delivery.status = "failed"
-                result = "failed"
-            else:
-                delivery.next_attempt_at = now + self.backoff(attempts)
-                result = "retried"
-            self.session.commit()
-        except Exception:
-            self.session.rollback()
-            raise
-        if not outcome.ok:
-            log.warning(
-                "webhook %s: %s (%s after %d attempts)",
-                job.event_id,
-                outcome.error,
-                result,
-                attempts,
-            )
-        return result
-
-
 def _sequence_taken(error: IntegrityError) -> bool:
     # PostgreSQL names the constraint; SQLite names its columns.
     message = str(error.orig)
@@ -463,10 +140,6 @@ def _sequence_taken(error: IntegrityError) -> bool:
         "uq_webhook_deliveries_client_sequence" in message
         or "webhook_deliveries.client_id, webhook_deliveries.sequence" in message
     )
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def _now_iso() -> str:

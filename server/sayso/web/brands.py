@@ -1,29 +1,59 @@
 """The consumer's Brands page: who can see what, the revoke buttons, receipts and reads."""
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from datetime import UTC
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import EXCLUDE
+from marshmallow import EXCLUDE, ValidationError
 
 from sayso import services
 from sayso.auth import consumer_required
-from sayso.fields import FIELDS, PERMISSIONS, grantable
-from sayso.models._types import utcnow
+from sayso.fields import FIELDS, PERMISSIONS, channel_label, grantable
+from sayso.schemas.consent import ConfirmSchema, ConsentDecisionSchema, UndoSchema
 from sayso.schemas.rights import AccessHistoryQuerySchema, ReceiptSchema
-from sayso.web import bp
+from sayso.services.consent_undo import UNDO_WINDOW, NothingToUndo
+from sayso.shared.clock import utcnow
+from sayso.web.blueprint import bp
 
 ACCESS_PAGE_SIZE = 50
+
+
+def _zone():
+    """The consumer's own time zone for the times on these pages (UTC if none is set)."""
+    try:
+        return ZoneInfo(current_user.time_zone) if current_user.time_zone else UTC
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return UTC
 
 
 @bp.get("/brands")
 @consumer_required
 def brands():
-    """Every brand with a grant, its fields, purposes, dates and last read."""
+    """Every brand with a grant, its fields, purposes, dates and last read; after a revoke
+    (``?undo=<when>``), the offer to undo it while it may be."""
+    try:
+        revoked_at = UndoSchema(unknown=EXCLUDE).load(request.args).get("revoked_at")
+    except ValidationError:
+        revoked_at = None
+    consent = services.consent()
+    entries = consent.overview(current_user)
+    now = utcnow()
     return render_template(
         "brands.html",
-        entries=services.consent().overview(current_user),
+        entries=entries,
+        any_live=any(e.live(now) for e in entries),
+        undo=consent.undoable(current_user, revoked_at) if revoked_at else None,
+        undo_minutes=int(UNDO_WINDOW.total_seconds() // 60),
         fields={**FIELDS, **PERMISSIONS},
         contacts=services.contacts().this_week_by_brand(current_user),
-        now=utcnow(),
+        channel_label=channel_label,
+        # The readable receipts page, where the app has one (the JSON is always there).
+        receipts_page="web.receipts_page"
+        if "web.receipts_page" in current_app.view_functions
+        else None,
+        now=now,
+        zone=_zone(),
     )
 
 
@@ -34,34 +64,145 @@ def _brand_or_404(public_id: str):
     return brand
 
 
+def _with_undo(revoked_at):
+    """Back to the Brands page, which offers to undo the revoke stamped ``revoked_at``."""
+    return redirect(url_for("web.brands", undo=revoked_at.isoformat()))
+
+
+def _confirmed() -> bool:
+    try:
+        return ConfirmSchema(unknown=EXCLUDE).load(request.form).get("confirm") == "yes"
+    except ValidationError:
+        return False
+
+
+def _confirm_page(entries, brand=None):
+    return render_template(
+        "brands_confirm.html",
+        entries=[e for e in entries if e.live(utcnow())],  # only what a revoke would end
+        brand=brand,
+        fields={**FIELDS, **PERMISSIONS},
+        undo_minutes=int(UNDO_WINDOW.total_seconds() // 60),
+        now=utcnow(),
+    )
+
+
+@bp.get("/brands/<brand_id>/revoke")
+@consumer_required
+def confirm_revoke_brand(brand_id: str):
+    """Ask before revoking every field of one brand, naming what will end."""
+    brand = _brand_or_404(brand_id)
+    entries = [e for e in services.consent().overview(current_user) if e.brand.id == brand.id]
+    return _confirm_page(entries, brand)
+
+
 @bp.post("/brands/<brand_id>/revoke")
 @consumer_required
 def revoke_brand(brand_id: str):
-    """Revoke every field of one brand."""
+    """Revoke every field of one brand, once confirmed on its confirmation page."""
     brand = _brand_or_404(brand_id)
-    services.consent().revoke(current_user, brand)
-    flash(f"{brand.name} can no longer see anything of yours.")
-    return redirect(url_for("web.brands"))
+    if not _confirmed():
+        return redirect(url_for("web.confirm_revoke_brand", brand_id=brand.public_id))
+    now = utcnow()
+    if services.consent().revoke(current_user, brand, now=now):
+        flash(f"{brand.name} can no longer see anything of yours.")
+    return _with_undo(now)
 
 
 @bp.post("/brands/<brand_id>/fields/<field>/revoke")
 @consumer_required
 def revoke_field(brand_id: str, field: str):
-    """Revoke one field of one brand."""
+    """Revoke one field of one brand (undoable for a while)."""
     brand = _brand_or_404(brand_id)
     if grantable(field) is None:
         abort(404)
-    services.consent().revoke(current_user, brand, [field])
-    flash(f"{brand.name} can no longer see your {grantable(field).label.lower()}.")
-    return redirect(url_for("web.brands"))
+    now = utcnow()
+    if services.consent().revoke(current_user, brand, [field], now=now):
+        flash(f"{brand.name} can no longer see your {grantable(field).label.lower()}.")
+    return _with_undo(now)
+
+
+@bp.get("/brands/revoke-everything")
+@consumer_required
+def confirm_revoke_everything():
+    """Ask before revoking everything, naming each brand and what it will lose."""
+    return _confirm_page(services.consent().overview(current_user))
 
 
 @bp.post("/brands/revoke-everything")
 @consumer_required
 def revoke_everything():
-    """Revoke every grant of every brand."""
-    services.consent().revoke_everything(current_user)
-    flash("No brand can see anything of yours any more.")
+    """Revoke every grant of every brand, once confirmed on the confirmation page."""
+    if not _confirmed():
+        return redirect(url_for("web.confirm_revoke_everything"))
+    now = utcnow()
+    if services.consent().revoke_everything(current_user, now=now):
+        flash("No brand can see anything of yours any more.")
+    return _with_undo(now)
+
+
+@bp.post("/brands/undo")
+@consumer_required
+def undo_revoke():
+    """Grant again what one revoke ended, within the undo window (a new grant, on the
+    ledger as such: see ``ConsentService.undo_revoke``)."""
+    try:
+        revoked_at = UndoSchema().load({"undo": request.form.get("undo", "")})["revoked_at"]
+        undone = services.consent().undo_revoke(current_user, revoked_at)
+    except (ValidationError, NothingToUndo):
+        minutes = int(UNDO_WINDOW.total_seconds() // 60)
+        flash(
+            f"That revoke can no longer be undone (undo lasts {minutes} minutes, and only "
+            "while nothing was granted or revoked again since). You can grant a field "
+            "again below."
+        )
+        return redirect(url_for("web.brands"))
+    count = sum(len(names) for names in undone.values())
+    flash(f"Undone: {count} revoked {'field is' if count == 1 else 'fields are'} granted again.")
+    return redirect(url_for("web.brands"))
+
+
+def _declaring_client(brand, field: str):
+    """The brand's client that declared a purpose for ``field`` (what it registered, never
+    what a form says); 404 when the brand never asked for it."""
+    client = services.brands().client_declaring(brand, field) if grantable(field) else None
+    if client is None:
+        abort(404)
+    return client
+
+
+@bp.route("/brands/<brand_id>/fields/<field>/grant", methods=["GET", "POST"])
+@consumer_required
+def grant_again(brand_id: str, field: str):
+    """Grant one field again through a consent step: the brand's declared purpose and
+    what it would get, then a grant recorded like any other."""
+    brand = _brand_or_404(brand_id)
+    client = _declaring_client(brand, field)
+    if request.method == "GET":
+        purposes = {field: client.scope_purposes[grantable(field).scope]}
+        return render_template(
+            "regrant.html",
+            brand=brand,
+            client=client,
+            preview=services.share_preview().preview(current_user, brand, purposes)[0],
+            expiry="1y",
+        )
+    try:
+        decision = ConsentDecisionSchema(only=("decision", "expiry")).load(
+            {
+                "decision": request.form.get("decision", ""),
+                "expiry": request.form.get("expiry", "1y"),
+            }
+        )
+    except ValidationError:
+        abort(422)
+    if decision["decision"] != "allow":
+        flash(
+            f"Nothing changed: {brand.name} still cannot see your {grantable(field).label.lower()}."
+        )
+        return redirect(url_for("web.brands"))
+    services.consent().grant_field(current_user, brand, field, decision["expiry"], via="web")
+    flash(f"{brand.name} can see your {grantable(field).label.lower()} again.")
     return redirect(url_for("web.brands"))
 
 
@@ -84,7 +225,5 @@ def brand_access(brand_id: str):
     """Who read what, and when: one brand's reads of the consumer's profile, newest first."""
     brand = _brand_or_404(brand_id)
     query = AccessHistoryQuerySchema(only=("before",), unknown=EXCLUDE).load(request.args)
-    page = services.rights().access_history(
-        current_user, brand.public_id, query.get("before"), ACCESS_PAGE_SIZE
-    )
-    return render_template("access_history.html", brand=brand, page=page, fields=FIELDS)
+    summary = services.rights().access_summary(current_user, brand.public_id, query.get("before"))
+    return render_template("access_history.html", brand=brand, summary=summary)

@@ -7,32 +7,41 @@ these helpers only reshape them. All validation happens in the same schemas the 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from markupsafe import Markup
 
+from sayso.services import topics as catalogue
+from sayso.shared.forms import FormError
 from sayso.taxonomy import topics
-from sayso.web import bp
+from sayso.web.blueprint import bp
 
-# "239" or "239 · /Arts & Entertainment/…" (the form the topic list offers); not "1984 novel".
+# "239" or "239 · /Arts & Entertainment/…" (the form older pages offered); not "1984 novel".
 _TOPIC_ID = re.compile(r"^\s*(\d{1,6})\s*(?:·.*)?$")
 
 
 def topic_option(topic_id: int) -> str:
-    """How a topic is shown in a text input backed by the topic list."""
-    topic = topics()[topic_id]
-    return f"{topic.id} · {topic.path}"
+    """How a topic is shown in a text input backed by the topic list: its name and the
+    categories it sits in (``services.topics.label``), never its id."""
+    return catalogue.label(topic_id)
+
+
+@cache
+def _by_label() -> dict[str, int]:
+    found = {}
+    for topic in topics().values():
+        for text in (topic.name, topic.path, catalogue.label(topic.id)):
+            found[text.casefold()] = topic.id
+    return found
 
 
 def parse_topic(text: str) -> int | None:
-    """A topic id from "239 · /Arts & Entertainment/…", a bare id or an exact topic name."""
+    """A topic id from its name, its name with where it sits (the topic list's options),
+    its path, a bare id or "239 · /Arts & Entertainment/…"."""
     match = _TOPIC_ID.match(text)
     if match:
         return int(match.group(1))
-    wanted = text.strip().casefold()
-    for topic in topics().values():
-        if topic.name.casefold() == wanted or topic.path.casefold() == wanted:
-            return topic.id
-    return None
+    return _by_label().get(" ".join(text.split()).casefold())
 
 
 def interests_from(form) -> list[dict]:
@@ -70,64 +79,75 @@ def browsing_categories_from(form) -> list[dict]:
     return items
 
 
-def channels_from(form, channel_names) -> list[dict]:
-    """One row per channel; only ticked channels are kept."""
+def channels_from(form, channel_names, time_zone: str | None) -> list[dict]:
+    """One row per channel; only ticked channels are kept. Quiet hours are kept in the
+    consumer's own ``time_zone`` (the API's shape carries it in each); without one they
+    carry none, and the schema refuses them (never a silent UTC)."""
     items = []
     for name in channel_names:
         if not form.get(f"enabled_{name}"):
             continue
-        item = {"channel": name, "max_per_week": _number(form.get(f"max_{name}", "").strip())}
+        cap = form.get(f"max_{name}", "").strip()
+        item = {"channel": name, "max_per_week": _number(cap) if cap else None}
         start = form.get(f"quiet_start_{name}", "").strip()
         end = form.get(f"quiet_end_{name}", "").strip()
         if start or end:
-            item["quiet_hours"] = {
-                "start": start,
-                "end": end,
-                "tz": form.get(f"tz_{name}", "").strip() or "UTC",
-            }
+            item["quiet_hours"] = {"start": start or None, "end": end or None, "tz": time_zone}
         items.append(item)
     return items
 
 
-class FormError(str):
-    """One error line, and the path of the input it names (``("email",)``, ``(1, "weight")``
-    for row 2's weight; empty for the whole form), so the page can tie the two together."""
-
-    field: tuple = ()
-
-    def __new__(cls, text: str, field=()):
-        error = super().__new__(cls, text)
-        error.field = tuple(field)
-        return error
-
-
-def flatten_errors(messages, prefix: str = "", path: tuple = ()) -> list[str]:
-    """Marshmallow's nested error dict as readable lines ("Row 2 / weight: …"), each a
-    :class:`FormError` that knows which input it names."""
-    lines = []
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            if isinstance(key, int):
-                label = f"Row {key + 1}"
-            elif key in ("_schema", "value"):
-                label = ""
-            else:
-                label = key.replace("_", " ")
-            joined = " / ".join(p for p in (prefix, label) if p)
-            lines.extend(flatten_errors(value, joined, path + ((key,) if label else ())))
-    elif isinstance(messages, list):
-        for message in messages:
-            lines.extend(flatten_errors(message, prefix, path))
-    else:
-        lines.append(FormError(f"{prefix}: {messages}" if prefix else str(messages), path))
-    return lines
+def channel_problems(value: list[dict], labels) -> list[FormError]:
+    """What the schema would say about a ticked channel's missing cap, a quiet-hours window
+    with one end, or quiet hours without a time zone, said the way people need to hear it
+    (the schema's own words for these are "Field may not be null.")."""
+    problems = []
+    for row, item in enumerate(value):
+        label = labels(item["channel"])
+        if item["max_per_week"] is None:
+            problems.append(
+                FormError(
+                    f"{label}: how many messages a week at most? "
+                    "Write 0 for never on this channel.",
+                    (row, "max_per_week"),
+                )
+            )
+        quiet = item.get("quiet_hours")
+        if not quiet:
+            continue
+        if quiet["end"] is None:
+            problems.append(
+                FormError(
+                    f"{label}: quiet hours start at {quiet['start']} but have no end. "
+                    "Add the time they end (e.g. 08:00), or clear both.",
+                    (row, "quiet_hours", "end"),
+                )
+            )
+        elif quiet["start"] is None:
+            problems.append(
+                FormError(
+                    f"{label}: quiet hours end at {quiet['end']} but have no start. "
+                    "Add the time they start (e.g. 21:00), or clear both.",
+                    (row, "quiet_hours", "start"),
+                )
+            )
+    if any(item.get("quiet_hours") and not item["quiet_hours"]["tz"] for item in value):
+        problems.append(
+            FormError(
+                "Quiet hours need your time zone, so they happen at the right time "
+                "where you are. Type your city (e.g. Paris) in Your time zone.",
+                ("time_zone",),
+            )
+        )
+    return problems
 
 
 @bp.app_template_global()
-def invalid(errors, *field) -> Markup:
+def invalid(errors, *field, hint: str = "") -> Markup:
     """``aria-invalid`` and ``aria-describedby`` for the input at ``field`` when an error of
     the summary (``_errors.html``, items ``error-1``, ``error-2``…) names it; else nothing.
-    An error names a row's input when either path starts with the other."""
+    An error names a row's input when either path starts with the other. ``hint``, the id
+    of the input's own hint, is described by too (one attribute for both)."""
     ids = [
         f"error-{number}"
         for number, error in enumerate(errors or [], start=1)
@@ -135,6 +155,8 @@ def invalid(errors, *field) -> Markup:
         and field
         and path[: len(field)] == field[: len(path)]
     ]
-    if not ids:
-        return Markup("")
-    return Markup(' aria-invalid="true" aria-describedby="{}"').format(" ".join(ids))
+    described = " ".join([hint] * bool(hint) + ids)
+    markup = Markup(' aria-invalid="true"') if ids else Markup("")
+    if described:
+        markup += Markup(' aria-describedby="{}"').format(described)
+    return markup

@@ -3,7 +3,7 @@
 from flask import render_template
 
 from sayso.fields import FIELDS
-from sayso.web import bp
+from sayso.web.blueprint import bp
 
 
 @bp.get("/")

@@ -2,17 +2,17 @@
 
 from flask import current_app, render_template, request, session
 from flask_login import current_user, logout_user
-from marshmallow import ValidationError
+from marshmallow import EXCLUDE, ValidationError
 
 from sayso import services
 from sayso.api.rights import data_export_response
 from sayso.auth import consumer_required
 from sayso.extensions import limiter
-from sayso.fields import FIELDS
-from sayso.schemas.rights import EraseFormSchema
+from sayso.fields import label_of
+from sayso.schemas.rights import AccessHistoryQuerySchema, EraseFormSchema
 from sayso.services.accounts import WrongPassword
-from sayso.web import bp
-from sayso.web.forms import FormError, flatten_errors
+from sayso.shared.forms import FormError, flatten_errors
+from sayso.web.blueprint import bp
 
 
 def _erase_limit() -> str:
@@ -29,6 +29,15 @@ def _page(errors, status: int = 200):
 def my_data():
     """Download everything Sayso holds about you, or erase your account."""
     return _page([])
+
+
+@bp.get("/account/access")
+@consumer_required
+def access_history():
+    """Who read what, and when: every brand's reads, grouped by day, brand and field."""
+    query = AccessHistoryQuerySchema(only=("before",), unknown=EXCLUDE).load(request.args)
+    summary = services.rights().access_summary(current_user, None, query.get("before"))
+    return render_template("access_history.html", brand=None, summary=summary)
 
 
 @bp.post("/account/data/export")
@@ -60,4 +69,4 @@ def erase_account():
         )
     logout_user()
     session.clear()
-    return render_template("erased.html", erasure=erasure, fields=FIELDS)
+    return render_template("erased.html", erasure=erasure, label_of=label_of)

@@ -26,7 +26,7 @@ def upgrade():
     with op.batch_alter_table("initial_access_tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("uses_left", sa.Integer(), nullable=True))
-    # Stored as naive UTC, as every timestamp (models/_types.py UTCDateTime).
+    # Stored as naive UTC, as every timestamp (models/types.py UTCDateTime).
     expires_at = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
     op.execute(
         sa.text("UPDATE initial_access_tokens SET expires_at = :at, uses_left = 10").bindparams(

@@ -1,0 +1,184 @@
+"""Form errors in people's words: one line per problem, tied to the input it names, for
+every page (consumer pages, the consent page, the portal and the console) and for the
+registration API's messages."""
+
+from __future__ import annotations
+
+import re
+
+
+class FormError(str):
+    """One error line, and the path of the input it names (``("email",)``, ``(1, "weight")``
+    for row 2's weight; empty for the whole form), so the page can tie the two together."""
+
+    field: tuple = ()
+
+    def __new__(cls, text: str, field=()):
+        error = super().__new__(cls, text)
+        error.field = tuple(field)
+        return error
+
+
+#: What people call the inputs schemas name by their keys (a key not here is tidied:
+#: "webhook_url" → "Webhook url").
+FIELD_LABELS = {
+    "email": "Email",
+    "password": "Password",
+    "current_password": "Current password",
+    "new_password": "New password",
+    "confirm": "Confirmation",
+    "answer": "Your answer",
+    "text": "Your words",
+    "topic_id": "Topic",
+    "weight": "Weight",
+    "channel": "Channel",
+    "max_per_week": "Messages a week",
+    "quiet_hours": "Quiet hours",
+    "start": "start",
+    "end": "end",
+    "tz": "time zone",
+    "time_zone": "Your time zone",
+    "name": "Name",
+    "prompt": "Question",
+    "purpose": "Purpose",
+    "why": "Why you ask",
+    "options": "Choices",
+    "kind": "Kind of question",
+    "redirect_uris": "Redirect URIs",
+    "webhook_url": "Webhook URL",
+    "brand_id": "Brand",
+    "since": "From",
+    "until": "Until",
+}
+
+
+def _range(match: re.Match) -> str:
+    return f"Use a number from {match['min']} to {match['max']}."
+
+
+def _between(match: re.Match) -> str:
+    low, high = match["min"], match["max"]
+    if low in ("0", "1"):
+        return f"Please fill this in, in at most {high} characters."
+    return f"Use {low} to {high} characters."
+
+
+def _shorter(match: re.Match) -> str:
+    if match["min"] == "1":
+        return "Please fill this in."
+    return f"Use at least {match['min']} characters."
+
+
+#: marshmallow's validator messages (and a few of Sayso's own schema messages) in the
+#: words of the people filling a form in. Pages show these; the JSON API keeps the
+#: schemas' messages as they are (``exc.messages``), so its clients see no change.
+PLAIN_MESSAGES = [
+    (r"Missing data for required field\.", "Please fill this in."),
+    (r"Field may not be null\.", "Please fill this in."),
+    (r"Must not be blank\.", "Please fill this in."),
+    (r"Text must not be blank\.", "Please write a few words."),
+    (r"Shorter than minimum length (?P<min>\d+)\.", _shorter),
+    (r"Longer than maximum length (?P<max>\d+)\.", r"Use at most \g<max> characters."),
+    (r"Length must be between (?P<min>\d+) and (?P<max>\d+)\.", _between),
+    (r"Length must be (?P<n>\d+)\.", r"Use exactly \g<n> characters."),
+    (
+        r"Must be greater than or equal to (?P<min>[-\d.]+) and less than or equal to "
+        r"(?P<max>[-\d.]+)\.",
+        _range,
+    ),
+    (r"Must be greater than or equal to (?P<min>[-\d.]+)\.", r"Use \g<min> or more."),
+    (r"Must be less than or equal to (?P<max>[-\d.]+)\.", r"Use \g<max> or less."),
+    (r"Not a valid integer\.", "Write a whole number, such as 2."),
+    (r"Number too large\.", "That number is too large."),
+    (r"Not a valid number\.", "Write a number, such as 0.5."),
+    (r"Special numeric values \(nan or infinity\) are not permitted\.", "Write a number."),
+    (r"Not a valid (?:utf-8 )?string\.", "Write this as text."),
+    (r"Not a valid email address\.", "Write an email address, such as ada@example.org."),
+    (r"Not a valid URL\.", "Write a full web address, starting with https://."),
+    (r"Not a valid boolean\.", "Tick the box or leave it empty."),
+    (r"Not a valid (?:datetime|date)\.", "Write a date, such as 2026-12-31."),
+    (
+        r"Not a valid (?:list|mapping type)\.|Invalid input type\.",
+        "This was sent in a way we cannot read.",
+    ),
+    (r"Unknown field\.", "This is not part of the form."),
+    (r"Must be one of: .*\.", "Choose one of the choices offered."),
+    (r"One or more of the choices you made was not in: .*\.", "Choose from the choices offered."),
+    (r"String does not match expected pattern\.|Invalid value\.", "This is not in the right form."),
+    (r"Use HH:MM\.", "Write a time, such as 21:30."),
+    (r"Start and end must differ\.", "Quiet hours must end at another time than they start."),
+    (
+        r"Not a topic of the Topics taxonomy v2\.",
+        "Not one of the topics: choose one from the list.",
+    ),
+    (
+        r"Not a known IANA time zone, e\.g\. Europe/Paris\.",
+        "We don't know that time zone. Type a city, such as Paris, or choose one from the list.",
+    ),
+    (r"Entries must not repeat\.", "Something is listed twice; keep it once."),
+    (r"Give exactly one of topic_id or text\.", "Choose a topic or write a few words, not both."),
+    (r"At most (?P<n>\d+) entries\.", r"You can keep at most \g<n>; remove some first."),
+]
+_PLAIN = [(re.compile(rf"^{pattern}$"), plain) for pattern, plain in PLAIN_MESSAGES]
+
+
+def plain_message(message: str) -> str:
+    """A schema's message in people's words (itself when it already is)."""
+    for pattern, plain in _PLAIN:
+        match = pattern.match(message)
+        if match:
+            return plain(match) if callable(plain) else match.expand(plain)
+    return message
+
+
+def field_label(key) -> str:
+    """What people call the input a schema names by ``key``."""
+    return FIELD_LABELS.get(key) or str(key).replace("_", " ").capitalize()
+
+
+def flatten_errors(
+    messages, prefix: str = "", path: tuple = (), rows=None, plain: bool = True
+) -> list[str]:
+    """Marshmallow's nested error dict as lines people read ("Row 2, weight: Write a
+    number, such as 0.5."), each a :class:`FormError` that knows which input it names,
+    each line once. Inputs are named as people know them (``FIELD_LABELS``), messages in
+    their words (``PLAIN_MESSAGES``); a row is "Row 2" unless ``rows`` names it (a
+    function of the row's index, e.g. the channel it is for).
+
+    ``plain=False`` keeps the schema's keys and messages ("row 2 / weight: Not a valid
+    number."), for an API's error description, read by a brand's developers."""
+    lines = _flatten(messages, prefix, path, rows, plain)
+    unique = []
+    for line in lines:
+        if line not in unique:
+            unique.append(line)
+    return unique
+
+
+def _label(key, prefix: str, rows, plain: bool) -> str:
+    if isinstance(key, int):
+        return rows(key) if rows else f"Row {key + 1}"
+    if key in ("_schema", "value"):
+        return ""
+    if not plain:
+        return str(key).replace("_", " ")
+    label = field_label(key)
+    if prefix and not label[:2].isupper():  # "Row 2, weight", but "Row 2, URL"
+        label = label[0].lower() + label[1:]
+    return label
+
+
+def _flatten(messages, prefix: str, path: tuple, rows, plain: bool) -> list[str]:
+    lines = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            label = _label(key, prefix, rows, plain)
+            joined = (", " if plain else " / ").join(p for p in (prefix, label) if p)
+            lines.extend(_flatten(value, joined, path + ((key,) if label else ()), rows, plain))
+    elif isinstance(messages, list):
+        for message in messages:
+            lines.extend(_flatten(message, prefix, path, rows, plain))
+    else:
+        text = plain_message(str(messages)) if plain else str(messages)
+        lines.append(FormError(f"{prefix}: {text}" if prefix else text, path))
+    return lines
