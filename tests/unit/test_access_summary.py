@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sayso.services.rights import ProfileRead, group_reads
+from sayso.services.access_history import ProfileRead, group_reads
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -50,7 +50,7 @@ def test_a_failed_erasure_changes_nothing(app, client, runner, monkeypatch, fail
         account = db.session.scalar(select(Account).where(Account.role == "consumer"))
         events_before = db.session.scalar(select(func.count()).select_from(AuditEvent))
         with pytest.raises(Boom):
-            services.rights().erase(account, PASSWORD)
+            services.erasure().erase(account, PASSWORD)
 
         account = db.session.get(Account, account.id)
         assert account.is_active and account.password_hash and account.email_index

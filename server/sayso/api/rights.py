@@ -105,7 +105,7 @@ def access_history():
         422: ValidationFailed
     """
     query = _query(AccessHistoryQuerySchema())
-    page = services.rights().access_history(
+    page = services.access_history().page(
         current_user, query.get("brand_id"), query.get("before"), query["limit"]
     )
     return jsonify(AccessHistorySchema().dump(page))
@@ -135,7 +135,7 @@ def export_data():
 
 def data_export_response(account):
     """The consumer's data export as a JSON attachment (the API and the My data page)."""
-    export = services.rights().export(account)
+    export = services.data_export().export(account)
     response = jsonify(DataExportSchema(context_now=utcnow()).dump(export))
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response.headers["Cache-Control"] = "no-store"
@@ -169,7 +169,7 @@ def erase_account():
     """
     data = load_json(EraseSchema())
     try:
-        services.rights().erase(current_user, data["password"])
+        services.erasure().erase(current_user, data["password"])
     except WrongPassword:
         return error_response(403, "The password is not right.", "wrong_password")
     logout_user()

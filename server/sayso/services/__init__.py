@@ -10,6 +10,7 @@ from flask import current_app, url_for
 
 from sayso.extensions import db
 from sayso.ledger import Ledger
+from sayso.services.access_history import AccessHistory
 from sayso.services.accounts import AccountService
 from sayso.services.audit_console import AuditConsole
 from sayso.services.brands import BrandService
@@ -22,7 +23,7 @@ from sayso.services.preview import SharePreview
 from sayso.services.profile import ProfileService
 from sayso.services.questions import QuestionService
 from sayso.services.receipts import ReceiptLinks, ReceiptService
-from sayso.services.rights import DataRightsService
+from sayso.services.rights import DataExportService, ErasureService
 from sayso.services.tokens import TokenService
 from sayso.services.vault import Vault
 from sayso.services.webhook_delivery import WebhookDispatcher
@@ -168,17 +169,35 @@ def receipts() -> ReceiptService:
     )
 
 
-def rights() -> DataRightsService:
-    """A consumer's access history, data export and erasure."""
-    return DataRightsService(
+def access_history() -> AccessHistory:
+    """Who read what of a consumer, from the ledger."""
+    return AccessHistory(db.session)
+
+
+def data_export() -> DataExportService:
+    """A consumer's whole export."""
+    return DataExportService(
+        db.session,
+        ledger(),
+        accounts(),
+        disclosures(),
+        consent(),
+        receipts(),
+        questions(),
+        contacts(),
+    )
+
+
+def erasure() -> ErasureService:
+    """Erasing a consumer, in one transaction across the services that own their data."""
+    return ErasureService(
         db.session,
         ledger(),
         vault(),
         accounts(),
         consent(),
-        disclosures(),
         tokens(),
-        receipts(),
+        disclosures(),
         questions(),
         contacts(),
     )

@@ -225,5 +225,5 @@ def brand_access(brand_id: str):
     """Who read what, and when: one brand's reads of the consumer's profile, newest first."""
     brand = _brand_or_404(brand_id)
     query = AccessHistoryQuerySchema(only=("before",), unknown=EXCLUDE).load(request.args)
-    summary = services.rights().access_summary(current_user, brand.public_id, query.get("before"))
+    summary = services.access_history().summary(current_user, brand.public_id, query.get("before"))
     return render_template("access_history.html", brand=brand, summary=summary)

@@ -36,7 +36,7 @@ def my_data():
 def access_history():
     """Who read what, and when: every brand's reads, grouped by day, brand and field."""
     query = AccessHistoryQuerySchema(only=("before",), unknown=EXCLUDE).load(request.args)
-    summary = services.rights().access_summary(current_user, None, query.get("before"))
+    summary = services.access_history().summary(current_user, None, query.get("before"))
     return render_template("access_history.html", brand=None, summary=summary)
 
 
@@ -62,7 +62,7 @@ def erase_account():
     except ValidationError as exc:
         return _page(flatten_errors(exc.messages), 422)
     try:
-        erasure = services.rights().erase(current_user, data["password"])
+        erasure = services.erasure().erase(current_user, data["password"])
     except WrongPassword:
         return _page(
             [FormError("The password is not right. Nothing was erased.", ("password",))], 403

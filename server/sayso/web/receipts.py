@@ -7,8 +7,8 @@ from marshmallow import EXCLUDE
 from sayso import services
 from sayso.auth import consumer_required
 from sayso.schemas.rights import SEQ_RANGE, ReceiptQuerySchema, ReceiptSchema
+from sayso.services.access_history import zone_of
 from sayso.services.receipts import readable
-from sayso.services.rights import zone_of
 from sayso.web.blueprint import bp
 
 
