@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export SAYSO_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test lint format install install-dev clean bench bench-profile test-extension screenshots
+.PHONY: run test lint format install install-dev clean bench bench-ab bench-profile test-extension screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 ## (BENCH_SCALE=small for a quick run; BENCH_POSTGRES_URL, BENCH_DATABASES: see bench/run.py)
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
+
+## bench-ab: S1 and S4 of REV (default HEAD~1) and of this checkout, served at once on one
+## database and taking turns round by round: the check that a refactor changed no speed
+bench-ab: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.ab $(or $(REV),HEAD~1)
 
 ## bench-profile: where a profile read spends its time (in process: each step timed, then cProfile)
 bench-profile: $(VENV)/.installed-bench

@@ -216,7 +216,11 @@ class Server:
     """Sayso's bench app under gunicorn with two workers on loopback, in production mode,
     with its background sequencer (one process of every server on a database is elected)."""
 
-    def __init__(self, url: str, keys: dict, workdir: Path, name="gunicorn", env=None):
+    def __init__(
+        self, url: str, keys: dict, workdir: Path, name="gunicorn", env=None, root: Path = ROOT
+    ):
+        # ``root``: the checkout whose Sayso (``server/``) and bench app it runs (bench/ab.py
+        # runs an earlier revision beside this one).
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}.log"
@@ -238,7 +242,7 @@ class Server:
             # (integrate, sign if the tree grew, ask the witnesses) every second.
             SAYSO_LEDGER_SEQUENCER="background",
             SAYSO_LEDGER_CHECKPOINT_SECONDS=str(CHECKPOINT_SECONDS),
-            PYTHONPATH=str(ROOT),
+            PYTHONPATH=os.pathsep.join([str(root), str(root / "server")]),
         )
         environment.update(env or {})
         gunicorn = Path(sys.executable).parent / "gunicorn"
@@ -253,7 +257,7 @@ class Server:
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "--chdir",
-                str(ROOT),
+                str(root),
                 "bench.app:create_bench_app()",
             ],
             env=environment,

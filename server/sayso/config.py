@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
+from sayso.ledger.witnesses import WitnessConfigError, parse_witnesses
 from sayso.shared.crypto import MasterKeys, legacy_subject_key
 
 log = logging.getLogger(__name__)
@@ -295,10 +296,6 @@ def _read_ledger_key_file(app) -> None:
 
 def _ledger_settings(cfg) -> None:
     """The log's origin (its name in checkpoints) and its witnesses, read once."""
-    from urllib.parse import urlsplit
-
-    from sayso.ledger.witnesses import WitnessConfigError, parse_witnesses
-
     if not cfg["LEDGER_ORIGIN"]:
         host = urlsplit(cfg["ISSUER"]).netloc if cfg["ISSUER"] else "sayso.localhost"
         cfg["LEDGER_ORIGIN"] = f"{host}/ledger"

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from sayso.extensions import db
 from sayso.ledger.sequencer import Sequencer
 from sayso.ledger.witnesses import WitnessClient
 
@@ -100,8 +101,6 @@ class SequencerRunner:
     the tree grew, and asks the witnesses to cosign it."""
 
     def __init__(self, app):
-        from sayso.extensions import db
-
         self.app = app
         self.engine = db.engine
         self.interval = app.config["LEDGER_CHECKPOINT_SECONDS"]
