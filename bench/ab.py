@@ -25,28 +25,22 @@ from contextlib import ExitStack
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-import flask_migrate
-
-from bench.app import baseline_metadata
 from bench.run import (
     ROOT,
-    Database,
     Server,
     all_ok,
-    app_config,
     basic_auth,
     combine,
     consent,
     fresh_token,
     log,
     make_brand,
+    migrated_app,
     profile_request,
     sign_up,
     token_form,
 )
-from sayso import create_app
 from sayso.config import new_key
-from sayso.extensions import db
 
 ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "6"))
 REQUESTS = int(os.environ.get("BENCH_AB_REQUESTS", "1000"))
@@ -87,13 +81,7 @@ def ab_backend(backend: str, earlier_root: Path, stack: ExitStack) -> dict:
     """Both revisions served on one fresh database of ``backend``; S1 and S4 alternated."""
     keys = {"secret": new_key(), "master": new_key(), "signing": new_key()}
     workdir = Path(stack.enter_context(TemporaryDirectory(prefix=f"sayso-ab-{backend}-")))
-    database = Database(backend, workdir)
-    stack.callback(database.drop)
-    app = create_app(app_config(workdir / "cli-instance", database.url, keys))
-    with app.app_context():
-        flask_migrate.upgrade()
-        baseline_metadata.create_all(db.engine)
-        db.session.remove()
+    database, app = migrated_app(backend, workdir, keys, stack)
     servers = {
         "earlier": Server(database.url, keys, workdir, name="earlier", root=earlier_root),
         "this": Server(database.url, keys, workdir, name="this"),

@@ -111,6 +111,8 @@ PAIR_ROUNDS = 4
 S9_ROUNDS = 6
 S7_ROUNDS = 10
 S11_ROUNDS = 3
+#: S11: how long the queue may take to empty after the last round.
+S11_SETTLE_SECONDS = 20
 # S11: the concurrent consumers, over two app servers (each WORKERS x THREADS slots).
 S11_CONSUMERS = 16
 S11_SERVERS = 2
@@ -150,6 +152,16 @@ def log(message: str) -> None:
     print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a process the bench started (by its own pid), killing it if it will not go."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
 # --- databases -----------------------------------------------------------------------------
 
 
@@ -186,6 +198,20 @@ class Database:
             with self._admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
             self._admin.dispose()
+
+
+def migrated_app(backend: str, workdir: Path, keys: dict, stack: ExitStack):
+    """A fresh database of ``backend``, migrated, with the bench's baseline tables, and an
+    in-process app on it; both released when ``stack`` closes."""
+    database = Database(backend, workdir)
+    stack.callback(database.drop)
+    app = create_app(app_config(workdir / "cli-instance", database.url, keys))
+    stack.callback(_release, app)
+    with app.app_context():
+        flask_migrate.upgrade()
+        baseline_metadata.create_all(db.engine)
+        db.session.remove()
+    return database, app
 
 
 def app_config(instance: Path, url: str, keys: dict) -> dict:
@@ -287,12 +313,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop gunicorn (by its own pid) and wait for it."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
+        stop_process(self.process)
         self._log.close()
 
     def load(self, requests_: list[dict], count: int, cycle=True, concurrency=CONCURRENCY):
@@ -399,12 +420,7 @@ class WitnessProcess:
 
     def stop(self) -> None:
         """Stop it (by its own pid)."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
+        stop_process(self.process)
         self._log.close()
 
 
@@ -434,12 +450,7 @@ class DelayProxy:
 
     def stop(self) -> None:
         """Stop it (by its own pid)."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
+        stop_process(self.process)
 
 
 # --- the OAuth dance, over HTTP ------------------------------------------------------------
@@ -1040,14 +1051,7 @@ def run_backend(backend: str, scale: dict, stack: ExitStack) -> tuple[dict, Call
     out: dict = {"backend": backend, "sizes": []}
     keys = {"secret": new_key(), "master": new_key(), "signing": new_key()}
     workdir = Path(stack.enter_context(TemporaryDirectory(prefix=f"sayso-bench-{backend}-")))
-    database = Database(backend, workdir)
-    stack.callback(database.drop)
-    app = create_app(app_config(workdir / "cli-instance", database.url, keys))
-    stack.callback(_release, app)
-    with app.app_context():
-        flask_migrate.upgrade()
-        baseline_metadata.create_all(db.engine)
-        db.session.remove()
+    database, app = migrated_app(backend, workdir, keys, stack)
 
     # S6/S7/S12 first: the log grows to each size through the sequencer, verified at each.
     # On the way to the last size, S12 times the integration of a large queue at once. A
@@ -1210,14 +1214,7 @@ def scale_out(scale: dict) -> dict:
     count = scale["s11_requests"]
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(TemporaryDirectory(prefix="sayso-bench-s11-")))
-        database = Database("postgresql", workdir)
-        stack.callback(database.drop)
-        app = create_app(app_config(workdir / "cli-instance", database.url, keys))
-        stack.callback(_release, app)
-        with app.app_context():
-            flask_migrate.upgrade()
-            baseline_metadata.create_all(db.engine)
-            db.session.remove()
+        database, app = migrated_app("postgresql", workdir, keys, stack)
         direct = make_url(database.url)
         proxy = DelayProxy(direct.port or 5432)
         stack.callback(proxy.stop)
@@ -1282,7 +1279,16 @@ def scale_out(scale: dict) -> dict:
             out[name]["cpu_ms"] = {
                 side: seconds * 1000 / out[name]["count"] for side, seconds in cpu[name].items()
             }
-        time.sleep(2.5)  # a sequencer round or two, for the last reads
+        # The last reads integrated: the servers' sequencer empties the queue within a round
+        # or two (what is left after S11_SETTLE_SECONDS is reported as pending).
+        deadline = time.monotonic() + S11_SETTLE_SECONDS
+        with app.app_context():
+            while time.monotonic() < deadline and db.session.scalar(
+                text("SELECT count(*) FROM ledger_pending")
+            ):
+                db.session.rollback()  # a fresh snapshot for the next count
+                time.sleep(0.1)
+            db.session.remove()
         with app.app_context():
             out["integrated"] = (
                 db.session.scalar(text("SELECT size FROM ledger_state")) or 0

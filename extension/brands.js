@@ -1,13 +1,7 @@
 // My brands: every brand with live access, what it can see in words, and Revoke.
-import { sendMessage } from "./lib/browser.js";
+import { ask } from "./lib/browser.js";
 import { grantList } from "./lib/labels.js";
 import { $, el, explain, say } from "./lib/ui.js";
-
-async function ask(message) {
-  const answer = await sendMessage(message);
-  if (answer?.error) throw answer.error;
-  return answer;
-}
 
 function render(brands) {
   const list = $("brands");

@@ -1,13 +1,7 @@
 // Options: sign-in, category recording, and the Sayso address (with its host permission).
 import { askAccess } from "./lib/access.js";
-import { sendMessage } from "./lib/browser.js";
+import { ask } from "./lib/browser.js";
 import { $, explain, say } from "./lib/ui.js";
-
-async function ask(message) {
-  const answer = await sendMessage(message);
-  if (answer?.error) throw answer.error;
-  return answer;
-}
 
 /** The saved Sayso address, as the background last reported it. */
 let savedUrl = "";

@@ -1,6 +1,6 @@
 // The popup: the brand behind this tab, its live fields with toggles, revoke everything,
 // and the brand's open questions (optional, skippable, editable later).
-import { activeTab, openPage, sendMessage } from "./lib/browser.js";
+import { activeTab, ask, openPage } from "./lib/browser.js";
 import { grantName } from "./lib/labels.js";
 import { MAX_TEXT, prefill, questionsHeading, readAnswer, visibleQuestions } from "./lib/questions.js";
 import { $, el, explain, say } from "./lib/ui.js";
@@ -10,12 +10,6 @@ let tabUrl = "";
 let lastView = null;
 /** Questions skipped in this popup session: hidden until the popup is opened again. */
 const skipped = new Set();
-
-async function ask(message) {
-  const answer = await sendMessage(message);
-  if (answer?.error) throw answer.error;
-  return answer;
-}
 
 /**
  * Draw a view of the site. `questions: false` redraws the fields only (after a failure, so

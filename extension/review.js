@@ -1,17 +1,11 @@
 // Review: the categories with enough evidence, the sites that led to each (on the device
 // only); remove a site or a category, block a category, share, forget.
-import { sendMessage } from "./lib/browser.js";
+import { ask } from "./lib/browser.js";
 import { counted } from "./lib/labels.js";
 import { $, el, explain, say } from "./lib/ui.js";
 
 /** Exactly what the page shows now, as Share sends it: topic ids with the weights drawn. */
 let shown = [];
-
-async function ask(message) {
-  const answer = await sendMessage(message);
-  if (answer?.error) throw answer.error;
-  return answer;
-}
 
 /**
  * How sure the classifier was, in words.

@@ -1,14 +1,8 @@
 // Getting started, opened once when the extension is installed: what works with no
 // account (brands behind sites, browsing categories on the device) and signing in.
 import { askAccess } from "./lib/access.js";
-import { sendMessage } from "./lib/browser.js";
+import { ask } from "./lib/browser.js";
 import { $, explain, say } from "./lib/ui.js";
-
-async function ask(message) {
-  const answer = await sendMessage(message);
-  if (answer?.error) throw answer.error;
-  return answer;
-}
 
 let savedUrl = "";
 

@@ -112,6 +112,18 @@ export const onAlarm = (listener) => ext.alarms.onAlarm.addListener((alarm) => l
  * @returns {Promise<any>}
  */
 export const sendMessage = (message) => ext.runtime.sendMessage(message);
+
+/**
+ * Send a message to the background and return its answer, throwing the error it answered
+ * with (every extension page asks this way).
+ * @param {object} message
+ * @returns {Promise<any>}
+ */
+export async function ask(message) {
+  const answer = await sendMessage(message);
+  if (answer?.error) throw answer.error;
+  return answer;
+}
 /**
  * Answer messages (the listener returns a promise).
  * @param {(message: object) => Promise<any>} handler

@@ -23,9 +23,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -220,6 +222,56 @@ def signed_in(sayso: Sayso, email: str, password: str) -> requests.Session:
     )
     assert response.status_code == 200, response.text
     return http
+
+
+def brand_access_token(
+    sayso: Sayso,
+    consumer: Consumer,
+    brand: dict,
+    scopes: list[str],
+    ticked: list[str],
+    redirect_uri: str,
+) -> str:
+    """The brand's access token after ``consumer`` allowed the ``ticked`` fields of
+    ``scopes`` on the consent page: the authorization-code flow with PKCE, done with
+    requests (the browser is not under test here)."""
+    verifier = secrets.token_urlsafe(40)
+    params = {
+        "response_type": "code",
+        "client_id": brand["client_id"],
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(scopes),
+        "state": "s",
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    with signed_in(sayso, consumer.email, consumer.password) as http:
+        page = http.get(f"{sayso.url}/oauth/authorize", params=params, timeout=10)
+        answer = http.post(
+            page.url,
+            data={
+                "csrf_token": _CSRF.search(page.text).group(1),
+                "decision": "allow",
+                "field": ticked,
+                "expiry": "1y",
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    token = requests.post(
+        f"{sayso.url}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        },
+        auth=(brand["client_id"], brand["client_secret"]),
+        timeout=10,
+    )
+    assert token.status_code == 200, token.text
+    return token.json()["access_token"]
 
 
 def put_disclosures(sayso: Sayso, consumer: Consumer, disclosures: dict) -> None:

@@ -25,7 +25,6 @@ Screenshots go to ``docs/img/extension-*.png`` when ``SAYSO_EXTENSION_SCREENSHOT
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.client
 import json
@@ -36,14 +35,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import _CSRF, CHROMIUM_ARGS, ROOT, free_port
+from tests.e2e.conftest import _CSRF, CHROMIUM_ARGS, ROOT, brand_access_token, free_port
 from tests.e2e.page_checks import check_at_every_width
 
 EXTENSION_DIR = ROOT / "extension"
@@ -213,54 +210,15 @@ def _shot(page, name: str, e2e_dir: Path) -> None:
 
 
 def _brand_token(sayso, consumer, brand) -> str:
-    """The brand's own access token, from the OAuth flow done with requests."""
-    verifier = base64.urlsafe_b64encode(os.urandom(40)).decode().rstrip("=")
-    params = {
-        "response_type": "code",
-        "client_id": brand["client_id"],
-        "redirect_uri": "https://bookshop.example/callback",
-        "scope": " ".join(SCOPES),
-        "state": "s",
-        "code_challenge": create_s256_code_challenge(verifier),
-        "code_challenge_method": "S256",
-    }
-    with requests.Session() as http:
-        login = http.get(f"{sayso.url}/login", timeout=10)
-        http.post(
-            f"{sayso.url}/login",
-            data={
-                "email": consumer.email,
-                "password": consumer.password,
-                "csrf_token": _CSRF.search(login.text).group(1),
-            },
-            timeout=10,
-        )
-        page = http.get(f"{sayso.url}/oauth/authorize", params=params, timeout=10)
-        answer = http.post(
-            page.url,
-            data={
-                "csrf_token": _CSRF.search(page.text).group(1),
-                "decision": "allow",
-                "field": ["interests", "channels"],
-                "expiry": "1y",
-            },
-            allow_redirects=False,
-            timeout=10,
-        )
-        code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
-        token = requests.post(
-            f"{sayso.url}/oauth/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": params["redirect_uri"],
-                "code_verifier": verifier,
-            },
-            auth=(brand["client_id"], brand["client_secret"]),
-            timeout=10,
-        )
-    assert token.status_code == 200, token.text
-    return token.json()["access_token"]
+    """The brand's own access token, for interests and channels."""
+    return brand_access_token(
+        sayso,
+        consumer,
+        brand,
+        list(SCOPES),
+        ["interests", "channels"],
+        "https://bookshop.example/callback",
+    )
 
 
 def _introspect(sayso, brand, token) -> dict:

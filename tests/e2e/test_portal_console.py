@@ -10,25 +10,21 @@ show are saved as ``docs/img/portal-*.png`` and ``docs/img/console-*.png``.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import requests
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from playwright.sync_api import Page, expect
 
 from tests.e2e import page_checks
-from tests.e2e.conftest import BRAND_MEMBER, PASSWORD, ROOT, signed_in
+from tests.e2e.conftest import BRAND_MEMBER, PASSWORD, ROOT, brand_access_token, signed_in
 from tests.e2e.page_checks import set_width
 
 DOCS_IMG = ROOT / "docs" / "img"
 OFFICER = "olive@sayso.example"
 REDIRECT = "https://bookshop.example/callback"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _doc_shot(page: Page, name: str, e2e_dir: Path) -> None:
@@ -59,45 +55,17 @@ def _allow_and_read(sayso, consumer, brand) -> None:
     """The consumer allows interests and answers on the consent page (leaving channels
     unticked), the brand reads the profile once, and the consumer revokes answers: what the
     dashboard then counts."""
-    verifier = base64.urlsafe_b64encode(os.urandom(40)).decode().rstrip("=")
-    params = {
-        "response_type": "code",
-        "client_id": brand["client_id"],
-        "redirect_uri": REDIRECT,
-        "scope": "interests:read channels:read answers:read",
-        "state": "s",
-        "code_challenge": create_s256_code_challenge(verifier),
-        "code_challenge_method": "S256",
-    }
-    with signed_in(sayso, consumer.email, consumer.password) as http:
-        page = http.get(f"{sayso.url}/oauth/authorize", params=params, timeout=10)
-        answer = http.post(
-            page.url,
-            data={
-                "csrf_token": _CSRF.search(page.text).group(1),
-                "decision": "allow",
-                "field": ["interests", "answers"],
-                "expiry": "1y",
-            },
-            allow_redirects=False,
-            timeout=10,
-        )
-    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
-    token = requests.post(
-        f"{sayso.url}/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(brand["client_id"], brand["client_secret"]),
-        timeout=10,
+    access = brand_access_token(
+        sayso,
+        consumer,
+        brand,
+        ["interests:read", "channels:read", "answers:read"],
+        ["interests", "answers"],
+        REDIRECT,
     )
-    assert token.status_code == 200, token.text
     read = requests.get(
         f"{sayso.url}/api/v1/profile",
-        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        headers={"Authorization": f"Bearer {access}"},
         timeout=10,
     )
     assert read.status_code == 200, read.text

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import signal
-import threading
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from sayso import services
+from sayso.commands.signals import stop_requested_by_signals
 from sayso.config import SUBJECT_KEY_DERIVED
 from sayso.db import read_only
 from sayso.extensions import db
@@ -135,20 +134,11 @@ def keys_rotate(batch: int, limit: int | None, pause: float) -> None:
         f"re-wrapping under master key {keys.current.key_id.hex()}"
         + (f" (retired: {', '.join(k.key_id.hex() for k in keys.retired)})" if keys.retired else "")
     )
-    stop = threading.Event()
-
-    def request_stop(_signum, _frame):
-        # The batch in flight commits (or not) whole; the next run goes on from there.
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    # The batch in flight commits (or not) whole; the next run goes on from there.
+    with stop_requested_by_signals() as stop:
         result = services.key_rotation().rotate(
             batch=batch, limit=limit, pause=pause, stop=stop, report=click.echo
         )
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo(
         f"{result.data_keys} data keys re-wrapped, {result.webhook_secrets} webhook secrets "
         "re-sealed"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-
 import click
 from flask.cli import with_appcontext
 
 from sayso import services
+from sayso.commands.signals import stop_requested_by_signals
 from sayso.services.webhooks import STATUSES
 
 webhooks_cli = click.Group("webhooks", help="Deliver revocation webhooks and inspect the outbox.")
@@ -37,21 +35,12 @@ def webhooks_deliver(once: bool, limit: int, interval: float) -> None:
     if once:
         click.echo(str(dispatcher.deliver_due(limit)))
         return
-    stop = threading.Event()
-
-    def request_stop(_signum, _frame):
-        # Finish the delivery in flight so its outcome is recorded, then leave.
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     click.echo(f"delivering webhooks every {interval:g}s; Ctrl-C or SIGTERM stops")
-    try:
+    # The delivery in flight finishes so its outcome is recorded, then the worker leaves.
+    with stop_requested_by_signals() as stop:
         # A database error waits and goes on (see WebhookDispatcher.run): the worker is
         # what delivers every brand's events, so it must outlive a cut connection.
         dispatcher.run(stop, limit=limit, interval=interval, report=click.echo)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo("stopped")
 
 

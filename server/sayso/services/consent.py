@@ -15,6 +15,7 @@ from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, AuditEvent, Brand, Grant, OAuthClient, Token
 from sayso.services.accounts import actor_for
 from sayso.services.brands import BrandService
+from sayso.services.consent_events import granted_event
 from sayso.services.consent_undo import RevokeUndo
 from sayso.services.tokens import narrow_scopes
 from sayso.services.webhooks import WebhookOutbox
@@ -159,19 +160,7 @@ class ConsentService(RevokeUndo):
             )
         )
         self.ledger.append(
-            Event(
-                EventType.CONSENT_GRANTED,
-                actor=actor_for(account),
-                subject=account.pseudonym,
-                brand=brand.public_id,
-                fields=tuple(declared),
-                details={
-                    "client_id": client.client_id,
-                    "purposes": declared,
-                    "expires_at": expires_at.isoformat() if expires_at else None,
-                    **(context or {}),
-                },
-            )
+            granted_event(account, brand, client.client_id, declared, expires_at, context)
         )
 
     def record_denial(self, account: Account, client: OAuthClient, fields: list[str]) -> None:

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from sayso.ledger import Event, EventType, ordering
+from sayso.ledger import ordering
 from sayso.models import Account, Brand, Grant
-from sayso.services.accounts import actor_for
+from sayso.services.consent_events import granted_event
 from sayso.shared.clock import utcnow
 
 #: How long a revoke may be undone from the Brands page. An undo is a new grant (its own
@@ -114,21 +114,9 @@ class RevokeUndo:
                 grant.granted_at = now
             brand = brands[brand_id]
             declared = {g.field: g.purpose for g in grants}
+            context = {"via": "undo", "undoes_revoke_at": revoked_at.isoformat()}
             self.ledger.append(
-                Event(
-                    EventType.CONSENT_GRANTED,
-                    actor=actor_for(account),
-                    subject=account.pseudonym,
-                    brand=brand.public_id,
-                    fields=tuple(declared),
-                    details={
-                        "client_id": client_id,
-                        "purposes": declared,
-                        "expires_at": expires_at.isoformat() if expires_at else None,
-                        "via": "undo",
-                        "undoes_revoke_at": revoked_at.isoformat(),
-                    },
-                )
+                granted_event(account, brand, client_id, declared, expires_at, context)
             )
             result[brand.public_id].extend(declared)
         return dict(result)

@@ -1,0 +1,35 @@
+"""The ledger event of a grant, as the consent service writes it for every grant (a consent,
+a grant again, an undo)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sayso.ledger import Event, EventType
+from sayso.models import Account, Brand
+from sayso.services.accounts import actor_for
+
+
+def granted_event(
+    account: Account,
+    brand: Brand,
+    client_id: str,
+    declared: dict[str, str],
+    expires_at: datetime | None,
+    context: dict | None = None,
+) -> Event:
+    """The ledger event of a grant: the fields with the purposes declared for them, the
+    client, the expiry, and what else the grant says of itself (``context``)."""
+    return Event(
+        EventType.CONSENT_GRANTED,
+        actor=actor_for(account),
+        subject=account.pseudonym,
+        brand=brand.public_id,
+        fields=tuple(declared),
+        details={
+            "client_id": client_id,
+            "purposes": declared,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            **(context or {}),
+        },
+    )
