@@ -1,5 +1,6 @@
 // My brands: every brand with live access, what it can see in words, and Revoke.
 import { ask } from "./lib/browser.js";
+import { localizePage, t } from "./lib/i18n.js";
 import { grantList } from "./lib/labels.js";
 import { $, el, explain, say } from "./lib/ui.js";
 
@@ -11,14 +12,14 @@ function render(brands) {
     item.dataset.brandId = entry.brand_id;
     const text = el("span", "", { className: "grow" });
     text.append(el("strong", entry.brand_name), el("br"),
-      el("span", `Can see: ${grantList(entry.live)}`, { className: "hint" }));
-    const revoke = el("button", "Revoke", { className: "danger" });
-    revoke.setAttribute("aria-label", `Revoke everything ${entry.brand_name} can see`);
+      el("span", t("brands_can_see", grantList(entry.live)), { className: "hint" }));
+    const revoke = el("button", t("brands_revoke"), { className: "danger" });
+    revoke.setAttribute("aria-label", t("brands_revoke_label", entry.brand_name));
     revoke.addEventListener("click", async () => {
       try {
         await ask({ type: "revokeBrand", brandId: entry.brand_id });
         await load();
-        say(`${entry.brand_name} can no longer see anything of yours.`, "ok");
+        say(t("brands_revoked", entry.brand_name), "ok");
       } catch (error) {
         say(explain(error));
       }
@@ -44,4 +45,5 @@ async function load() {
   }
 }
 
+localizePage();
 load();

@@ -1,6 +1,7 @@
 // The popup: the brand behind this tab, its live fields with toggles, revoke everything,
 // and the brand's open questions (optional, skippable, editable later).
 import { activeTab, ask, openPage } from "./lib/browser.js";
+import { localizePage, t } from "./lib/i18n.js";
 import { grantName } from "./lib/labels.js";
 import { MAX_TEXT, prefill, questionsHeading, readAnswer, visibleQuestions } from "./lib/questions.js";
 import { $, el, explain, say } from "./lib/ui.js";
@@ -19,15 +20,15 @@ function render(view, { questions = true } = {}) {
   lastView = view;
   say("");
   if (!view.site) {
-    $("title").textContent = "Sayso";
-    say("This page is not a website, so no brand is behind it.", "warn");
+    $("title").textContent = t("app_name");
+    say(t("popup_not_a_site"), "warn");
     $("brand").hidden = true;
     $("questions").hidden = true;
     return;
   }
   if (!view.brand) {
     $("title").textContent = view.site;
-    say(`No brand on Sayso is behind ${view.site}.`, "warn");
+    say(t("popup_no_brand", view.site), "warn");
     $("brand").hidden = true;
     $("questions").hidden = true;
     return;
@@ -37,9 +38,9 @@ function render(view, { questions = true } = {}) {
   // with what it asks to see and why; choosing needs a sign-in.
   const signedOut = Boolean(view.signIn);
   $("title").textContent = brand.name;
-  $("domain").textContent = `${brand.domain} · ${brand.verified ? "checked by Sayso" : "not checked by Sayso"}`;
+  $("domain").textContent = t(brand.verified ? "popup_domain_checked" : "popup_domain_unchecked", brand.domain);
   $("unverified").hidden = brand.verified;
-  $("fields-heading").textContent = signedOut ? "What it asks to see" : "What it can see right now";
+  $("fields-heading").textContent = t(signedOut ? "popup_asks_heading" : "popup_can_see_heading");
   const list = $("fields");
   list.replaceChildren();
   for (const { field, purpose } of brand.fields) {
@@ -47,7 +48,7 @@ function render(view, { questions = true } = {}) {
     if (signedOut) {
       const text = el("span", "", { className: "grow" });
       text.append(el("strong", grantName(field)), el("br"),
-        el("span", `Why: “${purpose}”`, { className: "hint" }));
+        el("span", t("popup_why", purpose), { className: "hint" }));
       row.append(text);
     } else {
       const box = el("input", "", {
@@ -57,15 +58,15 @@ function render(view, { questions = true } = {}) {
       box.addEventListener("change", () => toggle(brand.brand_id, field, box.checked));
       const label = el("label", "", { htmlFor: box.id });
       label.append(el("strong", grantName(field)), el("br"),
-        el("span", `Why: “${purpose}”`, { className: "hint" }));
+        el("span", t("popup_why", purpose), { className: "hint" }));
       row.append(box, label);
     }
     list.append(row);
   }
   $("signed-out").hidden = !signedOut;
   $("signed-out-text").textContent = view.signIn === "revoked"
-    ? `Your sign-in has ended. Sign in again to choose what ${brand.name} can see.`
-    : `Sign in to Sayso to choose what ${brand.name} can see. You don't need to sign in to see who is behind a site, or to work out your browsing categories.`;
+    ? t("popup_signed_out_revoked", brand.name)
+    : t("popup_signed_out", brand.name);
   $("sign-in").onclick = () => openPage("welcome.html");
   $("revoke-row").hidden = signedOut;
   $("revoke-all").disabled = live.length === 0;
@@ -124,13 +125,13 @@ function answerInput(question) {
   if (question.kind === "text") {
     input = el("textarea", "", { id, rows: 3, maxLength: MAX_TEXT, value: current });
     const count = el("span", "", { className: "hint" });
-    const update = () => { count.textContent = `${[...input.value].length}/${MAX_TEXT}`; };
+    const update = () => { count.textContent = t("question_length", [...input.value].length, MAX_TEXT); };
     input.addEventListener("input", update);
     update();
     wrap.append(label, input, count);
   } else {
-    input = el("input", "", { id, type: "text", value: current, placeholder: "e.g. 215, 239" });
-    wrap.append(label, input, el("span", "Category numbers from Sayso's list of topics, separated by commas.", { className: "hint" }));
+    input = el("input", "", { id, type: "text", value: current, placeholder: t("question_topics_placeholder") });
+    wrap.append(label, input, el("span", t("question_topics_hint"), { className: "hint" }));
   }
   return { node: wrap, read: () => input.value };
 }
@@ -144,12 +145,12 @@ function renderQuestions(brand, questions) {
     const row = el("li");
     row.dataset.questionId = String(question.id);
     const { node, read } = answerInput(question);
-    row.append(node, el("p", `Purpose: “${question.purpose}”`, { className: "hint" }));
-    if (question.why) row.append(el("p", `Why we ask: “${question.why}”`, { className: "hint" }));
+    row.append(node, el("p", t("question_purpose", question.purpose), { className: "hint" }));
+    if (question.why) row.append(el("p", t("question_why", question.why), { className: "hint" }));
     const error = el("p", "", { className: "error", hidden: true });
     error.setAttribute("role", "alert");
     const actions = el("div", "", { className: "actions" });
-    const save = el("button", question.answer === null ? "Save" : "Save changes", { className: "primary" });
+    const save = el("button", t(question.answer === null ? "save_button" : "save_changes"), { className: "primary" });
     save.addEventListener("click", async () => {
       let answer;
       try {
@@ -160,10 +161,10 @@ function renderQuestions(brand, questions) {
         return;
       }
       if (await loadQuestions(brand, { type: "answerQuestion", brandId: brand.brand_id, id: question.id, answer })) {
-        sayQuestions("Answer saved.", "ok");
+        sayQuestions(t("answer_saved"), "ok");
       }
     });
-    const skip = el("button", "Skip");
+    const skip = el("button", t("question_skip"));
     skip.addEventListener("click", () => {
       skipped.add(question.id);
       row.remove();
@@ -171,10 +172,10 @@ function renderQuestions(brand, questions) {
     });
     actions.append(save, skip);
     if (question.answer !== null) {
-      const clear = el("button", "Clear answer", { className: "danger" });
+      const clear = el("button", t("question_clear"), { className: "danger" });
       clear.addEventListener("click", async () => {
         if (await loadQuestions(brand, { type: "clearAnswer", brandId: brand.brand_id, id: question.id })) {
-          sayQuestions("Answer cleared.", "ok");
+          sayQuestions(t("answer_cleared"), "ok");
         }
       });
       actions.append(clear);
@@ -198,6 +199,7 @@ async function act(message) {
 const toggle = (brandId, field, on) => act({ type: "toggle", url: tabUrl, brandId, field, on });
 
 async function main() {
+  localizePage();
   // Always the tab the popup was opened over: nothing in the popup's own address can name
   // another site.
   tabUrl = (await activeTab())?.url || "";

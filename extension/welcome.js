@@ -2,6 +2,7 @@
 // account (brands behind sites, browsing categories on the device) and signing in.
 import { askAccess } from "./lib/access.js";
 import { ask } from "./lib/browser.js";
+import { localizePage, t } from "./lib/i18n.js";
 import { $, explain, say } from "./lib/ui.js";
 
 let savedUrl = "";
@@ -10,7 +11,7 @@ function show(status) {
   savedUrl = status.saysoUrl;
   $("recording").checked = status.recording;
   $("sayso-address").textContent = status.saysoUrl;
-  $("signed-in-state").textContent = status.signedIn ? "You are signed in." : "";
+  $("signed-in-state").textContent = status.signedIn ? t("welcome_signed_in") : "";
   $("sign-in").hidden = status.signedIn;
 }
 
@@ -26,13 +27,13 @@ async function run(message, done) {
 $("recording").addEventListener("change", () => {
   const on = $("recording").checked;
   run({ type: "saveSettings", recording: on },
-    on ? "Your browsing categories are now worked out on this device." : "Turned off.");
+    t(on ? "welcome_recording_on" : "welcome_recording_off"));
 });
 $("sign-in").addEventListener("click", async () => {
-  const access = await askAccess(savedUrl,
-    "Without access to your Sayso's address the extension cannot sign in.");
+  const access = await askAccess(savedUrl, t("access_refused_sign_in"));
   if (!access.ok) return say(access.message);
-  await run({ type: "signIn" }, "Signed in.");
+  await run({ type: "signIn" }, t("done_signed_in"));
 });
 
+localizePage();
 run({ type: "status" });

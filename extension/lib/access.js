@@ -8,6 +8,7 @@
 
 import { checkSaysoAddress } from "./api.js";
 import { requestOrigin } from "./browser.js";
+import { t } from "./i18n.js";
 
 /**
  * The words for an error the browser threw while asking for access.
@@ -17,13 +18,12 @@ import { requestOrigin } from "./browser.js";
  */
 export function accessProblem(address, error) {
   if (/manifest/i.test(String(error?.message))) {
-    return `The extension cannot ask for access to ${address}: it talks only to an https:// ` +
-      "address, or to http:// on this computer (localhost or 127.0.0.1).";
+    return t("access_manifest", address);
   }
   if (/gesture/i.test(String(error?.message))) {
-    return "The browser asks for access only right after a click. Press the button again.";
+    return t("access_gesture");
   }
-  return `The browser did not give access to ${address}. Try again.`;
+  return t("access_denied", address);
 }
 
 /**

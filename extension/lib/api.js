@@ -4,6 +4,8 @@
  * @module api
  */
 
+import { t } from "./i18n.js";
+
 /** The extension's OAuth client id, registered by `sayso init`. */
 export const CLIENT_ID = "sayso-extension";
 /** The one scope the extension asks for. */
@@ -11,13 +13,13 @@ export const SCOPE = "consent:manage";
 /** Where Sayso runs unless the consumer says otherwise on the options page. */
 export const DEFAULT_SAYSO_URL = "http://127.0.0.1:5000";
 
-/** What went wrong, in words the popup can show with the way out. */
+/** What went wrong: the catalogue key of the words the popup shows, with the way out. */
 export const ERROR_KINDS = {
-  unreachable: "Sayso can't be reached. Check the Sayso address on the options page.",
-  signed_out: "You are signed out. Sign in from the options page.",
-  revoked: "Your sign-in was revoked or has expired. Sign in again from the options page.",
-  not_found: "Not found.",
-  failed: "Sayso refused the request.",
+  unreachable: "error_unreachable",
+  signed_out: "error_signed_out",
+  revoked: "error_revoked",
+  not_found: "error_not_found",
+  failed: "error_failed",
 };
 
 /** An error with a `kind` from {@link ERROR_KINDS} and the HTTP status, if any. */
@@ -28,7 +30,7 @@ export class SaysoError extends Error {
    * @param {string} [detail]
    */
   constructor(kind, status = 0, detail = "") {
-    super(detail || ERROR_KINDS[kind]);
+    super(detail || t(ERROR_KINDS[kind]));
     this.kind = kind;
     this.status = status;
   }
@@ -56,20 +58,13 @@ export function normalizeSaysoUrl(value) {
   try {
     url = new URL(String(value).trim());
   } catch {
-    throw new Error("That is not a web address. Enter Sayso's address, e.g. https://sayso.example");
+    throw new Error(t("address_not_url"));
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Error(
-      "The Sayso address must start with https:// " +
-        "(or http:// for a Sayso on this computer: localhost or 127.0.0.1).",
-    );
+    throw new Error(t("address_bad_scheme"));
   }
   if (url.protocol === "http:" && !isLoopback(url)) {
-    throw new Error(
-      `${url.host} is not this computer (localhost or 127.0.0.1), so the extension talks ` +
-        "to it only over https://: over plain http:// anyone on the network could read your " +
-        "sign-in and change what Sayso answers. Use its https:// address.",
-    );
+    throw new Error(t("address_plain_http", url.host));
   }
   return url.origin;
 }
@@ -90,9 +85,9 @@ export const ASKABLE_ORIGINS = ["http://127.0.0.1/*", "http://localhost/*", "htt
  */
 export function checkSaysoAddress(value) {
   const text = String(value ?? "").trim();
-  if (!text) throw new Error("Enter Sayso's address, e.g. https://sayso.example");
+  if (!text) throw new Error(t("address_empty"));
   if (!/^[a-z][a-z0-9+.-]*:/i.test(text)) {
-    throw new Error(`Start the address with https://, e.g. https://${text.replace(/^\/+/, "")}`);
+    throw new Error(t("address_no_scheme", text.replace(/^\/+/, "")));
   }
   const saysoUrl = normalizeSaysoUrl(text);
   const url = new URL(saysoUrl);
@@ -101,7 +96,7 @@ export function checkSaysoAddress(value) {
   if (!covered) {
     // normalizeSaysoUrl refuses every other http address; kept as a last guard so the
     // browser's own error never reaches the consumer.
-    throw new Error("The extension can only talk to an https:// address, or http:// on this computer.");
+    throw new Error(t("address_not_covered"));
   }
   return { saysoUrl, pattern };
 }
@@ -151,21 +146,19 @@ export function authorizeUrl(saysoUrl, { redirectUri, challenge, state }) {
  */
 export function codeFromRedirect(redirectedTo, { state, saysoUrl }) {
   const params = new URL(redirectedTo).searchParams;
-  if (params.get("state") !== state) throw new SaysoError("failed", 0, "Sign-in state mismatch.");
+  if (params.get("state") !== state) throw new SaysoError("failed", 0, t("sign_in_state_mismatch"));
   const iss = params.get("iss");
   if (!iss) {
-    throw new SaysoError(
-      "failed", 0, "Sign-in refused: the answer did not say which server sent it (no iss).",
-    );
+    throw new SaysoError("failed", 0, t("sign_in_no_iss"));
   }
   if (issuerOrigin(iss) !== normalizeSaysoUrl(saysoUrl)) {
-    throw new SaysoError("failed", 0, "Sign-in answered by another server.");
+    throw new SaysoError("failed", 0, t("sign_in_other_server"));
   }
   if (params.get("error")) {
-    throw new SaysoError("failed", 0, `Sign-in not allowed (${params.get("error")}).`);
+    throw new SaysoError("failed", 0, t("sign_in_not_allowed", params.get("error")));
   }
   const code = params.get("code");
-  if (!code) throw new SaysoError("failed", 0, "No code in the sign-in answer.");
+  if (!code) throw new SaysoError("failed", 0, t("sign_in_no_code"));
   return code;
 }
 
@@ -227,7 +220,8 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
       // Never cookies: the extension speaks to Sayso only with its own bearer token.
       return await fetch(`${base}${path}`, { credentials: "omit", ...init });
     } catch (error) {
-      throw new SaysoError("unreachable", 0, `${ERROR_KINDS.unreachable} (${error.message})`);
+      throw new SaysoError("unreachable", 0,
+        t("error_with_detail", t(ERROR_KINDS.unreachable), error.message));
     }
   }
 
@@ -353,7 +347,7 @@ export function createSaysoClient({ saysoUrl, fetch, tokens, now = () => Date.no
       if (!response.ok) throw new SaysoError("failed", response.status);
       const body = await response.json();
       if (!body || typeof body.domains !== "object" || Array.isArray(body.domains)) {
-        throw new SaysoError("failed", response.status, "Sayso answered an unexpected directory.");
+        throw new SaysoError("failed", response.status, t("directory_unexpected"));
       }
       return { domains: body.domains, etag: response.headers?.get?.("ETag") || null };
     },

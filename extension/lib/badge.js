@@ -6,12 +6,12 @@
  */
 
 import { registrableDomain, webPage } from "./domain.js";
+import { plural, t } from "./i18n.js";
 
 /** The title when the tab shows no brand (the manifest's default_title). */
-export const DEFAULT_TITLE = "Sayso: what this site's brand can see";
+export const defaultTitle = () => t("badge_default_title");
 /** The title of the "?" badge: a brand's site, but the extension is signed out. */
-export const SIGNED_OUT_TITLE =
-  "Sayso: this site's brand is on Sayso. Sign in (Sayso options) to see what it can see.";
+export const signedOutTitle = () => t("badge_signed_out_title");
 
 /**
  * The brand id behind a tab's URL, from the directory, or null.
@@ -36,11 +36,10 @@ export function brandOf(url, domains) {
  */
 export function badgeFor(url, { domains, live, signedIn }) {
   const brandId = brandOf(url, domains);
-  if (!brandId) return { text: "", title: DEFAULT_TITLE, brandId: null };
-  if (!signedIn || !live) return { text: "?", title: SIGNED_OUT_TITLE, brandId };
+  if (!brandId) return { text: "", title: defaultTitle(), brandId: null };
+  if (!signedIn || !live) return { text: "?", title: signedOutTitle(), brandId };
   const count = (live[brandId] || []).length;
-  const fields = count === 1 ? "field" : "fields";
-  return { text: String(count), title: `Sayso: this site's brand can see ${count} ${fields}`, brandId };
+  return { text: String(count), title: plural("badge_count_title", count), brandId };
 }
 
 /**

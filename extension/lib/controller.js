@@ -9,6 +9,7 @@
 
 import { SaysoError, authorizeUrl, codeFromRedirect, createSaysoClient, liveFields } from "./api.js";
 import { originPattern, registrableDomain, webPage } from "./domain.js";
+import { t } from "./i18n.js";
 import { newPkce } from "./pkce.js";
 import { createCategoriesStore } from "./stores/categories.js";
 import { createDirectoryStore } from "./stores/directory.js";
@@ -227,7 +228,7 @@ export function createController(deps) {
    */
   async function handle(message) {
     const handler = Object.hasOwn(handlers, message?.type) ? handlers[message.type] : null;
-    if (!handler) throw new SaysoError("failed", 0, `Unknown message ${message?.type}`);
+    if (!handler) throw new SaysoError("failed", 0, t("unknown_message", String(message?.type)));
     return handler(message);
   }
 

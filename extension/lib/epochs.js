@@ -9,6 +9,8 @@
  * @module epochs
  */
 
+import { t } from "./i18n.js";
+
 /** One day. */
 export const DAY_MS = 24 * 60 * 60 * 1000;
 /** One epoch is a week. */
@@ -259,19 +261,19 @@ export function toDisclosure(summary) {
  * @throws {Error} saying what is wrong
  */
 export function checkShown(shown, knownTopic) {
-  if (!Array.isArray(shown)) throw new Error("Send the list of categories shown.");
-  if (shown.length > MAX_SHARED) throw new Error(`At most ${MAX_SHARED} categories can be shared.`);
+  if (!Array.isArray(shown)) throw new Error(t("share_list_missing"));
+  if (shown.length > MAX_SHARED) throw new Error(t("share_too_many", MAX_SHARED));
   const seen = new Set();
   return shown.map((item) => {
     const topicId = item?.topic_id;
     const weight = item?.weight;
     if (!Number.isInteger(topicId) || !knownTopic(topicId)) {
-      throw new Error(`Unknown topic ${JSON.stringify(topicId)}.`);
+      throw new Error(t("share_unknown_topic", JSON.stringify(topicId)));
     }
-    if (seen.has(topicId)) throw new Error(`Topic ${topicId} is listed twice.`);
+    if (seen.has(topicId)) throw new Error(t("share_topic_twice", String(topicId)));
     seen.add(topicId);
     if (typeof weight !== "number" || !(weight > 0 && weight <= 1)) {
-      throw new Error(`The weight of topic ${topicId} must be in (0, 1].`);
+      throw new Error(t("share_bad_weight", String(topicId)));
     }
     return { topic_id: topicId, weight };
   });

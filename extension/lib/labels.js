@@ -5,35 +5,38 @@
  * @module labels
  */
 
-/** Each field or permission a brand may ask for: a short name and what it lets it see or do. */
+import { listOf, t } from "./i18n.js";
+
+/**
+ * Each field or permission a brand may ask for: the catalogue keys of its short name and of
+ * what it lets the brand see or do (messages grant_<id> and grant_<id>_about).
+ */
 export const GRANT_LABELS = {
-  interests: { name: "Your interests", about: "topics you said you are interested in" },
-  browsing_categories: {
-    name: "Your browsing categories",
-    about: "the kinds of sites you visit, as you reviewed and shared them",
-  },
-  channels: {
-    name: "How you want to be contacted",
-    about: "email, text and the like, how often at most, and when not to",
-  },
-  contacts: {
-    name: "Reports of the messages it sends you",
-    about: "so Sayso can check them against how you want to be contacted",
-  },
-  answers: { name: "Your answers to its questions", about: "only the answers you choose to give" },
+  interests: { name: "grant_interests", about: "grant_interests_about" },
+  browsing_categories: { name: "grant_browsing_categories", about: "grant_browsing_categories_about" },
+  channels: { name: "grant_channels", about: "grant_channels_about" },
+  contacts: { name: "grant_contacts", about: "grant_contacts_about" },
+  answers: { name: "grant_answers", about: "grant_answers_about" },
+  age_band: { name: "grant_age_band", about: "grant_age_band_about" },
+  location: { name: "grant_location", about: "grant_location_about" },
+  languages: { name: "grant_languages", about: "grant_languages_about" },
+  life_stage: { name: "grant_life_stage", about: "grant_life_stage_about" },
+  household_size: { name: "grant_household_size", about: "grant_household_size_about" },
+  hear_about: { name: "grant_hear_about", about: "grant_hear_about_about" },
 };
 
 /**
- * The name people use for a field or permission; an unknown one (say, added to Sayso after
- * this version of the extension) is tidied up rather than shown as an id.
+ * The name people use for a field or permission, in their language; an unknown one (say,
+ * added to Sayso after this version of the extension) is tidied up rather than shown as an
+ * id.
  * @param {string} id e.g. "channels"
  * @returns {string} e.g. "How you want to be contacted"
  */
 export function grantName(id) {
   const known = Object.hasOwn(GRANT_LABELS, id) ? GRANT_LABELS[id] : null;
-  if (known) return known.name;
+  if (known) return t(known.name);
   const words = String(id || "").replace(/[_:.-]+/g, " ").trim();
-  return words ? words[0].toUpperCase() + words.slice(1) : "Something unnamed";
+  return words ? words[0].toUpperCase() + words.slice(1) : t("grant_unnamed");
 }
 
 /**
@@ -42,31 +45,22 @@ export function grantName(id) {
  * @returns {string}
  */
 export function grantAbout(id) {
-  return Object.hasOwn(GRANT_LABELS, id) ? GRANT_LABELS[id].about : "";
+  return Object.hasOwn(GRANT_LABELS, id) ? t(GRANT_LABELS[id].about) : "";
 }
 
 /**
- * A list of fields and permissions in words, sorted as given: "Your interests and How you
- * want to be contacted" is not what people write, so later names start lower case.
+ * A list of fields and permissions in words, sorted as given, joined as the language joins
+ * lists. "Your interests and How you want to be contacted" is not what people write, so
+ * later names start lower case, unless the language keeps capitals (German nouns; the
+ * catalogue's lowercase_in_lists says).
  * @param {string[]} ids
  * @returns {string} "" for none
  */
 export function grantList(ids) {
+  const lower = t("lowercase_in_lists") === "yes";
   const names = (ids || []).map((id, i) => {
     const name = grantName(id);
-    return i === 0 ? name : name[0].toLowerCase() + name.slice(1);
+    return i === 0 || !lower ? name : name[0].toLowerCase() + name.slice(1);
   });
-  if (names.length <= 1) return names.join("");
-  return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
-}
-
-/**
- * "1 visit", "3 visits": a count with its noun.
- * @param {number} count
- * @param {string} one the singular
- * @param {string} [many] the plural (one + "s" unless given)
- * @returns {string}
- */
-export function counted(count, one, many = `${one}s`) {
-  return `${count} ${count === 1 ? one : many}`;
+  return names.length ? listOf(names) : "";
 }

@@ -4,6 +4,8 @@
  * @module questions
  */
 
+import { t } from "./i18n.js";
+
 /** The longest free-text answer the server takes. */
 export const MAX_TEXT = 280;
 /** The most topics one answer may name. */
@@ -22,7 +24,7 @@ export const INPUT_FOR_KIND = {
  * @param {string} brandName
  * @returns {string}
  */
-export const questionsHeading = (brandName) => `Questions from ${brandName}`;
+export const questionsHeading = (brandName) => t("questions_from", brandName);
 
 /**
  * The questions to show: those not skipped in this popup session.
@@ -43,7 +45,7 @@ export function parseTopicIds(text) {
   const parts = String(text || "").split(/[\s,]+/).filter(Boolean);
   const ids = [];
   for (const part of parts) {
-    if (!/^\d{1,6}$/.test(part)) throw new Error(`“${part}” is not a topic id (a number).`);
+    if (!/^\d{1,6}$/.test(part)) throw new Error(t("answer_not_topic_id", part));
     const id = Number(part);
     if (!ids.includes(id)) ids.push(id);
   }
@@ -62,35 +64,35 @@ export function readAnswer(question, raw) {
   const options = question.options || [];
   switch (question.kind) {
     case "single":
-      if (!raw) throw new Error("Choose one answer, or skip the question.");
-      if (!options.includes(raw)) throw new Error("That is not one of the choices.");
+      if (!raw) throw new Error(t("answer_choose_one"));
+      if (!options.includes(raw)) throw new Error(t("answer_not_a_choice"));
       return raw;
     case "multiple": {
       const chosen = [...new Set(raw || [])];
-      if (!chosen.length) throw new Error("Tick at least one answer, or skip the question.");
+      if (!chosen.length) throw new Error(t("answer_tick_one"));
       if (chosen.some((c) => !options.includes(c))) {
-        throw new Error("That is not one of the choices.");
+        throw new Error(t("answer_not_a_choice"));
       }
       return options.filter((o) => chosen.includes(o));
     }
     case "text": {
       const text = String(raw || "").trim();
-      if (!text) throw new Error("Write an answer, or skip the question.");
+      if (!text) throw new Error(t("answer_write"));
       // Counted in code points, as the server counts.
       const length = [...text].length;
       if (length > MAX_TEXT) {
-        throw new Error(`Keep the answer to ${MAX_TEXT} characters (it has ${length}).`);
+        throw new Error(t("answer_too_long", MAX_TEXT, length));
       }
       return text;
     }
     case "topics": {
       const ids = parseTopicIds(raw);
-      if (!ids.length) throw new Error("Give at least one topic id, or skip the question.");
-      if (ids.length > MAX_TOPICS) throw new Error(`Give at most ${MAX_TOPICS} topic ids.`);
+      if (!ids.length) throw new Error(t("answer_no_topic"));
+      if (ids.length > MAX_TOPICS) throw new Error(t("answer_too_many_topics", MAX_TOPICS));
       return ids;
     }
     default:
-      throw new Error(`This kind of question (${question.kind}) can't be answered here.`);
+      throw new Error(t("answer_unknown_kind", question.kind));
   }
 }
 

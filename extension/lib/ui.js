@@ -1,9 +1,10 @@
 /**
- * Small DOM helpers the extension's pages share. No chrome.* here.
+ * Small DOM helpers the extension's pages share. No chrome.* here (words come from i18n.js).
  * @module ui
  */
 
 import { ERROR_KINDS } from "./api.js";
+import { t } from "./i18n.js";
 
 /**
  * An element by id.
@@ -31,9 +32,9 @@ export function say(text, kind = "error") {
  */
 export function explain(error) {
   if (error?.kind && error.kind !== "failed" && ERROR_KINDS[error.kind]) {
-    return ERROR_KINDS[error.kind];
+    return t(ERROR_KINDS[error.kind]);
   }
-  return error?.message || ERROR_KINDS.failed;
+  return error?.message || t(ERROR_KINDS.failed);
 }
 
 /**

@@ -1,5 +1,6 @@
 // Asking the browser for access: a bad address never reaches the browser, and the
 // browser's own errors are put in words.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 

@@ -1,5 +1,6 @@
 // The Sayso address is checked in words before the browser is asked for anything: the
 // browser's own "Only permissions specified in the manifest may be requested." never shows.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";

@@ -1,4 +1,5 @@
 // My brands names what each brand can see in words, never by id.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { installPage, settle } from "./fake-dom.js";

@@ -1,6 +1,7 @@
 // Classifier quality on a hand-labelled set of real public sites (test/data/labeled-pages.json).
 // A page counts as a hit when one of its top-3 topics is the label, or on the label's path
 // (its parent chain or a more specific topic under it). Measured numbers go in docs/extension.md.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { classify } from "../lib/classify.js";

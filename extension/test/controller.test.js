@@ -1,5 +1,6 @@
 // The controller as a composition of the stores: the messages that belong to no one store,
 // and the storage the stores share. Each store's behaviour is tested in test/stores/.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DAY_MS, EPOCH_MS, record } from "../lib/epochs.js";

@@ -1,5 +1,7 @@
 // Just enough of a DOM to run the extension's pages under node --test: elements by id,
-// created elements with properties, children, listeners. No layout, no parsing.
+// created elements with properties, children, listeners. No layout, no parsing: the
+// pages' data-i18n texts are not filled here (test/i18n.test.js checks them).
+import "./locale.js";
 
 class FakeElement {
   constructor(tag) {
@@ -49,7 +51,12 @@ export function installPage({ search = "", activeTab = null, sendMessage }) {
   const elements = {};
   const sent = [];
   const byId = (id) => (elements[id] ||= new FakeElement("div"));
-  globalThis.document = { getElementById: byId, createElement: (tag) => new FakeElement(tag) };
+  globalThis.document = {
+    getElementById: byId,
+    createElement: (tag) => new FakeElement(tag),
+    documentElement: new FakeElement("html"),
+    querySelectorAll: () => [],
+  };
   globalThis.location = { search };
   globalThis.chrome = {
     runtime: { sendMessage: async (message) => { sent.push(message); return sendMessage(message); } },

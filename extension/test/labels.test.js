@@ -1,7 +1,9 @@
+import { useLocale } from "./locale.js";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { GRANT_LABELS, counted, grantAbout, grantList, grantName } from "../lib/labels.js";
+import { plural } from "../lib/i18n.js";
+import { GRANT_LABELS, grantAbout, grantList, grantName } from "../lib/labels.js";
 
 test("every field and permission Sayso knows has a plain name", () => {
   // The names the server grants under (server/sayso/fields.py FIELDS and PERMISSIONS).
@@ -36,8 +38,25 @@ test("a list of grants reads as a sentence", () => {
     /answers, contacts|channels, interests/);
 });
 
-test("counts have their noun", () => {
-  assert.equal(counted(1, "visit"), "1 visit");
-  assert.equal(counted(3, "visit"), "3 visits");
-  assert.equal(counted(2, "category", "categories"), "2 categories");
+test("counts have their noun, in the language's plural forms", () => {
+  assert.equal(plural("review_visits", 1), "1 visit");
+  assert.equal(plural("review_visits", 0), "0 visits");
+  assert.equal(plural("review_visits", 3), "3 visits");
+  useLocale("fr");
+  try {
+    // French counts 0 and 1 as singular, and writes numbers its own way.
+    assert.equal(plural("review_visits", 0), "0 visite");
+    assert.equal(plural("review_visits", 1), "1 visite");
+    assert.equal(plural("review_visits", 1500), "1\u202f500 visites");
+    assert.equal(grantList(["channels", "interests"]),
+      "Vos préférences de contact et vos centres d'intérêt");
+    useLocale("de");
+    assert.equal(plural("review_days", 1), "an 1 Tag");
+    assert.equal(plural("review_days", 2), "an 2 Tagen");
+    // German nouns keep their capitals inside a list.
+    assert.equal(grantList(["channels", "interests", "age_band"]),
+      "Ihre Kontaktwünsche, Ihre Interessen und Ihre Altersgruppe");
+  } finally {
+    useLocale("en");
+  }
 });

@@ -1,5 +1,6 @@
 // Signed out, the popup still says which brand is behind the site and what it asks to see,
 // in plain words, and offers to sign in; it shows no toggle it could not honour.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { installPage, settle } from "./fake-dom.js";

@@ -1,5 +1,6 @@
 // The popup acts on the tab it was opened over, and nothing that ships reads a page's own
 // address: no test hook (such as popup.html?url=) can point the popup at another site.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { test } from "node:test";

@@ -1,4 +1,5 @@
 // The real popup.js on a fake DOM, against a background that refuses a toggle.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { installPage, settle } from "./fake-dom.js";

@@ -1,5 +1,6 @@
 // The real review.js on a fake DOM: the evidence and the sites behind each category are
 // shown; a site or a category can be removed; Share sends the list the page shows.
+import "./locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { installPage, settle } from "./fake-dom.js";

@@ -538,7 +538,8 @@ def test_extension_signs_in_toggles_a_field_and_shares_reviewed_categories(
     auth = popup_info.value
     auth.get_by_label("Email").fill(consumer.email)
     auth.get_by_label("Password").fill(consumer.password)
-    auth.get_by_role("button", name="Sign in").click()
+    # exact: the sign-in page also offers "Sign in with a passkey".
+    auth.get_by_role("button", name="Sign in", exact=True).click()
     heading = auth.get_by_role("heading", name=re.compile("manage your consent"))
     expect(heading).to_be_visible()
     # Allow is the consent: no second opt-in box to forget.

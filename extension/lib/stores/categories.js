@@ -8,6 +8,7 @@
 import { SaysoError } from "../api.js";
 import { classify } from "../classify.js";
 import { registrableDomain } from "../domain.js";
+import { t } from "../i18n.js";
 import { MAX_SHARED, blockTopic, checkShown, confidenceOf, emptyState, evidence, forgetCounts,
   record, removeSite, removeTopic, stillCounted, toDisclosure } from "../epochs.js";
 
@@ -83,7 +84,7 @@ export function createCategoriesStore({ storage, now, tables }) {
    * @throws {SaysoError} if `site` is no site
    */
   async function removeSiteCounts(site) {
-    if (typeof site !== "string" || !site) throw new SaysoError("failed", 0, "Which site?");
+    if (typeof site !== "string" || !site) throw new SaysoError("failed", 0, t("site_missing"));
     await update((state) => removeSite(state, site));
   }
 
@@ -140,8 +141,7 @@ export function createCategoriesStore({ storage, now, tables }) {
     }
     const value = stillCounted(await read(), reviewed, now());
     if (reviewed.length && !value.length) {
-      throw new SaysoError("failed", 0,
-        "None of the categories shown is counted any more. Reload the page to review again.");
+      throw new SaysoError("failed", 0, t("share_nothing_counted"));
     }
     return { value, leftOut: reviewed.length - value.length };
   }

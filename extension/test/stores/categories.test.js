@@ -1,5 +1,6 @@
 // The browsing-categories store (lib/stores/categories.js): on its own, then through the
 // controller's messages and visit hook against the fake Sayso.
+import "../locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DAY_MS, EPOCH_MS, emptyState } from "../../lib/epochs.js";

@@ -1,5 +1,6 @@
 // The brand directory store (lib/stores/directory.js): on its own, then through the
 // controller's messages against the fake Sayso.
+import "../locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DIRECTORY_KEY, DIRECTORY_MAX_AGE_MS, createDirectoryStore }

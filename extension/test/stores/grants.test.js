@@ -1,9 +1,10 @@
 // The grants and badge store (lib/stores/grants.js): on its own, then through the
 // controller's messages against the fake Sayso.
+import "../locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SaysoError } from "../../lib/api.js";
-import { DEFAULT_TITLE, SIGNED_OUT_TITLE } from "../../lib/badge.js";
+import { defaultTitle, signedOutTitle } from "../../lib/badge.js";
 import { OVERVIEW_KEY, createGrantsStore } from "../../lib/stores/grants.js";
 import { BRAND_URL, DIRECTORY, SIGNED_IN, setup } from "../fake-sayso.js";
 import { fakeClock, keysTouched, memoryStorage } from "../fake-storage.js";
@@ -48,11 +49,11 @@ test("grants store: one tab's badge is a count, '?' signed out, or nothing off b
   await grants.showBadge(1, BRAND_URL);
   await grants.showBadge(2, "https://nobody.example/");
   assert.deepEqual(badges, { 1: "1", 2: "" });
-  assert.equal(titles[2], DEFAULT_TITLE);
+  assert.equal(titles[2], defaultTitle());
   const signedOut = grantsStore({ initial, signedIn: false });
   await signedOut.grants.showBadge(1, BRAND_URL);
   assert.equal(signedOut.badges[1], "?");
-  assert.equal(signedOut.titles[1], SIGNED_OUT_TITLE);
+  assert.equal(signedOut.titles[1], signedOutTitle());
 });
 
 test("grants store: every open web tab's badge is set, but private windows' and closed tabs'", async () => {
@@ -154,7 +155,7 @@ test("signed out or revoked, a brand's site shows '?' (sign in), not a count", a
   await controller.visited(3, { url: BRAND_URL, title: "x" });
   await controller.visited(4, { url: "https://nobody.example/", title: "x" });
   assert.equal(badges[3], "?");
-  assert.equal(titles[3], SIGNED_OUT_TITLE);
+  assert.equal(titles[3], signedOutTitle());
   assert.equal(badges[4], "");
 
   // A token Sayso no longer accepts: forgotten, and the badge says "?" too.

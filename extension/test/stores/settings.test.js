@@ -1,5 +1,6 @@
 // The settings and sign-in store (lib/stores/settings.js): on its own, then through the
 // controller's messages against the fake Sayso.
+import "../locale.js"; // the English catalogue, read as chrome.i18n reads it
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DEFAULT_SAYSO_URL } from "../../lib/api.js";
