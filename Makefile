@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export SAYSO_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test lint format install install-dev clean bench bench-ab bench-profile test-extension screenshots
+.PHONY: run test lint format install install-dev clean bench bench-ab bench-profile test-extension screenshots translations translations-extract
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,22 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+## translations-extract: gather every translatable string (babel.cfg) into messages.pot and
+## merge it into the French and German catalogues (new strings appear untranslated there)
+TRANSLATIONS := server/sayso/translations
+translations-extract: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
+		--no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+		--no-wrap --no-fuzzy-matching --ignore-obsolete
+
+## translations: compile the catalogues (.po) into the .mo files the server reads; the
+## .mo files are committed too, and tests/unit/test_translations.py fails when stale
+translations: install
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
+
 ## run: set up, migrate the embedded SQLite database, seed demo data, serve on $(HOST):$(PORT)
-run: install
+run: install translations
 	$(BIN)/sayso db upgrade
 	$(BIN)/sayso demo
 	@echo "Sayso is starting on http://$(HOST):$(PORT)"
@@ -33,7 +47,7 @@ run: install
 
 ## test: set up with the dev tools, then ruff, the whole pytest suite, and the extension's
 ## node tests and web-ext lint
-test: install-dev test-extension
+test: install-dev translations test-extension tests/clients/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -41,6 +55,12 @@ test: install-dev test-extension
 # The extension's dev tools (web-ext), from package-lock.json; reinstalled when it changes.
 extension/node_modules/.package-lock.json: extension/package-lock.json
 	npm ci --prefix extension --no-audit --no-fund
+	touch $@
+
+# The JavaScript OAuth clients the brand guide names (openid-client, oauth4webapi), which
+# tests/functional/test_off_the_shelf_clients.py runs against Sayso.
+tests/clients/node_modules/.package-lock.json: tests/clients/package-lock.json
+	npm ci --prefix tests/clients --no-audit --no-fund
 	touch $@
 
 ## test-extension: node --test unit tests, then web-ext lint of the Firefox build

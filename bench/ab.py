@@ -89,7 +89,7 @@ def ab_backend(backend: str, earlier_root: Path, stack: ExitStack) -> dict:
     for server in servers.values():
         stack.callback(server.stop)
     brand = make_brand(app.test_cli_runner(), "Bookshop", "bookshop.example", ["interests"])
-    consumer = sign_up(servers["this"].base, "ada@example.org")
+    consumer = sign_up(app.test_cli_runner(), servers["this"].base, "ada@example.org")
     parts: dict = {(s, side): [] for s in ("S1", "S4") for side in servers}
     for round_ in range(ROUNDS):
         order = list(servers) if round_ % 2 == 0 else list(reversed(servers))

@@ -28,7 +28,7 @@ from tempfile import TemporaryDirectory
 import flask_migrate
 
 # The tests' own helpers drive the consent flow through the test client.
-from tests.helpers import api_headers, sign_up
+from tests.helpers import PASSWORD, api_headers, log_in
 from tests.oauth_helpers import bearer, connect, make_brand
 
 from bench import run
@@ -139,6 +139,7 @@ def main() -> None:
                 SAYSO_ARGON2_MEMORY_COST=str(8 * 1024),
                 SAYSO_LOG_LEVEL="WARNING",
                 SAYSO_ISSUER=run.ISSUER,
+                SAYSO_MAIL_URL=run.MAIL_URL,
                 # One read at a time, nothing else: no sequencer thread in this process.
                 SAYSO_LEDGER_SEQUENCER="off",
             )
@@ -147,7 +148,11 @@ def main() -> None:
                 flask_migrate.upgrade()
             client = app.test_client()
             brand = make_brand(app.test_cli_runner())
-            sign_up(client, "ada@example.org")
+            app.test_cli_runner().invoke(
+                args=["consumers", "create", "ada@example.org", "--password-stdin"],
+                input=PASSWORD,
+            )
+            log_in(client, "ada@example.org")
             client.put("/api/v1/me/disclosures", json=run.DISCLOSURES, headers=api_headers(client))
             token = connect(client, brand, ["interests"])["access_token"]
             reader = app.test_client()

@@ -130,6 +130,8 @@ WITNESS_NAME = "bench.localhost/witness"
 # Production needs an https issuer; every URL here is loopback, so it is only a name (the
 # log's origin, "sayso.bench.localhost/ledger", comes from it, the same for every process).
 ISSUER = "https://sayso.bench.localhost"
+#: Production needs a mail server; no bench scenario sends mail (consumers come from the CLI).
+MAIL_URL = "smtp://mail.bench.localhost:587"
 LOAD_DEADLINE_SECONDS = 120
 STARTUP_SECONDS = 60
 ALL_FIELDS = ["interests", "browsing_categories", "channels"]
@@ -225,6 +227,7 @@ def app_config(instance: Path, url: str, keys: dict) -> dict:
         "SIGNING_KEY": keys["signing"],
         "LOG_LEVEL": "WARNING",
         "ISSUER": ISSUER,
+        "MAIL_URL": MAIL_URL,
     }
 
 
@@ -264,6 +267,7 @@ class Server:
             SAYSO_ARGON2_MEMORY_COST=str(8 * 1024),
             SAYSO_LOG_LEVEL="WARNING",
             SAYSO_ISSUER=ISSUER,
+            SAYSO_MAIL_URL=MAIL_URL,
             # The defaults, said: a sequencer thread in each process, one elected; a round
             # (integrate, sign if the tree grew, ask the witnesses) every second.
             SAYSO_LEDGER_SEQUENCER="background",
@@ -508,18 +512,22 @@ def make_brand(runner, name: str, domain: str, fields: list[str]) -> Brand:
     return Brand(made["client_id"], made["client_secret"], made["brand_id"], redirect, fields)
 
 
-def sign_up(base: str, email: str) -> Consumer:
-    """Sign up through the form and disclose every field."""
+def sign_up(runner, base: str, email: str) -> Consumer:
+    """A consumer made with the CLI (a confirmed address: signing up through the form waits
+    for an emailed link), signed in through the form, who discloses every field."""
+    made = runner.invoke(args=["consumers", "create", email, "--password-stdin"], input=PASSWORD)
+    if made.exit_code != 0:
+        raise RuntimeError(made.output)
     http = requests.Session()
-    page = http.get(base + "/signup", timeout=10).text
+    page = http.get(base + "/login", timeout=10).text
     answer = http.post(
-        base + "/signup",
+        base + "/login",
         data={"email": email, "password": PASSWORD, "csrf_token": _CSRF.search(page).group(1)},
         allow_redirects=False,
         timeout=10,
     )
     if answer.status_code != 302:
-        raise RuntimeError(f"sign-up failed: {answer.status_code} {answer.text[:500]}")
+        raise RuntimeError(f"sign-in failed: {answer.status_code} {answer.text[:500]}")
     headers = {"X-CSRFToken": http.get(base + "/api/v1/me", timeout=10).json()["csrf_token"]}
     put = http.put(base + "/api/v1/me/disclosures", json=DISCLOSURES, headers=headers, timeout=10)
     if put.status_code != 200:
@@ -1237,7 +1245,7 @@ def scale_out(scale: dict) -> dict:
         tokens = []
         for number in range(S11_CONSUMERS):
             server = servers[number % len(servers)]
-            consumer = sign_up(server.base, f"s11-{number}@example.org")
+            consumer = sign_up(app.test_cli_runner(), server.base, f"s11-{number}@example.org")
             tokens.append(fresh_token(server, consumer, brand))
         ports = [server.port for server in servers]
         commit = {"method": "POST", "path": "/_bench/commit"}
@@ -1319,7 +1327,7 @@ def scenarios(app, server: Server, scale: dict, backend: str, out: dict) -> tupl
     one = make_brand(runner, "Bookshop", "bookshop.example", ["interests"])
     three = make_brand(runner, "Cafe", "cafe.example", list(ALL_FIELDS))
     racer = make_brand(runner, "Racer", "racer.example", ["interests", "channels"])
-    consumer = sign_up(server.base, "ada@example.org")
+    consumer = sign_up(runner, server.base, "ada@example.org")
     token_one = fresh_token(server, consumer, one)
     token_three = fresh_token(server, consumer, three)
     count = scale["requests"]

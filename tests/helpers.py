@@ -12,9 +12,14 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
 
 from sqlalchemy import event
 
+from sayso import services
 from sayso.extensions import db
 
 PASSWORD = "correct horse battery"
@@ -30,9 +35,58 @@ def csrf_token(client, path: str = "/login") -> str:
 
 
 def sign_up(client, email: str, password: str = PASSWORD):
-    """Sign up through the page, as a person would."""
+    """Sign up through the page, as a person would, then follow the emailed confirmation
+    link (delivered by the mail worker into the instance's mail folder) and confirm with
+    the password: the answer that signs in (302), as signing up did before addresses were
+    confirmed. When no confirmation link comes (the address has an account), the sign-up
+    page's answer."""
     token = csrf_token(client, "/signup")
-    return client.post("/signup", data={"email": email, "password": password, "csrf_token": token})
+    form = {"email": email, "password": password, "csrf_token": token}
+    answer = client.post("/signup", data=form)
+    if answer.status_code != 200:
+        return answer
+    link = emailed_link(client.application, email, "/account/confirm/")
+    if link is None:
+        return answer
+    return confirm_address(client, link, password)
+
+
+def signed_up_unconfirmed(client, email: str, password: str = PASSWORD):
+    """Sign up through the page and sign in, leaving the address unconfirmed."""
+    token = csrf_token(client, "/signup")
+    client.post("/signup", data={"email": email, "password": password, "csrf_token": token})
+    return log_in(client, email, password)
+
+
+def confirm_address(client, link: str, password: str = PASSWORD):
+    """Open an emailed confirmation link and confirm with the password, as a person would."""
+    token = csrf_token(client, link)
+    return client.post(link, data={"password": password, "csrf_token": token})
+
+
+def emailed(app, email: str) -> list[EmailMessage]:
+    """Every message to ``email`` so far, oldest first: the mail worker runs a round first,
+    writing what is due into the instance's mail folder (no SAYSO_MAIL_URL in tests)."""
+    with app.app_context():
+        services.mail().deliver_due()
+    folder = Path(app.instance_path) / "mail"
+    messages = [
+        BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        for path in sorted(folder.glob("*.eml"))
+    ]
+    return [m for m in messages if m["To"].addresses[0].addr_spec.casefold() == email.casefold()]
+
+
+def link_in(message: EmailMessage, path: str) -> str | None:
+    """The path and query of the link to ``path...`` in a message's text, if it has one."""
+    found = re.search(rf"https?://[^/\s]+({re.escape(path)}\S+)", message.get_content())
+    return found.group(1) if found else None
+
+
+def emailed_link(app, email: str, path: str) -> str | None:
+    """The link to ``path...`` in the newest message to ``email``, if it has one."""
+    messages = emailed(app, email)
+    return link_in(messages[-1], path) if messages else None
 
 
 def log_in(client, email: str, password: str = PASSWORD, next: str = ""):

@@ -3,30 +3,38 @@
 It asks for three fields and two permissions, shows in plain words what the consumer let
 it see (their answer to its question too), reads the profile afresh on every page view,
 refreshes (and rotates) its tokens, asks Sayso's contact policy before its weekly email
-and reports the email it sent, and applies Sayso's signed revocation webhooks. See
-README.md beside this file to run it.
+and reports the email it sent, and applies Sayso's signed revocation webhooks. Its tokens
+are bound to a key it keeps (DPoP, RFC 9449): every call to Sayso carries a proof signed
+with it, so a token copied from its database is useless elsewhere. See README.md beside
+this file to run it.
 
 It deliberately imports nothing from Sayso: a brand only has Sayso's public interface.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+from joserfc import jws
+from joserfc.jwk import ECKey
+from requests.adapters import HTTPAdapter
 
 #: What the bookshop asks for. The consumer may grant any subset of it.
 SCOPE = "interests:read browsing_categories:read channels:read answers:read contacts:write"
@@ -91,6 +99,8 @@ def create_app(config: dict | None = None) -> Flask:
     store = BookshopStore(app.config["BOOKSHOP_DATABASE"])
     store.create_tables()
     app.extensions["bookshop_store"] = store
+    dpop = DPoPKey(store.dpop_key())
+    app.extensions["bookshop_dpop"] = dpop
 
     sayso_url = app.config["BOOKSHOP_SAYSO_URL"]
     oauth = OAuth(app)
@@ -105,6 +115,8 @@ def create_app(config: dict | None = None) -> Flask:
             "code_challenge_method": "S256",
             "default_timeout": SAYSO_TIMEOUT,
         },
+        # Every session Authlib opens to Sayso signs DPoP proofs with our key.
+        compliance_fix=dpop.install,
     )
     app.extensions["bookshop_oauth"] = oauth
 
@@ -151,6 +163,10 @@ class BookshopStore:
             sent_at TEXT NOT NULL,
             reported INTEGER NOT NULL DEFAULT 0
         );
+        CREATE TABLE IF NOT EXISTS dpop_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            private_jwk TEXT NOT NULL
+        );
         CREATE TABLE IF NOT EXISTS webhook_events (
             event_id TEXT PRIMARY KEY,
             type TEXT NOT NULL,
@@ -182,6 +198,17 @@ class BookshopStore:
         """Create the tables if they are missing."""
         with closing(sqlite3.connect(self.path)) as conn:
             conn.executescript(self.SCHEMA)
+
+    def dpop_key(self) -> dict:
+        """Our DPoP private key (a JWK), made the first time: Sayso binds our tokens to it,
+        so it must outlive restarts, and it never leaves this database."""
+        with self.transaction(immediate=True) as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO dpop_key (id, private_jwk) VALUES (1, ?)",
+                (json.dumps(ECKey.generate_key("P-256").as_dict(private=True)),),
+            )
+            row = conn.execute("SELECT private_jwk FROM dpop_key WHERE id = 1").fetchone()
+        return json.loads(row["private_jwk"])
 
     def connection(self, sub: str) -> sqlite3.Row | None:
         """The stored connection for a subject."""
@@ -288,6 +315,122 @@ class BookshopStore:
         return [{**dict(r), "fields": json.loads(r["fields"])} for r in rows]
 
 
+# --- DPoP: proofs that we hold the key our tokens are bound to ---------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class DPoPKey:
+    """Our DPoP key (RFC 9449) and the last nonce each server handed out.
+
+    Authlib's client knows bearer tokens only, so :meth:`install` teaches each session it
+    opens two things: to send our tokens with the ``DPoP`` scheme, and (through
+    :class:`DPoPAdapter`) to add a fresh proof to every request that carries credentials.
+    """
+
+    def __init__(self, private_jwk: dict):
+        self.key = ECKey.import_key(private_jwk)
+        self.public_jwk = self.key.as_dict(private=False)
+        self._nonces: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def proof(self, method: str, url: str, access_token: str | None = None) -> str:
+        """A proof for one request: its method and URL (no query), a unique ``jti``, the
+        time, the server's nonce if it gave one, and with a token the token's hash."""
+        parts = urlsplit(url)
+        claims = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": method,
+            "htu": f"{parts.scheme}://{parts.netloc}{parts.path}",
+            "iat": int(time.time()),
+        }
+        nonce = self.nonce_for(url)
+        if nonce:
+            claims["nonce"] = nonce
+        if access_token:
+            claims["ath"] = _b64(hashlib.sha256(access_token.encode()).digest())
+        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.public_jwk}
+        return jws.serialize_compact(header, json.dumps(claims), self.key)
+
+    @staticmethod
+    def _origin(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def nonce_for(self, url: str) -> str | None:
+        """The last nonce the server at ``url`` handed out."""
+        with self._lock:
+            return self._nonces.get(self._origin(url))
+
+    def remember_nonce(self, url: str, response: requests.Response) -> None:
+        """Keep the nonce a response hands out (``DPoP-Nonce``), for the next proofs."""
+        nonce = response.headers.get("DPoP-Nonce")
+        if nonce:
+            with self._lock:
+                self._nonces[self._origin(url)] = nonce
+
+    def install(self, session) -> None:
+        """Make an Authlib session send DPoP-bound tokens, each request with a proof."""
+        session.token_auth.SIGN_METHODS = {
+            **session.token_auth.SIGN_METHODS,
+            "dpop": _add_dpop_token,
+        }
+        adapter = DPoPAdapter(self)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+
+
+def _add_dpop_token(token, uri, headers, body, placement="header"):
+    """Authlib sign method: the token in ``Authorization: DPoP``, always in the header
+    (the proof is the adapter's, which knows the method)."""
+    headers["Authorization"] = f"DPoP {token}"
+    return uri, headers, body
+
+
+def _wants_nonce(response: requests.Response) -> bool:
+    """Whether the server refused the proof for want of its nonce (RFC 9449 section 8 and
+    9): a 400 at the token endpoint, a 401 at the API."""
+    if response.status_code == 401:
+        return 'error="use_dpop_nonce"' in response.headers.get("WWW-Authenticate", "")
+    if response.status_code == 400 and "DPoP-Nonce" in response.headers:
+        try:
+            return response.json().get("error") == "use_dpop_nonce"
+        except ValueError:
+            return False
+    return False
+
+
+class DPoPAdapter(HTTPAdapter):
+    """Adds a DPoP proof to each request that carries credentials (the client's at the
+    token endpoint, a token at the API), and sends it once more, with a new proof, when
+    the server answers that it wants its nonce in it."""
+
+    def __init__(self, key: DPoPKey):
+        super().__init__()
+        self.dpop = key
+
+    def _sign(self, request: requests.PreparedRequest) -> None:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() not in {"basic", "dpop"}:
+            return  # nothing to prove (the metadata, say)
+        token = credentials if scheme.lower() == "dpop" else None
+        request.headers["DPoP"] = self.dpop.proof(request.method, request.url, token)
+
+    def send(self, request, **kwargs):
+        self._sign(request)
+        response = super().send(request, **kwargs)
+        self.dpop.remember_nonce(request.url, response)
+        if "DPoP" in request.headers and _wants_nonce(response):
+            response.close()
+            retry = request.copy()
+            self._sign(retry)
+            response = super().send(retry, **kwargs)
+            self.dpop.remember_nonce(request.url, response)
+        return response
+
+
 # --- Reading the profile, refreshing tokens --------------------------------------------
 
 
@@ -307,10 +450,11 @@ class ProfileView:
     profile: dict = field(default_factory=dict)
 
 
-def _bearer(row_or_token) -> dict:
+def _dpop_token(row_or_token) -> dict:
     # No expires_at on purpose: Authlib would otherwise refresh on its own, sending the
     # full configured scope, which Sayso rightly refuses when the consumer granted a subset.
-    return {"access_token": row_or_token["access_token"], "token_type": "Bearer"}
+    # Every token we get is DPoP-bound (we send a proof with every token request).
+    return {"access_token": row_or_token["access_token"], "token_type": "DPoP"}
 
 
 def refresh(sub: str, stale: str) -> dict:
@@ -347,7 +491,7 @@ def refresh(sub: str, stale: str) -> dict:
 
 def _call(method: str, path: str, token: dict, **kwargs) -> requests.Response:
     try:
-        return _sayso().request(method, path, token=_bearer(token), **kwargs)
+        return _sayso().request(method, path, token=_dpop_token(token), **kwargs)
     except requests.RequestException as exc:
         raise SaysoUnavailable(str(exc)) from None
 

@@ -12,7 +12,7 @@ __all__ = ["create_app"]
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Sayso application; ``test_config`` overrides everything else."""
-    from sayso import config, errors, logs, models, security  # noqa: F401  (models: tables)
+    from sayso import config, errors, i18n, logs, models, security  # noqa: F401  (models: tables)
     from sayso.db import GroupCommit, configure_engine, engine_options, normalize_url
     from sayso.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -53,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    i18n.init_app(app)  # the page's language, and dates and numbers in it
     with app.app_context():
         configure_engine(db.engine)
         # SQLite: profile reads share a transaction and its commit (one fsync for many).
@@ -61,7 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             app.extensions["sayso_read_groups"] = GroupCommit(db.engine)
 
-    from sayso import auth, commands
+    from sayso import auth, commands, mail_background
     from sayso.api import bp as api_bp
     from sayso.console import bp as console_bp
     from sayso.health import bp as health_bp
@@ -89,4 +90,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(wellknown_bp)
     commands.init_app(app)
     runner.init_app(app)
+    mail_background.init_app(app)
     return app

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from sayso import services
@@ -13,6 +14,7 @@ from sayso.errors import error_response, wants_json
 from sayso.extensions import csrf, db, login_manager
 from sayso.fields import MANAGE_SCOPE
 from sayso.models import Account
+from sayso.shared.forms import N_
 
 
 def safe_next(target: str | None, default: str | None) -> str | None:
@@ -25,7 +27,12 @@ def safe_next(target: str | None, default: str | None) -> str | None:
     return target
 
 
-SESSION_ENDED = "Your session had ended. Sign in again, then repeat what you were doing."
+#: The Flask session key of the random id of the browser's session record.
+SESSION_ID = "sid"
+#: The Flask session key of when (Unix time) the person last proved who they are.
+AUTHENTICATED_AT = "authenticated_at"
+
+SESSION_ENDED = N_("Your session had ended. Sign in again, then repeat what you were doing.")
 
 
 def _resume_after_sign_in() -> str | None:
@@ -45,6 +52,14 @@ def _resume_after_sign_in() -> str | None:
     return safe_next(page, None)
 
 
+#: The roles in words (translated where shown).
+ROLE_WORDS = {"consumer": N_("consumer"), "brand": N_("brand"), "officer": N_("officer")}
+
+
+def _role(role: str) -> str:
+    return gettext(ROLE_WORDS.get(role, role))
+
+
 def role_required(role: str):
     """Signed in, and with this role: a brand's or officer's account is not a consumer's,
     and must not disclose, grant or revoke as one (and the other way round)."""
@@ -54,7 +69,7 @@ def role_required(role: str):
         @login_required
         def wrapper(*args, **kwargs):
             if current_user.role != role:
-                abort(403, f"This page is for {role} accounts.")
+                abort(403, gettext("This page is for %(role)s accounts.", role=_role(role)))
             return view(*args, **kwargs)
 
         return wrapper
@@ -82,7 +97,8 @@ def consent_manager_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        scheme = request.headers.get("Authorization", "").split(" ", 1)[0].lower()
+        bearer = scheme in {"bearer", "dpop"}  # a DPoP-bound token (RFC 9449) is one too
         # A token in the URL goes the bearer way too, to be refused and revoked there.
         bearer = bearer or "access_token" in request.args or "access_token" in request.form
         if bearer and not current_user.is_authenticated:
@@ -94,7 +110,7 @@ def consent_manager_required(view):
             if token.brand_id is not None or account is None or not account.is_active:
                 raise BearerRefused(unauthorized_token("This token cannot manage consent."))
             if account.role != "consumer":
-                abort(403, "This page is for consumer accounts.")
+                abort(403, gettext("This page is for %(role)s accounts.", role=_role("consumer")))
             g.bearer_consumer = account
             return view(*args, **kwargs)
         if request.method in current_app.config["WTF_CSRF_METHODS"]:
@@ -123,13 +139,19 @@ def init_app(app) -> None:
 
     @login_manager.user_loader
     def load_account(session_id: str):
-        return services.accounts().load_session(session_id)
+        # The cookie names the account and its session epoch (Account.get_id) and carries
+        # the random id of its server-side session record (services/sessions.py), which
+        # must be live: one statement either way.
+        account_id, _, epoch = session_id.partition(".")
+        if not (account_id.isdigit() and epoch.isdigit()):
+            return None
+        return services.session_records().load(int(account_id), int(epoch), session.get(SESSION_ID))
 
     @login_manager.unauthorized_handler
     def unauthorized():
         if wants_json():
             return error_response(401, "Sign in first.")
         if request.method not in ("GET", "HEAD"):
-            flash(SESSION_ENDED)
+            flash(gettext(SESSION_ENDED))
         target = _resume_after_sign_in()
         return redirect(url_for("web.login", next=target) if target else url_for("web.login"))

@@ -20,6 +20,7 @@ from limits import parse_many
 
 from sayso.ledger.witnesses import WitnessConfigError, parse_witnesses
 from sayso.shared.crypto import MasterKeys, legacy_subject_key
+from sayso.shared.mail_settings import read_mail_settings
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ ENV_OVERRIDES = {
     "INITIAL_ACCESS_TOKEN_SECONDS": ("SAYSO_INITIAL_ACCESS_TOKEN_SECONDS", int),
     "INITIAL_ACCESS_TOKEN_USES": ("SAYSO_INITIAL_ACCESS_TOKEN_USES", int),
     "REFRESH_GRACE_SECONDS": ("SAYSO_REFRESH_GRACE_SECONDS", int),
+    "DPOP_NONCE": ("SAYSO_DPOP_NONCE", str),
+    "DPOP_PROOF_SECONDS": ("SAYSO_DPOP_PROOF_SECONDS", int),
+    "MAIL_URL": ("SAYSO_MAIL_URL", str),
+    "MAIL_FROM": ("SAYSO_MAIL_FROM", str),
+    "MAIL_WORKER": ("SAYSO_MAIL_WORKER", str),
 }
 
 
@@ -139,6 +145,8 @@ def defaults(instance_path: str) -> dict:
         # token for the same new pair, while that pair is unused (0: never; every second
         # presentation is reuse). See docs/brands.md "Refreshing".
         "REFRESH_GRACE_SECONDS": 10,
+        "DPOP_NONCE": "api",  # where DPoP proofs need a server nonce: api, all, off
+        "DPOP_PROOF_SECONDS": 60,  # how far a proof's iat may be from our clock
         # Brands' redirect and webhook URLs must be https; http on a loopback host is
         # allowed only when this is true (default: everywhere but production), so the
         # sample bookshop can run on http://127.0.0.1 while you try Sayso.
@@ -184,6 +192,7 @@ def load_config(app, test_config: dict | None) -> None:
                 # Without it the issuer, and every URL in the metadata, comes from each
                 # request's Host header.
                 "SAYSO_ISSUER",
+                "SAYSO_MAIL_URL",  # else no address is confirmed, no password reset
             )
             if var not in given
             # The log's key may come from a file instead (outside the instance folder).
@@ -336,6 +345,7 @@ def _check_values(cfg) -> None:
     if not 1 <= cfg["INITIAL_ACCESS_TOKEN_USES"] <= 1000:
         raise ConfigError("SAYSO_INITIAL_ACCESS_TOKEN_USES must be between 1 and 1000")
     cfg["ISSUER"] = _issuer(cfg["ISSUER"], production=cfg["ENV"] == "production")
+    read_mail_settings(cfg, ConfigError)  # MAIL_SERVER, MAIL_SENDER, MAIL_WORKER
 
 
 def _issuer(value: str, production: bool) -> str:

@@ -16,12 +16,13 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from sayso.extensions import db
 from sayso.faults import DATABASE_ERRORS, RETRY_AFTER_SECONDS, is_transient
+from sayso.i18n import N_
 from sayso.shared.crypto import MasterKeyMissing
 
 log = logging.getLogger(__name__)
 
 #: What a client is told when the database failed it for a moment (``faults.py``).
-UNAVAILABLE_MESSAGE = (
+UNAVAILABLE_MESSAGE = N_(
     "Sayso could not reach its database just now. Nothing was half done: try again in a moment."
 )
 
@@ -39,10 +40,24 @@ _CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+#: A form sent with a stale (or no) CSRF token.
+CSRF_EXPIRED = N_(
+    "This form has expired (or was sent from another page). Reload the page and try again."
+)
+
+#: The statuses error.html has a heading for (and whose werkzeug words are translated:
+#: sayso/i18n_extract.py). Pages translate a message; the JSON ``message`` stays English.
+PAGE_STATUSES = (400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429, 500, 503)
 
 
 #: OAuth endpoints that machines call: their errors follow RFC 6749 §5.2 in shape.
-OAUTH_MACHINE_PATHS = ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/register")
+OAUTH_MACHINE_PATHS = (
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/oauth/register",
+    "/oauth/par",
+)
 
 
 def wants_json() -> bool:
@@ -106,13 +121,13 @@ def init_app(app) -> None:
     @app.errorhandler(ValidationError)
     def validation_failed(exc: ValidationError):
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return _respond(422, "The request did not pass validation.", fields=fields)
+        return _respond(422, N_("The request did not pass validation."), fields=fields)
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError):
         return _respond(
             400,
-            "This form has expired (or was sent from another page). Reload the page and try again.",
+            CSRF_EXPIRED,
             "csrf_failed",
         )
 

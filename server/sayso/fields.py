@@ -8,13 +8,15 @@ a description people read on consent pages. Adding a field is one entry in ``FIE
 from __future__ import annotations
 
 import re
-import unicodedata
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from sayso import about_fields as about
+from sayso.shared.text import not_blank, plain_text, unicode_text  # noqa: F401  (re-exported)
 from sayso.taxonomy import is_topic
 
 #: The expiries a consumer may pick on the consent page.
@@ -41,9 +43,14 @@ _HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
 
 
 class StrictInteger(fields.Integer):
-    """An integer that refuses strings, floats and booleans instead of coercing them."""
+    """An integer that refuses strings, fractions and booleans instead of coercing them.
+
+    A JSON number with a zero fraction (``5.0``) is the integer 5, as JSON Schema counts
+    it (and so the OpenAPI document's ``integer``)."""
 
     def _validated(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid")
         return super()._validated(value)
@@ -66,50 +73,6 @@ def _topic(value: int) -> None:
         raise ValidationError("Not a topic of the Topics taxonomy v2.")
 
 
-def unicode_text(value: str) -> None:
-    """Refuse a string with a lone surrogate (JSON's ``"\\ud800"``): it cannot be encoded as
-    UTF-8, so it could be neither stored nor hashed."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("Not valid Unicode text.") from None
-
-
-def plain_text(value: str) -> None:
-    """Refuse text a person will read (names, purposes, questions and their reasons,
-    answers, interests) if it holds a character they cannot see: a control character, or
-    an invisible one (Unicode's format characters, category Cf: the direction overrides,
-    embeddings and isolates U+202A-U+202E and U+2066-U+2069, the marks U+200E, U+200F and
-    U+061C, the zero-width characters U+200B-U+200D, U+2060 and U+FEFF, the soft hyphen,
-    tags...), a line or paragraph separator, or a Hangul filler (a blank letter). A brand
-    could use them to make a consent page read other than what it registered, e.g. a
-    right-to-left override that reverses the end of a purpose. The message names the
-    character and its position (from 1)."""
-    unicode_text(value)
-    for position, char in enumerate(value, start=1):
-        hidden = _hidden(char)
-        if hidden:
-            raise ValidationError(f"Contains {hidden} (U+{ord(char):04X}) at position {position}.")
-
-
-# Letters that draw nothing, used to make blank or look-alike names.
-_HANGUL_FILLERS = {"\u115f", "\u1160", "\u3164", "\uffa0"}
-
-
-def _hidden(char: str) -> str | None:
-    """What ``char`` is, said for a person, if it is one they cannot see; else None."""
-    code = ord(char)
-    if code < 32 or 0x7F <= code < 0xA0:
-        return "a control character"
-    category = unicodedata.category(char)
-    if category == "Cf" or char in _HANGUL_FILLERS:
-        name = unicodedata.name(char, "format character").lower()
-        return f"an invisible {name}"
-    if category in ("Zl", "Zp"):
-        return f"a {unicodedata.name(char).lower()}"
-    return None
-
-
 def _time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
@@ -125,21 +88,24 @@ def _unique(key):
         if len(seen) != len(set(seen)):
             raise ValidationError("Entries must not repeat.")
 
+    # What JSON Schema can say of it (sayso/api/json_schema.py): equal entries repeat.
+    check.json_schema = {"uniqueItems": True}
     return check
 
 
 class InterestSchema(Schema):
     """One interest: a taxonomy topic id, or free text of at most 64 characters."""
 
+    #: Exactly one of these is given (the OpenAPI document says so with ``oneOf``).
+    exactly_one_of = ("topic_id", "text")
+
     topic_id = StrictInteger(validate=_topic)
-    text = fields.String(validate=[validate.Length(min=1, max=64), plain_text])
+    text = fields.String(validate=[validate.Length(min=1, max=64), plain_text, not_blank])
 
     @validates_schema
     def _exactly_one(self, data, **kwargs):
-        if ("topic_id" in data) == ("text" in data):
+        if sum(key in data for key in self.exactly_one_of) != 1:
             raise ValidationError("Give exactly one of topic_id or text.")
-        if "text" in data and not data["text"].strip():
-            raise ValidationError("Text must not be blank.", "text")
 
 
 class BrowsingCategorySchema(Schema):
@@ -153,7 +119,11 @@ class QuietHoursSchema(Schema):
     """A daily window, in the consumer's time zone, when they want no contact."""
 
     start = fields.String(required=True, validate=validate.Regexp(_HHMM, error="Use HH:MM."))
-    end = fields.String(required=True, validate=validate.Regexp(_HHMM, error="Use HH:MM."))
+    end = fields.String(
+        required=True,
+        validate=validate.Regexp(_HHMM, error="Use HH:MM."),
+        metadata={"description": "Not the same as `start`."},
+    )
     tz = fields.String(required=True, validate=[validate.Length(max=64), _time_zone])
 
     @validates_schema
@@ -177,9 +147,19 @@ class DisclosureField:
     name: str
     label: str
     description: str
-    item_schema: type[Schema]
-    max_items: int
-    unique_key: object  # item -> hashable, for "no repeats"
+    #: A list field: each item's schema, how many at most, and what may not repeat.
+    item_schema: type[Schema] | None = None
+    max_items: int | None = None
+    unique_key: object = None  # item -> hashable, for "no repeats"
+    #: Any other field (one choice, one object, a list of codes): builds the marshmallow
+    #: field of its whole value, instead of a list of ``item_schema``.
+    make_value: Callable[[], fields.Field] | None = None
+    #: What one brand reads of a value (by the brand's public id); else the value itself.
+    brand_view: Callable[[object, str], object] | None = None
+    #: With ``brand_view``: builds the marshmallow field of what a brand reads.
+    make_brand_value: Callable[[], fields.Field] | None = None
+    #: The consumer's page the field is edited on with others ("about"), if not its own.
+    page: str | None = None
 
     @property
     def scope(self) -> str:
@@ -187,6 +167,10 @@ class DisclosureField:
 
     def value_field(self) -> fields.Field:
         """The marshmallow field that validates this disclosure's whole value."""
+        if self.make_value is not None:
+            value = self.make_value()
+            value.required = True
+            return value
         return fields.List(
             fields.Nested(self.item_schema),
             required=True,
@@ -196,6 +180,79 @@ class DisclosureField:
             ],
         )
 
+    def brand_value_field(self) -> fields.Field:
+        """The marshmallow field of what a brand reads (``/api/v1/profile``)."""
+        if self.make_brand_value is not None:
+            return self.make_brand_value()
+        return self.value_field()
+
+    def value_schema(self) -> type[Schema]:
+        """The schema of ``{"value": ...}``, the body that sets this field alone."""
+        camel = "".join(part.title() for part in self.name.split("_"))
+        return Schema.from_dict({"value": self.value_field()}, name=f"{camel}ValueSchema")
+
+    def for_brand(self, value, brand_public_id: str):
+        """What a brand reads of ``value`` (another brand's choices left out)."""
+        if self.brand_view is None or value is None:
+            return value
+        return self.brand_view(value, brand_public_id)
+
+
+#: "About me" (coarse, each granted on its own) and "What I want to hear about": one page
+#: edits them all (``web/about.py``); their values are in ``about_fields.py``.
+ABOUT_FIELDS = (
+    DisclosureField(
+        name="age_band",
+        label="Age band",
+        description="Your age as a band of about ten years (such as 25\u201334), never your age "
+        "or your birthday.",
+        make_value=about.age_band_value,
+        page="about",
+    ),
+    DisclosureField(
+        name="location",
+        label="Country and region",
+        description="The country you live in and, if you like, its region (such as a state "
+        "or Île-de-France), never a town or an address.",
+        make_value=about.location_value,
+        page="about",
+    ),
+    DisclosureField(
+        name="languages",
+        label="Languages",
+        description="The languages you are happy to read messages in.",
+        max_items=about.MAX_LANGUAGES,
+        make_value=about.languages_value,
+        page="about",
+    ),
+    DisclosureField(
+        name="life_stage",
+        label="Life stage",
+        description="Where you are in life, as many as apply: student, working, retired, "
+        "parent of young children…",
+        max_items=len(about.LIFE_STAGES),
+        make_value=about.life_stage_value,
+        page="about",
+    ),
+    DisclosureField(
+        name="household_size",
+        label="Household size",
+        description="How many people live in your home, as a band: 1, 2, 3\u20134, or 5 or more.",
+        make_value=about.household_size_value,
+        page="about",
+    ),
+    DisclosureField(
+        name="hear_about",
+        label="What you want to hear about",
+        description="The kinds of message worth sending you: new releases of the authors, "
+        "artists or products you name, offers, events near you, service news… A brand you "
+        "made a choice for reads that choice instead, and never another brand's.",
+        make_value=about.hear_about_value,
+        brand_view=about.hear_about_for_brand,
+        make_brand_value=about.hear_about_brand_value,
+        page="about",
+    ),
+)
 
 FIELDS: dict[str, DisclosureField] = {
     f.name: f
@@ -224,6 +281,7 @@ FIELDS: dict[str, DisclosureField] = {
             max_items=6,
             unique_key=lambda i: i["channel"],
         ),
+        *ABOUT_FIELDS,
     )
 }
 

@@ -5,7 +5,8 @@ request line that carried it is logged before Sayso answers, by gunicorn's acces
 (``--access-logfile``), by werkzeug's development server, and by anything that logs a
 URL. So every log record made in the process has its token-shaped query parameters
 (``access_token=…``, ``code=…``, ``client_secret=…``) and Sayso's prefixed secrets
-(``sayso_iat_…``, ``sayso_cs_…``, ``sayso_whs_…``) blanked before any handler sees it.
+(``sayso_iat_…``, ``sayso_cs_…``, ``sayso_whs_…``, and the emailed links' ``sayso_cfm_…``
+``sayso_rst_…``) blanked before any handler sees it.
 This is done where records are made (``logging.setLogRecordFactory``), not in a handler,
 so it holds however the server, or an operator's logging configuration, sets handlers up.
 """
@@ -34,6 +35,8 @@ SECRET_PARAMETERS = frozenset(
         "initial_access_token",
         "registration_access_token",
         "password",
+        # RFC 9126: whoever brings a pushed request's reference first may use it up.
+        "request_uri",
     }
 )
 
@@ -41,7 +44,7 @@ SECRET_PARAMETERS = frozenset(
 # message that logs "key=value" pairs). The value ends where the parameter does.
 _PARAMETER = re.compile(r"(?P<lead>^|[?&;\s])(?P<name>[^=&;?#\s\"']+)=(?P<value>[^&;#\s\"']*)")
 # Secrets Sayso hands out carry a prefix so that a leaked one is recognisable anywhere.
-_PREFIXED = re.compile(r"\b(?P<prefix>sayso_(?:iat|cs|whs))_[A-Za-z0-9_-]+")
+_PREFIXED = re.compile(r"\b(?P<prefix>sayso_(?:iat|cs|whs|cfm|rst))_[A-Za-z0-9_-]+")
 
 
 def redact(text: str) -> str:

@@ -1,6 +1,9 @@
-"""Public documents anyone may fetch: the ledger's verification key, the GPC support resource."""
+"""Public documents anyone may fetch: the ledger's verification key, the GPC support
+resource, the profile API's protected resource metadata (RFC 9728)."""
 
 from flask import Blueprint, current_app, jsonify
+
+from sayso.oauth.metadata import metadata_response, protected_resource_metadata
 
 bp = Blueprint("wellknown", __name__)
 
@@ -23,3 +26,9 @@ def gpc():
     response = jsonify({"gpc": True, "lastUpdate": GPC_LAST_UPDATE})
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@bp.get("/.well-known/oauth-protected-resource")
+def protected_resource():
+    """RFC 9728 metadata of the profile API: where its tokens come from, what it accepts."""
+    return metadata_response(protected_resource_metadata)

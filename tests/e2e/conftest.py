@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from email import policy as email_policy
+from email.parser import BytesParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -208,6 +210,24 @@ class Consumer:
 
     email: str
     password: str
+
+
+def emailed_confirmation_link(sayso: Sayso, email: str, seconds: float = 20) -> str:
+    """The confirmation link (path and query) in the newest message to ``email`` that
+    Sayso's background mail worker wrote into its instance folder (no mail server in
+    development); waits for it up to ``seconds``."""
+    folder = Path(sayso.env["SAYSO_INSTANCE_PATH"]) / "mail"
+    deadline = time.monotonic() + seconds
+    while True:
+        for path in sorted(folder.glob("*.eml"), reverse=True):
+            message = BytesParser(policy=email_policy.default).parsebytes(path.read_bytes())
+            if message["To"].addresses[0].addr_spec == email:
+                found = re.search(r"https?://[^/\s]+(/account/confirm/\S+)", message.get_content())
+                assert found, message.get_content()
+                return found.group(1)
+        if time.monotonic() > deadline:
+            pytest.fail(f"no message to {email} in {folder}:\n{sayso.server.log_tail()}")
+        time.sleep(0.1)
 
 
 def signed_in(sayso: Sayso, email: str, password: str) -> requests.Session:
@@ -502,3 +522,31 @@ def shoot(request, page):
         return path
 
     return take
+
+
+@pytest.fixture
+def bookshop_brand(sayso):
+    """``bookshop_brand(callback, {"interests:read": purpose, ...})``: a "Bookshop" brand
+    registered with the CLI (domain bookshop.localhost), redirecting to ``callback`` and
+    asking each scope for its purpose; returns the CLI's JSON (client id and secrets). No
+    server of the brand's is started (the ``bookshop`` fixture runs the sample app)."""
+
+    def register(callback: str, scopes: dict[str, str]) -> dict:
+        asked = [
+            arg for scope, purpose in scopes.items() for arg in ("--scope", f"{scope}={purpose}")
+        ]
+        return json.loads(
+            sayso.cli(
+                "brands",
+                "create",
+                "Bookshop",
+                "--domain",
+                "bookshop.localhost",
+                "--redirect-uri",
+                callback,
+                *asked,
+                "--json",
+            )
+        )
+
+    return register

@@ -3,9 +3,11 @@
 A consumer connects the bookshop, shares two of the three fields it asks for, revokes one
 on Sayso's Brands page, and the bookshop's next read lacks it; the signed webhook about it
 reaches the bookshop. Then the bookshop keeps reading through token refreshes (Sayso
-rotates refresh tokens) until the consumer revokes everything. Last, the consumer answers
-the bookshop's question on Sayso and the bookshop shows the answer, and the bookshop's
-weekly email goes out once and is refused the second time (the consumer's weekly cap).
+rotates refresh tokens; every token is bound to the bookshop's DPoP key, and each call
+carries a proof, retried with Sayso's nonce) until the consumer revokes everything.
+Last, the consumer answers the bookshop's question on Sayso and the bookshop shows the
+answer, and the bookshop's weekly email goes out once and is refused the second time
+(the consumer's weekly cap).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import sqlite3
 from contextlib import closing
 
+import requests
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import put_disclosures
@@ -33,7 +36,7 @@ def connect(page: Page, sayso, bookshop, consumer, fields: list[str], screenshot
     expect(page).to_have_url(re.compile(re.escape(f"{sayso.url}/login")))
     page.get_by_label("Email").fill(consumer.email)
     page.get_by_label("Password").fill(consumer.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
     expect(page.get_by_role("heading", name="Bookshop would like to see")).to_be_visible()
     checkboxes = page.locator("input[type=checkbox][name=field]")
@@ -124,7 +127,7 @@ def test_connecting_again_after_signing_out_goes_straight_back_to_the_bookshop(
     expect(page).to_have_url(re.compile(re.escape(f"{sayso.url}/login")))
     page.get_by_label("Email").fill(consumer.email)
     page.get_by_label("Password").fill(consumer.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(f"{bookshop.url}/")
     expect(page.locator("#field-interests")).to_contain_text(INTERESTS)
 
@@ -135,6 +138,12 @@ def test_the_bookshop_refreshes_rotated_tokens_until_the_consumer_disconnects(
     connect(page, sayso, bookshop, consumer, ["interests"], screenshot)
     expect(page.locator("#field-interests")).to_contain_text(INTERESTS)
     access, refresh = bookshop_tokens(bookshop)
+    # Bound to the bookshop's key (DPoP): copied out of its database, the token is refused.
+    stolen = requests.get(
+        f"{sayso.url}/api/v1/profile", headers={"Authorization": f"Bearer {access}"}, timeout=10
+    )
+    assert stolen.status_code == 401
+    assert stolen.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"')
 
     # Expired: refreshed before the read, and the rotated refresh token is kept.
     tamper_with_tokens(bookshop, "UPDATE connections SET expires_at = 0")

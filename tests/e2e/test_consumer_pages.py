@@ -70,7 +70,7 @@ class Walk:
 def _sign_in(page: Page, consumer) -> None:
     page.get_by_label("Email").fill(consumer.email)
     page.get_by_label("Password").fill(consumer.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_every_consumer_page_fits_a_phone_and_passes_axe(page, sayso, bookshop, consumer, shoot):
@@ -81,6 +81,8 @@ def test_every_consumer_page_fits_a_phone_and_passes_axe(page, sayso, bookshop, 
     walk.check("index", f"{sayso.url}/")
     walk.check("sign-up", f"{sayso.url}/signup")
     walk.check("sign-in", f"{sayso.url}/login")
+    walk.check("forgot-password", f"{sayso.url}/account/forgot")
+    walk.check("link-no-longer-works", f"{sayso.url}/account/reset/sayso_rst_unknown")
     walk.check("not-found", f"{sayso.url}/no-such-page")
 
     # From the bookshop's Connect: sign in (for the bookshop), consent, back to the shop.

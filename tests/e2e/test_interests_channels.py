@@ -39,7 +39,7 @@ def sign_in(page: Page, sayso, consumer: Consumer) -> None:
     page.goto(f"{sayso.url}/login")
     page.locator("input[name=email]").fill(consumer.email)
     page.locator("input[name=password]").fill(consumer.password)
-    page.locator("form button[type=submit]", has_text="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(f"{sayso.url}/**")
 
 

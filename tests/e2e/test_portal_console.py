@@ -85,7 +85,7 @@ def _sign_in(page: Page, sayso, email: str) -> None:
     page.goto(f"{sayso.url}/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 #: What ``check_at_every_width`` found wrong, gathered so one run reports every page.

@@ -3,12 +3,14 @@ application, the RFC 9207 ``iss`` check, the plain-words rendering of a profile 
 Sayso's contact-policy refusals, and the weekly email (with Sayso's answers faked).
 
 Signatures are made with Sayso's own ``sign``, so the bookshop's independent verifier is
-checked against what Sayso actually sends.
+checked against what Sayso actually sends; likewise the bookshop's DPoP proofs are judged
+by Sayso's own check.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import sys
 import time
@@ -16,7 +18,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
 
+from sayso.oauth.dpop import Nonces, check
 from sayso.services.webhooks import SIGNATURE_HEADER, sign
 
 APP_PATH = Path(__file__).resolve().parents[2] / "examples" / "bookshop" / "app.py"
@@ -327,3 +332,76 @@ def test_the_weekly_email_needs_the_bookshops_csrf_token(app, store, sayso_calls
     response, result = press_send(app, csrf=csrf)
     assert response.status_code == 400 and result is None
     assert calls == [] and store.emails(SUB) == []
+
+
+# --- DPoP: the bookshop's key and proofs ------------------------------------------------
+
+
+def test_the_dpop_key_is_made_once_and_kept(bookshop_module, app, tmp_path):
+    first = app.extensions["bookshop_dpop"].public_jwk
+    again = bookshop_module.create_app(
+        {**app.config, "BOOKSHOP_DATABASE": str(tmp_path / "bookshop.sqlite3")}
+    )
+    assert again.extensions["bookshop_dpop"].public_jwk == first
+    assert "d" not in first and first["kty"] == "EC"
+
+
+class _Answer(requests.Response):
+    def __init__(self, status: int, headers: dict, body: dict):
+        super().__init__()
+        self.status_code, self._content = status, json.dumps(body).encode()
+        self._content_consumed, self.raw = True, io.BytesIO()
+        self.headers.update(headers)
+
+
+def test_each_request_with_credentials_carries_a_proof_and_the_nonce_retry_happens_once(
+    app, monkeypatch
+):
+    """Sayso's own check (oauth/dpop.py) judges the bookshop's proofs; the server is
+    played by a stand-in adapter that wants a nonce first, as Sayso's API does."""
+    nonces = Nonces(b"n" * 32)
+    sent = []
+
+    def server(self, request, **kwargs):
+        sent.append(request.headers.get("DPoP"))
+        if "Authorization" not in request.headers:
+            return _Answer(200, {}, {"issuer": "http://sayso.invalid"})
+        proof = check(
+            request.headers["DPoP"],
+            method=request.method,
+            url=request.url,
+            now=time.time(),
+            window=60,
+            access_token="tok",
+            nonces=nonces,
+        )
+        assert proof.jkt
+        answer = _Answer(200, {"DPoP-Nonce": nonces.current(time.time())}, {"ok": True})
+        answer.request = request
+        return answer
+
+    def wants_nonce_first(self, request, **kwargs):
+        if len(sent) == 0:
+            sent.append(request.headers.get("DPoP"))
+            headers = {
+                "WWW-Authenticate": 'DPoP error="use_dpop_nonce"',
+                "DPoP-Nonce": nonces.current(time.time()),
+            }
+            return _Answer(401, headers, {"error": "use_dpop_nonce"})
+        return server(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", wants_nonce_first)
+    key = app.extensions["bookshop_dpop"]
+    # Authlib's own session, as the bookshop's OAuth client opens it, holding a DPoP token.
+    session = OAuth2Session("client", token={"access_token": "tok", "token_type": "DPoP"})
+    key.install(session)
+    response = session.get("http://sayso.invalid/api/v1/profile?x=1")
+    assert response.status_code == 200
+    assert response.request.headers["Authorization"] == "DPoP tok"
+    assert len(sent) == 2 and sent[0] != sent[1]
+    # The next request uses the nonce it was handed, at once.
+    assert session.get("http://sayso.invalid/api/v1/profile").status_code == 200
+    assert len(sent) == 3
+    # Without credentials, nothing to prove.
+    session.get("http://sayso.invalid/.well-known/oauth-authorization-server", withhold_token=True)
+    assert sent[-1] is None

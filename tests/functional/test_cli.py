@@ -7,6 +7,7 @@ import sys
 
 from sayso import services
 from sayso.extensions import db
+from sayso.fields import FIELDS
 from tests.helpers import log_in
 from tests.ledger_helpers import rewrite_event
 
@@ -37,15 +38,13 @@ def test_demo_is_idempotent_and_its_login_works(app, runner):
     assert login == json.loads(second.output)
     client = app.test_client()
     assert log_in(client, login["email"], login["password"]).status_code == 302
-    assert set(client.get("/api/v1/me/disclosures").get_json()) == {
-        "interests",
-        "browsing_categories",
-        "channels",
-    }
+    assert set(client.get("/api/v1/me/disclosures").get_json()) == set(FIELDS)
 
 
 def test_demo_is_refused_in_production(app_factory):
-    app = app_factory(ENV="production", ISSUER="https://sayso.example")
+    app = app_factory(
+        ENV="production", ISSUER="https://sayso.example", MAIL_URL="smtp://mail.example:587"
+    )
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 1
     assert "production" in result.output

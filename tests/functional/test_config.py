@@ -26,6 +26,7 @@ def test_production_defaults_to_secure_cookies(tmp_path, monkeypatch):
     monkeypatch.setenv("SAYSO_MASTER_KEY", new_key())
     monkeypatch.setenv("SAYSO_SIGNING_KEY", new_key())
     monkeypatch.setenv("SAYSO_ISSUER", "https://sayso.example")
+    monkeypatch.setenv("SAYSO_MAIL_URL", "smtps://sayso:secret@mail.example")
     monkeypatch.delenv("SAYSO_COOKIE_SECURE", raising=False)
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.config["SESSION_COOKIE_SECURE"] is True

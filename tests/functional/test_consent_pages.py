@@ -18,7 +18,14 @@ from sayso.models import AuditEvent, BrandDomain, Grant
 from sayso.shared.clock import utcnow
 from tests.functional.test_portal import member_of
 from tests.functional.test_questions import answer, ask
-from tests.helpers import PASSWORD, api_headers, csrf_token, sign_up
+from tests.helpers import (
+    PASSWORD,
+    api_headers,
+    confirm_address,
+    csrf_token,
+    emailed_link,
+    sign_up,
+)
 from tests.oauth_helpers import (
     REDIRECT,
     authorize_url,
@@ -120,7 +127,12 @@ def test_signing_up_on_the_way_returns_to_the_same_consent_request(client, brand
             "next": html.unescape(carried.group(1)),
         },
     )
-    assert created.status_code == 302 and created.headers["Location"] == url
+    # "Check your email"; the emailed link carries the return address, and confirming
+    # (with the password) signs in and goes on to it.
+    assert created.status_code == 200 and "Check your email" in _text(created)
+    link = emailed_link(client.application, "new@example.org", "/account/confirm/")
+    confirmed = confirm_address(client, link)
+    assert confirmed.status_code == 302 and confirmed.headers["Location"] == url
 
     page = client.get(url)
     assert page.status_code == 200, page.headers.get("Location")
@@ -162,8 +174,12 @@ def test_an_offsite_return_address_is_refused_on_sign_up_and_sign_in(client, tar
             "next": target,
         },
     )
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/disclosures"
+    assert response.status_code == 200
+    assert "evil.example" not in response.get_data(as_text=True)
+    link = emailed_link(client.application, "eve@example.org", "/account/confirm/")
+    assert "evil.example" not in link and "javascript" not in link
+    confirmed = confirm_address(client, link)
+    assert confirmed.headers["Location"] == "/disclosures"
 
 
 def test_a_sign_in_page_without_a_brand_names_none(client):

@@ -241,7 +241,7 @@ def test_a_report_tells_a_brand_without_channels_nothing_of_them(app, consumer, 
         response = report(consumer, token["access_token"], sent_at, channel)
         assert response.status_code == 201, response.get_data(as_text=True)
         answers.append(response.get_json())
-    assert all(set(a) == {"id", "channel", "sent_at"} for a in answers), answers
+    assert all(set(a) == {"id", "channel", "sent_at", "kind"} for a in answers), answers
     assert [a["channel"] for a in answers] == [c for c, _ in reports]
 
     # The breaches are still worked out, and shown to the consumer and to officers.
@@ -270,7 +270,7 @@ def test_a_report_after_channels_are_revoked_tells_nothing_of_them(app, consumer
     # The token was issued with channels:read; the consumer no longer grants them.
     response = report(consumer, token, datetime.now(UTC), channel="sms")
     assert response.status_code == 201
-    assert set(response.get_json()) == {"id", "channel", "sent_at"}
+    assert set(response.get_json()) == {"id", "channel", "sent_at", "kind"}
     assert _events(app, EventType.CONTACT_POLICY_CHECKED) == []
     refused = policy(consumer, token)  # 401, or 403 once the revoke narrowed the token
     assert refused.status_code in (401, 403) and "allowed" not in refused.get_json()

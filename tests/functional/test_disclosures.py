@@ -235,7 +235,19 @@ def test_api_writes_need_the_csrf_token(consumer):
 def test_field_registry_is_public(client):
     fields = {f["name"]: f for f in client.get("/api/v1/fields").get_json()}
     assert fields["channels"]["scope"] == "channels:read"
-    assert set(fields) == {"interests", "browsing_categories", "channels"}
+    assert set(fields) == {
+        "interests",
+        "browsing_categories",
+        "channels",
+        "age_band",
+        "location",
+        "languages",
+        "life_stage",
+        "household_size",
+        "hear_about",
+    }
+    assert fields["age_band"]["max_items"] is None
+    assert fields["languages"]["max_items"] == 5
 
 
 def test_editing_interests_on_the_page(consumer):

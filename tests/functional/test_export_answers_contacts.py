@@ -6,10 +6,10 @@ from sqlalchemy import func, select
 
 from sayso.extensions import db
 from sayso.models import Answer, Contact
-from tests.functional.test_portal import member_of
 from tests.functional.test_questions import answer, ask, new_consumer
 from tests.helpers import PASSWORD, api_headers, csrf_token
 from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
+from tests.portal_helpers import member_of
 
 SCOPES = {
     **ALL_SCOPES,

@@ -49,7 +49,14 @@ from sayso.extensions import db
 from sayso.ledger import EventType
 from sayso.models import AuditEvent, Grant, Token, WebhookDelivery
 from sayso.shared.tokens import token_hash
-from tests.helpers import PASSWORD, api_headers, csrf_token, sign_up, writer_queue_is_free
+from tests.helpers import (
+    PASSWORD,
+    api_headers,
+    csrf_token,
+    emailed_link,
+    sign_up,
+    writer_queue_is_free,
+)
 from tests.oauth_helpers import (
     authorize_url,
     basic,
@@ -475,7 +482,9 @@ class Consumer:
             return response.json()["csrf_token"]
         return _CSRF.search(response.text).group(1)
 
-    def sign_up(self, disclosures: dict) -> None:
+    def sign_up(self, disclosures: dict, app) -> None:
+        """Sign up, follow the emailed link (``app`` delivers it: the same database and
+        master key) to confirm and sign in, then disclose."""
         answer = self.http.post(
             self.base + "/signup",
             data={
@@ -486,7 +495,15 @@ class Consumer:
             allow_redirects=False,
             timeout=10,
         )
-        assert answer.status_code == 302, answer.text
+        assert answer.status_code == 200, answer.text
+        link = emailed_link(app, self.tally.email, "/account/confirm/")
+        confirmed = self.http.post(
+            self.base + link,
+            data={"password": PASSWORD, "csrf_token": self.csrf(link)},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert confirmed.status_code == 302, confirmed.text
         self.put("/api/v1/me/disclosures", disclosures)
         self.tally.last_interests = disclosures["interests"]
 
@@ -620,7 +637,7 @@ def _set_up(server, brand, answers, count: int = CONSUMERS) -> list[Consumer]:
     consumers = []
     for number in range(count):
         person = Consumer(server.url, brand, f"person{number}@example.org", answers)
-        person.sign_up(DISCLOSURES)
+        person.sign_up(DISCLOSURES, server.app)
         # One token to read with, another whose refresh token rotates under load.
         person.reader_token = person.connect(["interests", "channels"])["access_token"]
         person.refresh_token = person.connect(["interests", "channels"])["refresh_token"]

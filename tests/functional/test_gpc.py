@@ -127,7 +127,7 @@ def test_dynamic_registration_refuses_a_flag_on_an_undeclared_scope(
 
 
 def test_the_portal_form_takes_the_flag_and_offers_the_contacts_permission(app, runner):
-    from tests.functional.test_portal import client_form, client_row, member_of, shown
+    from tests.portal_helpers import client_form, client_row, member_of, shown
 
     brand = make_brand(runner, name="Garden", domain="garden.example")
     member = member_of(app, brand["brand_id"])

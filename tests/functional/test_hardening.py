@@ -121,7 +121,11 @@ def test_oauth_endpoints_answer_every_error_in_the_oauth_shape(client):
 def test_profile_without_credentials_gets_a_bare_bearer_challenge(client):
     response = client.get("/api/v1/profile")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="sayso"'
+    challenge = response.headers["WWW-Authenticate"]
+    # No error code: no credentials were sent (RFC 6750 section 3.1). Either scheme will
+    # do, so both are offered (RFC 9449 section 7.1).
+    assert challenge.startswith('Bearer realm="sayso"') and "error=" not in challenge
+    assert ', DPoP algs="ES256 ' in challenge
     assert response.get_json()["error"] == "unauthorized"
 
 

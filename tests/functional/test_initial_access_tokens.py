@@ -16,9 +16,9 @@ from sayso.models import AuditEvent, InitialAccessToken, OAuthClient
 from sayso.shared.clock import utcnow
 from sayso.shared.tokens import token_hash
 from tests.conftest import _config
-from tests.functional.test_portal import member_of
 from tests.helpers import csrf_token, run_together
 from tests.oauth_helpers import bearer, make_brand
+from tests.portal_helpers import member_of
 
 BODY = {
     "redirect_uris": ["https://shop.bookshop.example/callback"],

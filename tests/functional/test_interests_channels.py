@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sayso.extensions import db
 from sayso.models import Account
 from sayso.shared.forms import flatten_errors, plain_message
-from tests.functional.test_portal import member_of
 from tests.functional.test_questions import SCOPES, answer, ask, new_consumer
 from tests.helpers import api_headers, csrf_token, sign_up
 from tests.oauth_helpers import connect, make_brand
+from tests.portal_helpers import member_of
 
 PAGE = "/disclosures/interests"
 # What a person should never read on a page.

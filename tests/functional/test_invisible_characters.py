@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from sayso.extensions import db
 from sayso.models import Answer, OAuthClient, Question
-from tests.functional.test_portal import client_form, member_of
 from tests.helpers import api_headers, csrf_token, sign_up
 from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
+from tests.portal_helpers import client_form, member_of
 
 SCOPES = {**ALL_SCOPES, "answers:read": "tell you when your favourite authors publish"}
 

@@ -96,7 +96,7 @@ def test_every_answered_read_has_exactly_one_entry_under_cuts(
     stop = threading.Event()
     cutting = threading.Event()
     with requests.Session() as http:
-        headers = _sign_up(http, base)
+        headers = _sign_up(http, base, sayso_server.runner.app)
         tokens = [_connect(http, base, reading) for _ in range(READERS)]
         _connect(http, base, toggled)
         threads = [

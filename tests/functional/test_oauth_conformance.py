@@ -221,6 +221,7 @@ def _production(tmp_path, **overrides) -> dict:
         "SECRET_KEY": new_key(),
         "MASTER_KEY": new_key(),
         "SIGNING_KEY": new_key(),
+        "MAIL_URL": "smtp://mail.example:587",
         **overrides,
     }
 

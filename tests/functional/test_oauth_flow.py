@@ -48,7 +48,10 @@ def test_metadata_describes_the_server(client):
     assert meta["issuer"] == "http://localhost"
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert set(meta["scopes_supported"]) == set(ALL_SCOPES) | {"contacts:write", "answers:read"}
+    about_you = {"age_band", "location", "languages", "life_stage", "household_size", "hear_about"}
+    assert set(meta["scopes_supported"]) == set(ALL_SCOPES) | {
+        f"{field}:read" for field in about_you
+    } | {"contacts:write", "answers:read"}
     assert meta["token_endpoint"] == "http://localhost/oauth/token"
 
 

@@ -2,8 +2,10 @@
 
 The fuzzing test loads the document the app serves into schemathesis and runs every
 operation with generated requests (valid ones and invalid ones), signed in as a consumer
-and holding a brand's real bearer token. Each response must not be a server error and
-must match what the document says: its status, its content type and its body.
+and holding a brand's real bearer token, with every check schemathesis has: no server
+error; status, content type, headers and body as documented; what the document calls
+valid accepted and what it calls invalid refused; authentication enforced; a deleted
+resource gone.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pycountry
 import pytest
 import schemathesis
 from apispec_webframeworks.flask import FlaskPlugin
@@ -20,23 +23,30 @@ from schemathesis.engine import events
 
 from sayso import services
 from sayso.api.openapi import EXTENSION_KEY, openapi_document
+from sayso.coarsening import COARSENABLE
 from sayso.fields import FIELDS, MANAGE_SCOPE, scopes
+from sayso.schemas.contacts import CLOCK_SKEW, REPORT_WITHIN
 from tests.helpers import api_headers, sign_up
 from tests.oauth_helpers import ALL_SCOPES, connect, make_brand
 
 SPEC = "/api/v1/openapi.json"
+PER_FIELD = "/api/v1/me/disclosures/{field}"
 METHODS = {"get", "put", "post", "patch", "delete"}
 
 # Generated cases per operation in the fuzzing phase (the coverage phase adds its own
 # boundary cases). Bounded so the run takes seconds; deterministic, so a failure found
 # once is found on every run and every machine.
 MAX_EXAMPLES = 25
-CHECKS = [
+RESPONSE_CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
     "content_type_conformance",
+    "response_headers_conformance",
     "response_schema_conformance",
-]
+)
+# Checks that cannot apply to one operation, and why (every other check runs everywhere,
+# as `st run --checks all` runs them). Keyed by operation, then check.
+NOT_APPLICABLE: dict[str, dict[str, str]] = {}
 # Operations the run cannot make succeed, and why; everything else must succeed at least once.
 CANNOT_SUCCEED = {
     SPEC: "schemathesis does not fuzz the document it was loaded from",
@@ -103,14 +113,19 @@ def test_every_api_route_is_documented_and_nothing_else(app, document):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
             path = FlaskPlugin.flaskpath2openapi(rule.rule)
-            routed |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
+            # A route whose body depends on the field is documented once per field.
+            paths = [path]
+            if path == PER_FIELD:
+                paths = [path.replace("{field}", name) for name in FIELDS]
+            methods = {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}
+            routed |= {(p, m) for p in paths for m in methods}
     documented = {(path, method) for path, method, _ in _operations(document)}
     assert routed == documented
     expected = {
         "/api/v1/fields",
         "/api/v1/me",
         "/api/v1/me/disclosures",
-        "/api/v1/me/disclosures/{field}",
+        *(PER_FIELD.replace("{field}", name) for name in FIELDS),
         "/api/v1/me/grants",
         "/api/v1/me/grants/{brand_id}",
         "/api/v1/me/grants/{brand_id}/{field}",
@@ -137,6 +152,91 @@ def test_every_operation_says_who_may_call_it_and_how_it_fails(document):
                 assert responses[name]["content"]["application/json"]["schema"] == error, label
     profile = document["paths"]["/api/v1/profile"]["get"]
     assert profile["security"] == [{"oauth2": []}]
+
+
+def _schema(document, node: dict) -> dict:
+    while "$ref" in node:
+        node = document["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def test_each_field_has_a_path_that_takes_its_own_shape_only(document):
+    for name in FIELDS:
+        item = document["paths"][PER_FIELD.replace("{field}", name)]
+        assert set(item) == {"get", "put", "delete"}, name
+        body = item["put"]["requestBody"]["content"]["application/json"]["schema"]
+        own = {"$ref": f"#/components/schemas/{name.title().replace('_', '')}Value"}
+        assert (
+            body == own == item["put"]["responses"]["200"]["content"]["application/json"]["schema"]
+        )
+        assert _schema(document, body)["required"] == ["value"]
+        assert _schema(document, body)["additionalProperties"] is False
+        assert item["put"]["operationId"] == f"put_disclosure_{name}"
+        assert "404" not in item["put"]["responses"] and "404" in item["get"]["responses"]
+    assert "FieldValue" not in document["components"]["schemas"]
+
+
+def test_an_interest_is_exactly_one_of_a_topic_or_text(client, document):
+    interest = document["components"]["schemas"]["Interest"]
+    by_key = {tuple(v["required"]): v for v in interest["oneOf"]}
+    assert set(by_key) == {("topic_id",), ("text",)}
+    for key, variant in by_key.items():
+        assert set(variant["properties"]) == set(key)
+        assert variant["additionalProperties"] is False
+    assert 100 in by_key[("topic_id",)]["properties"]["topic_id"]["enum"]
+    text = by_key[("text",)]["properties"]["text"]
+    assert (text["minLength"], text["maxLength"]) == (1, 64)
+    pattern = re.compile(text["pattern"])
+    assert pattern.search("crime fiction") and pattern.search(" Poetry ")
+    assert not any(pattern.search(t) for t in ("   ", "a\u202eb", "a\u0000", "\u3164"))
+    # And the server says the same: both, neither, or another key is refused.
+    sign_up(client, "ada@example.org")
+    headers = api_headers(client)
+    for value in ({"topic_id": 100, "text": "crime"}, {}, {"topic_id": 100, "weight": 1}):
+        response = client.put(
+            "/api/v1/me/disclosures/interests", json={"value": [value]}, headers=headers
+        )
+        assert response.status_code == 422, value
+    response = client.put(
+        "/api/v1/me/disclosures/interests", json={"value": [{"topic_id": 100.0}]}, headers=headers
+    )
+    assert response.get_json() == {"value": [{"topic_id": 100}]}
+
+
+def test_the_brand_lookup_needs_a_domain_that_is_not_blank(client, document):
+    (domain,) = document["paths"]["/api/v1/brands/lookup"]["get"]["parameters"]
+    assert domain["required"] and domain["schema"]["minLength"] == 1
+    assert domain["schema"]["maxLength"] == 253
+    assert not re.search(domain["schema"]["pattern"], " \t")
+    for query in ("", "?domain=", "?domain=%20%20", "?domain=" + "a" * 254):
+        response = client.get("/api/v1/brands/lookup" + query)
+        assert response.status_code == 400, query
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_429_is_documented_where_a_rate_limit_applies_and_is_what_it_says(app_factory):
+    app = app_factory(LOGIN_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    document = client.get(SPEC).get_json()
+    limited = {
+        f"{method.upper()} {path}"
+        for path, method, operation in _operations(document)
+        if "429" in operation["responses"]
+    }
+    assert limited == {"DELETE /api/v1/me"}
+    erase = document["paths"]["/api/v1/me"]["delete"]
+    assert "at most 2 per 1 minute" in erase["description"]
+    too_many = document["components"]["responses"]["TooManyRequests"]
+    sign_up(client, "ada@example.org")
+    headers = {**api_headers(client), "Content-Type": "application/json"}
+    wrong = json.dumps({"password": "not the password"})
+    statuses = [client.delete("/api/v1/me", data=wrong, headers=headers) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [403, 403, 429]
+    refused = statuses[-1]
+    assert refused.get_json()["error"] == "too_many_requests"
+    assert set(refused.get_json()) == {"error", "message", "fields"}
+    assert set(too_many["headers"]) <= set(refused.headers.keys())
+    assert 0 <= int(refused.headers["Retry-After"]) <= 60
 
 
 def test_error_schema_matches_an_actual_error(client, document):
@@ -206,6 +306,9 @@ QUIET_HOURS_IN_A_FOLDER = {
         # A NUL in an id, which PostgreSQL refuses to compare.
         ("delete", "/api/v1/me/grants/br_%00", None, 400),
         ("delete", "/api/v1/me/grants/br_%00/interests", None, 400),
+        # A question id beyond the 32-bit column, which PostgreSQL refuses to compare.
+        ("put", f"/api/v1/me/questions/{2**31}", {"answer": "Chabon"}, 404),
+        ("delete", f"/api/v1/me/questions/{2**63}", None, 404),
     ],
 )
 def test_inputs_the_generators_rarely_reach_are_refused_not_crashed_on(
@@ -246,8 +349,89 @@ def _credentials(client, runner) -> dict:
         "csrf": headers["X-CSRFToken"],
         "bearer": token,
         "question_id": question_id,
+        "brand_id": brand["brand_id"],
         "reconnect": lambda: connect(client, brand, granted, scope=" ".join(scopes_)),
     }
+
+
+def _disclosed(case) -> dict:
+    """The field values a disclosure write's body holds, by field name."""
+    body, path = case.body, case.operation.path
+    if not isinstance(body, dict) or not path.startswith("/api/v1/me/disclosures"):
+        return {}
+    if path == "/api/v1/me/disclosures":
+        return {name: value for name, value in body.items() if name in FIELDS}
+    return {path.rsplit("/", 1)[1]: body.get("value")}
+
+
+def _outside(location: dict) -> bool:
+    region, country = location.get("region"), location.get("country")
+    subdivision = pycountry.subdivisions.get(code=region) if isinstance(region, str) else None
+    return region is not None and (
+        subdivision is None
+        or subdivision.country_code != country
+        or subdivision.parent_code is not None
+    )
+
+
+def _breaks_an_unstated_rule(case, granted: set[str]) -> str | None:
+    """Which rule the document can say only in words (JSON Schema cannot state it) a
+    request breaks, or None. The descriptions say each; the server refuses each with 422."""
+    for name, value in _disclosed(case).items():
+        field = FIELDS[name]
+        items = [i for i in value if isinstance(i, dict)] if isinstance(value, list) else []
+        keys = [field.unique_key(item) for item in items] if field.item_schema else []
+        if len(keys) != len(set(keys)):
+            return f"{name}: two entries are the same"
+        if any(
+            isinstance(quiet := item.get("quiet_hours"), dict)
+            and quiet.get("start") == quiet.get("end")
+            for item in items
+        ):
+            return "quiet hours that start when they end"
+        if name == "location" and isinstance(value, dict) and _outside(value):
+            return "a region of another country"
+        brands = value.get("brands") if isinstance(value, dict) else None
+        choices = [value, *(brands.values() if isinstance(brands, dict) else ())]
+        if any(
+            isinstance(choice, dict)
+            and choice.get("new_releases_of")
+            and "new_releases" not in choice.get("kinds", ())
+            for choice in choices
+        ):
+            return "names of authors without new releases"
+        if isinstance(brands, dict) and set(brands) - granted:
+            return "a choice for a brand the consumer never granted anything"
+    view = case.body.get("view") if isinstance(case.body, dict) else None
+    field = (case.path_parameters or {}).get("field")
+    if isinstance(view, dict) and view.get("name") != "all" and field not in COARSENABLE:
+        return "a view of less than everything on a field that is always shared whole"
+    answer = case.body.get("answer") if isinstance(case.body, dict) else None
+    answering = case.operation.path == "/api/v1/me/questions/{question_id}"
+    if answering and answer is not None and not isinstance(answer, str):
+        return "an answer of another kind than its question's (the run's one is a text)"
+    sent_at = case.body.get("sent_at") if isinstance(case.body, dict) else None
+    if case.operation.path == "/api/v1/contacts" and isinstance(sent_at, str):
+        try:
+            when = datetime.fromisoformat(sent_at)
+        except ValueError:
+            return None
+        now = datetime.now(UTC)
+        if when.tzinfo and not now - REPORT_WITHIN < when < now + CLOCK_SKEW:
+            return "a contact reported more than a year after it was sent, or before"
+    return None
+
+
+def _valid_only_where_the_document_can_say_so(schema, granted: set[str]) -> None:
+    """Generated requests the document calls valid, but which break a rule only its words
+    state, are dropped; invalid ones are all kept (the server must refuse them)."""
+
+    @schema.hook
+    def filter_case(context, case):
+        meta = case.meta
+        if meta is None or not meta.generation.mode.is_positive:
+            return True
+        return _breaks_an_unstated_rule(case, granted) is None
 
 
 def _run(schema) -> tuple[list[str], dict[str, set[int]]]:
@@ -293,11 +477,17 @@ def test_schemathesis_finds_no_server_error_and_no_drift(app, client, runner):
                 "deterministic": True,
                 "database": "none",
             },
-            # Stateful testing needs OpenAPI links, which the document does not declare.
-            "phases": {"stateful": {"enabled": False}},
+            # Sequences of calls along the links schemathesis infers (e.g. a listed question
+            # then answered, then its answer removed): where use_after_free and
+            # ensure_resource_availability apply. Short, to keep the run bounded.
+            "phases": {"stateful": {"enabled": True, "max-steps": 20}},
             # No state carried from earlier runs: each run sees only its own fresh database.
             "cache": {"enabled": False},
-            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+            "checks": {"enabled": True},
+            "operations": [
+                {"include-name": label, "checks": {name: {"enabled": False} for name in checks}}
+                for label, checks in NOT_APPLICABLE.items()
+            ],
             "auth": {
                 "openapi": {
                     "session": {"api_key": credentials["session"]},
@@ -309,6 +499,12 @@ def test_schemathesis_finds_no_server_error_and_no_drift(app, client, runner):
         }
     )
     schema = schemathesis.openapi.from_wsgi(SPEC, app, config=config)
+    # Every check schemathesis registers runs (max_response_time alone needs a number).
+    registered = schemathesis.checks.CHECKS.get_all_names()
+    assert len(registered) >= 14 and {"use_after_free", "ignored_auth"} <= set(registered)
+    enabled = config.projects.default.checks
+    assert all(enabled.get_by_name(name=name).enabled for name in registered)
+    _valid_only_where_the_document_can_say_so(schema, {credentials["brand_id"]})
     failures, statuses = _run(schema)
     assert not failures, "\n\n".join(failures)
 
@@ -318,11 +514,13 @@ def test_schemathesis_finds_no_server_error_and_no_drift(app, client, runner):
     cookies = {"sayso_session": credentials["session"]}
     response = client.put("/api/v1/me/disclosures", json=DISCLOSURES, headers=headers)
     assert response.status_code == 200
-    read_field = schema["/api/v1/me/disclosures/{field}"]["GET"]
-    checks = [getattr(schemathesis.checks, name) for name in CHECKS]
+    # Hand-made calls carry the credentials as plain cookies and headers, which
+    # ignored_auth cannot tell from generated ones (the run above checked auth): these
+    # check the responses only.
+    checks = [getattr(schemathesis.checks, name) for name in RESPONSE_CHECKS]
     for name in FIELDS:
-        case = read_field.Case(path_parameters={"field": name})
-        response = case.call_and_validate(cookies=cookies, checks=checks)
+        read_field = schema[f"/api/v1/me/disclosures/{name}"]["GET"]
+        response = read_field.Case().call_and_validate(cookies=cookies, checks=checks)
         statuses[read_field.label].add(response.status_code)
     # Likewise the generators rarely draw the one open question's id, or a past sent_at;
     # and the run may have revoked the brand, which closes its question: grant it again.

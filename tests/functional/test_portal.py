@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from sayso.extensions import db
 from sayso.models import Account, AuditEvent, OAuthClient, Token, WebhookDelivery
-from tests.helpers import api_headers, csrf_token, log_in, sign_up
+from tests.helpers import api_headers, csrf_token, sign_up
 from tests.oauth_helpers import (
     ALL_SCOPES,
     authorize_url,
@@ -25,52 +25,19 @@ from tests.oauth_helpers import (
     redirect_query,
 )
 from tests.oauth_helpers import pkce as new_pkce
+from tests.portal_helpers import (
+    SHOP,
+    add_member,
+    client_form,
+    client_row,
+    member_of,
+    shown,
+)
 
-MEMBER = "maria@bookshop.example"
-MEMBER_PASSWORD = "brand portal password"
-SHOP = "https://shop.bookshop.example/callback"
 DISCLOSURES = {
     "interests": [{"topic_id": 100}, {"text": "crime fiction"}],
     "channels": [{"channel": "email", "max_per_week": 1}],
 }
-
-
-def add_member(runner, brand_id, email=MEMBER, password=MEMBER_PASSWORD):
-    """Add a person to a brand through the CLI, as an operator would."""
-    return runner.invoke(
-        args=["brands", "add-member", brand_id, email, "--password-stdin"], input=password + "\n"
-    )
-
-
-def member_of(app, brand_id, email=MEMBER):
-    """A signed-in test client for a new member of ``brand_id``."""
-    result = add_member(app.test_cli_runner(), brand_id, email)
-    assert result.exit_code == 0, result.output
-    client = app.test_client()
-    assert log_in(client, email, MEMBER_PASSWORD).status_code == 302
-    return client
-
-
-def client_form(member, **overrides) -> dict:
-    """A valid portal form for a client asking for interests and channels."""
-    form = {
-        "csrf_token": csrf_token(member, "/portal/clients/new"),
-        "name": "Bookshop web",
-        "redirect_uris": SHOP + "\n",
-        "scope": ["interests:read", "channels:read"],
-        "purpose_interests:read": ALL_SCOPES["interests:read"],
-        "purpose_channels:read": ALL_SCOPES["channels:read"],
-        "webhook_url": "",
-    }
-    form.update(overrides)
-    return form
-
-
-def shown(html: str, label: str) -> str:
-    """A value the secrets page shows next to ``label``."""
-    match = re.search(rf"<th>{re.escape(label)}</th><td><code>([^<]+)</code>", html)
-    assert match, f"{label} not shown"
-    return match.group(1)
 
 
 def database_text(app) -> str:
@@ -84,16 +51,6 @@ def database_text(app) -> str:
                         value = value.decode("latin-1")
                     parts.append(str(value))
     return "\n".join(parts)
-
-
-def client_row(app, client_id) -> OAuthClient | None:
-    with app.app_context():
-        row = db.session.scalars(
-            select(OAuthClient).where(OAuthClient.client_id == client_id)
-        ).one_or_none()
-        if row is not None:
-            db.session.expunge(row)
-        return row
 
 
 @pytest.fixture
@@ -394,7 +351,7 @@ def test_an_initial_access_token_is_shown_once_and_can_be_revoked(app, member):
     assert response.status_code == 201
     token = shown(response.get_data(as_text=True), "Initial access token")
     assert token not in member.get(page).get_data(as_text=True)
-    assert "1 token(s) work now" in member.get(page).get_data(as_text=True)
+    assert "1 token works now" in member.get(page).get_data(as_text=True)
     assert token not in database_text(app)
     body = {
         "redirect_uris": [SHOP],

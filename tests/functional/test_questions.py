@@ -12,9 +12,9 @@ from sayso.extensions import db
 from sayso.ledger import EventType
 from sayso.models import Answer, AuditEvent, Question
 from sayso.taxonomy import topics
-from tests.functional.test_portal import member_of
 from tests.helpers import api_headers, csrf_token, sign_up
 from tests.oauth_helpers import ALL_SCOPES, bearer, connect, make_brand
+from tests.portal_helpers import member_of
 
 SCOPES = {**ALL_SCOPES, "answers:read": "tell you when your favourite authors publish"}
 AUTHORS = "Michael Chabon\nMargaret Atwood\nTerry Pratchett"

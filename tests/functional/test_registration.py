@@ -173,7 +173,17 @@ def _without(key):
             {**GOOD, "sayso_purposes": {**GOOD["sayso_purposes"], "channels:read": 7}},
             "invalid_client_metadata",
         ),
-        ({**GOOD, "token_endpoint_auth_method": "none"}, "invalid_client_metadata"),
+        # A public client ("none") may register, but takes no webhook (docs/brands.md).
+        (
+            {
+                **GOOD,
+                "token_endpoint_auth_method": "none",
+                "sayso_webhook_url": "https://shop.example/hooks",
+            },
+            "invalid_client_metadata",
+        ),
+        ({**GOOD, "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"),
+        ({**GOOD, "require_pushed_authorization_requests": "yes"}, "invalid_client_metadata"),
         ({**GOOD, "grant_types": ["client_credentials"]}, "invalid_client_metadata"),
         ({**GOOD, "response_types": ["token"]}, "invalid_client_metadata"),
         ({**GOOD, "sayso_webhook_url": "http://shop.example/hooks"}, "invalid_client_metadata"),

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from sayso.config import new_key
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, emailed_link
 from tests.oauth_helpers import authorize_url, make_brand, pkce
 from tests.servers import gunicorn, tail
 
@@ -56,8 +56,10 @@ def _csrf_from(http: requests.Session, url: str) -> str:
     return match.group(1)
 
 
-def _sign_up(http: requests.Session, base: str) -> dict:
-    """Sign up through the form and disclose; the headers a JSON write needs."""
+def _sign_up(http: requests.Session, base: str, app) -> dict:
+    """Sign up through the form, follow the emailed confirmation link (the in-process
+    ``app``, on the same database and master key, delivers it) and disclose; the headers
+    a JSON write needs."""
     answer = http.post(
         base + "/signup",
         data={
@@ -68,7 +70,15 @@ def _sign_up(http: requests.Session, base: str) -> dict:
         allow_redirects=False,
         timeout=10,
     )
-    assert answer.status_code == 302, answer.text
+    assert answer.status_code == 200, answer.text
+    link = base + emailed_link(app, "ada@example.org", "/account/confirm/")
+    confirmed = http.post(
+        link,
+        data={"password": PASSWORD, "csrf_token": _csrf_from(http, link)},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert confirmed.status_code == 302, confirmed.text
     headers = {"X-CSRFToken": http.get(base + "/api/v1/me", timeout=10).json()["csrf_token"]}
     put = http.put(base + "/api/v1/me/disclosures", json=DISCLOSURES, headers=headers, timeout=10)
     assert put.status_code == 200, put.text
@@ -173,7 +183,7 @@ def test_revoke_during_concurrent_reads_across_two_workers_leaves_no_later_read(
     began = time.monotonic()
     results = []
     with requests.Session() as http:
-        csrf_headers = _sign_up(http, base)
+        csrf_headers = _sign_up(http, base, sayso_server.runner.app)
         for _ in range(TRIALS):
             results.append(_trial(http, base, brand, csrf_headers))
     elapsed = time.monotonic() - began

@@ -80,6 +80,7 @@ def _pages(app, brand) -> list[tuple[object, str]]:
             for path in [
                 "/login",
                 "/signup",
+                "/account/forgot",
                 "/healthz",
                 "/api/v1/fields",
                 "/api/v1/openapi.json",

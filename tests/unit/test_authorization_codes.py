@@ -57,6 +57,17 @@ def test_round_trip(codes):
     assert CODE_LIFETIME - timedelta(seconds=1) <= lifetime <= CODE_LIFETIME
 
 
+def test_a_code_carries_the_granted_authorization_details_when_there_are_some(codes):
+    # RFC 9396 (oauth/rich_authorization.py): [name, expires_at, view] of each granted entry.
+    details = [
+        ["interests", 1_830_000_000, {"name": "top", "parameter": 5}],
+        ["contacts", None, None],
+    ]
+    code = codes.seal(CLIENT, *CONTENTS.values(), details)
+    assert codes.open(code, CLIENT).details == details
+    assert codes.open(_seal(codes), CLIENT).details is None
+
+
 def test_a_code_is_url_safe_compact_and_says_nothing_in_clear(codes):
     code = _seal(codes)
     assert re.fullmatch(r"[A-Za-z0-9_-]+", code)

@@ -13,6 +13,12 @@ def test_every_field_has_a_read_scope_and_description():
         "interests:read",
         "browsing_categories:read",
         "channels:read",
+        "age_band:read",
+        "location:read",
+        "languages:read",
+        "life_stage:read",
+        "household_size:read",
+        "hear_about:read",
         "contacts:write",
         "answers:read",
     ]

@@ -5,7 +5,7 @@ from flask import current_app, jsonify, request
 from sayso import services
 from sayso.api.blueprint import bp
 from sayso.errors import error_response
-from sayso.schemas.api import BrandDirectorySchema, BrandLookupSchema
+from sayso.schemas.api import BrandDirectorySchema, BrandLookupQuerySchema, BrandLookupSchema
 
 #: How long a browser (the extension) may keep the directory without asking again.
 DIRECTORY_MAX_AGE = 3600
@@ -38,8 +38,7 @@ def lookup_brand():
         an operator has not verified is returned with `verified: false`.
       security: []
       parameters:
-        - {name: domain, in: query, required: true, schema: {type: string, maxLength: 253},
-           description: A registrable domain such as bookshop.example.}
+        - {in: query, schema: BrandLookupQuerySchema}
       responses:
         200:
           description: The brand.
@@ -47,12 +46,13 @@ def lookup_brand():
         400: BadRequest
         404: NotFound
     """
-    domain = request.args.get("domain", "").strip().lower()
     # Errors too are readable from any origin: the extension must tell "no brand" (404)
     # from "Sayso unreachable", which is all a browser reports of an unreadable answer.
-    if not domain or len(domain) > 253:
-        response, status = error_response(400, "Send ?domain=<registrable domain>.")
+    invalid = BrandLookupQuerySchema().validate(request.args)
+    if invalid:
+        response, status = error_response(400, "Send ?domain=<registrable domain>.", None, invalid)
         return _readable_anywhere(response), status
+    domain = request.args["domain"].strip().lower()
     brands = services.brands()
     row = brands.by_domain(domain)
     if row is None:

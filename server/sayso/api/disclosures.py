@@ -1,6 +1,7 @@
 """``/api/v1/me/disclosures``: read and change what the consumer volunteers."""
 
 from flask import abort, jsonify
+from marshmallow import ValidationError
 
 from sayso import services
 from sayso.api.blueprint import bp
@@ -88,7 +89,7 @@ def get_disclosure(field: str):
 @bp.put("/me/disclosures/<field>")
 @consent_manager_required
 def put_disclosure(field: str):
-    """Set one field: the body is ``{"value": [...]}``.
+    """Set one field: the body is ``{"value": ...}``, in the field's own shape.
     ---
     put:
       tags: [disclosures]
@@ -110,7 +111,10 @@ def put_disclosure(field: str):
         422: ValidationFailed
     """
     value = load_json(value_schema(_field_or_404(field)))["value"]
-    services.disclosures().update(current_consumer(), {field: value})
+    try:
+        services.disclosures().update(current_consumer(), {field: value})
+    except ValidationError as exc:  # a check against the consumer's grants, said of the body
+        raise ValidationError({"value": exc.messages.get(field, exc.messages)}) from None
     return jsonify({"value": value})
 
 

@@ -1,12 +1,14 @@
 """``/api/v1/me/grants``: the consumer's grants, and revoking them."""
 
-from flask import abort, jsonify
+from flask import abort, jsonify, request
 
 from sayso import services
 from sayso.api.blueprint import bp
+from sayso.api.body import load_json
 from sayso.auth import consent_manager_required, current_consumer
+from sayso.coarsening import COARSENABLE
 from sayso.fields import grantable
-from sayso.schemas.consent import BrandGrantsSchema
+from sayso.schemas.consent import BrandGrantsSchema, GrantBodySchema
 from sayso.shared.clock import utcnow
 
 
@@ -121,8 +123,14 @@ def grant_field(brand_id: str, field: str):
       description: >-
         The browser extension's toggle. The grant lasts a year, like the consent page's
         default; the purpose is the one the brand declared on its client for the field.
+        An optional body says how much of the field the brand may see (`view`, for
+        interests and browsing categories only); without one, a field granted before
+        keeps the view it had, and a new grant shares everything.
       security: [{session: [], csrf: []}, {oauth2: [consent:manage]}]
       parameters: [BrandId, Field]
+      requestBody:
+        required: false
+        content: {application/json: {schema: GrantBody}}
       responses:
         200:
           description: What was granted, by brand.
@@ -131,9 +139,14 @@ def grant_field(brand_id: str, field: str):
         401: Unauthorized
         403: Forbidden
         404: NotFound
+        415: UnsupportedMediaType
+        422: ValidationFailed
     """
     brand = _brand_and_grantable_or_404(brand_id, field)
-    client = services.consent().grant_field(current_consumer(), brand, field, via="api")
+    view = load_json(GrantBodySchema())["view"] if request.content_length else None
+    if view is not None and not view.is_all and field not in COARSENABLE:
+        abort(422, f"{grantable(field).label} is always shared whole.")
+    client = services.consent().grant_field(current_consumer(), brand, field, via="api", view=view)
     if client is None:
         abort(404, f"{brand.name} never asked for {field}.")
     return jsonify({"granted": {brand_id: [field]}})

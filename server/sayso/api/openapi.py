@@ -12,12 +12,18 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from apispec import APISpec, BasePlugin
-from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
-from apispec.ext.marshmallow.common import resolve_schema_cls
 from apispec_webframeworks.flask import FlaskPlugin
 from flask import current_app, jsonify, render_template, request
 
 from sayso.api.blueprint import bp
+from sayso.api.json_schema import SaysoMarshmallowPlugin
+from sayso.api.openapi_paths import (
+    TOO_MANY_REQUESTS,
+    no_nul_in_parameters,
+    one_path_per_field,
+    rate_limit,
+    value_component,
+)
 from sayso.api.reference import reference
 from sayso.fields import FIELDS, MANAGE_SCOPE, PERMISSIONS
 from sayso.schemas.api import (
@@ -29,7 +35,7 @@ from sayso.schemas.api import (
     ProfileSchema,
     RevokedSchema,
 )
-from sayso.schemas.consent import BrandGrantsSchema, GrantSchema
+from sayso.schemas.consent import BrandGrantsSchema, GrantBodySchema, GrantSchema, GrantViewSchema
 from sayso.schemas.contacts import ContactPolicySchema, ContactRecordedSchema, ContactReportSchema
 from sayso.schemas.disclosures import DisclosuresSchema, FieldInfoSchema, value_schema
 from sayso.schemas.questions import AnswerBodySchema, OpenQuestionSchema
@@ -110,6 +116,28 @@ ERROR_RESPONSES = {
         "send it in the `Authorization` header."
     ),
     "WrongPassword": _error("The password given is not the account's (`wrong_password`)."),
+    "TooManyRequests": _error(
+        "Too many requests from this address in the limit's window (`too_many_requests`); "
+        "the operation's description says the limit. Try again after `Retry-After` seconds.",
+        headers={
+            "Retry-After": {
+                "description": "Seconds until the window resets.",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+            "X-RateLimit-Limit": {
+                "description": "Requests allowed in the window.",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+            "X-RateLimit-Remaining": {
+                "description": "Requests left in the window (0).",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+            "X-RateLimit-Reset": {
+                "description": "When the window resets, in seconds since the Unix epoch.",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+        },
+    ),
     "Unavailable": _error(
         "The database failed for a moment (`unavailable`): a connection cut, a lock not "
         "free. Nothing was half done: a change and its ledger event were made together or "
@@ -127,35 +155,12 @@ ERROR_RESPONSES = {
 }
 
 
-def _camel(name: str) -> str:
-    return "".join(part.title() for part in name.split("_"))
-
-
-class DocumentedConverter(OpenAPIConverter):
-    """Describes each marshmallow schema with the first line of its own class docstring."""
-
-    def schema2jsonschema(self, schema):
-        """The JSON Schema apispec makes, plus a ``description``."""
-        jsonschema = super().schema2jsonschema(schema)
-        # The class's own docstring only: a schema made by Schema.from_dict has none, and
-        # must not inherit marshmallow's.
-        doc = resolve_schema_cls(schema).__dict__.get("__doc__")
-        if doc:
-            jsonschema.setdefault("description", doc.strip().splitlines()[0])
-        return jsonschema
-
-
-class SaysoMarshmallowPlugin(MarshmallowPlugin):
-    """apispec's marshmallow plugin, with schema descriptions from docstrings."""
-
-    Converter = DocumentedConverter
-
-
 class DocstringSummaries(BasePlugin):
     """Each operation's summary is its view's one-line docstring, its id the view's name."""
 
-    def operation_helper(self, path=None, operations=None, *, view=None, **kwargs):
-        """Fill in ``summary`` and ``operationId`` where the YAML does not say them."""
+    def operation_helper(self, path=None, operations=None, *, view=None, app=None, **kwargs):
+        """Fill in ``summary`` and ``operationId`` where the YAML does not say them, and
+        429 where a rate limit applies."""
         if view is None or not operations:
             return
         lines = []
@@ -175,6 +180,14 @@ class DocstringSummaries(BasePlugin):
             # meet a database fault that passes, answered 503 (sayso.errors).
             operation.setdefault("responses", {}).setdefault("400", "BadRequest")
             operation["responses"].setdefault("503", "Unavailable")
+            limit = rate_limit(app, view, method) if app is not None else None
+            if limit:
+                operation["responses"]["429"] = TOO_MANY_REQUESTS
+                said = operation.get("description", "")
+                operation["description"] = (
+                    f"{said}\n\nRate limited: at most {limit} from one client address; "
+                    "past that, 429 with `Retry-After`."
+                ).strip()
             name = view.__name__ if len(methods) == 1 else f"{method}_{view.__name__}"
             operation.setdefault("operationId", name)
 
@@ -198,21 +211,33 @@ def _components(spec: APISpec, app) -> None:
     )
     value_names = []
     for name in FIELDS:
-        value_names.append(f"{_camel(name)}Value")
+        value_names.append(value_component(name))
         components.schema(
             value_names[-1],
-            {"description": f"The value of `{name}`, as one field's endpoint takes and gives it."},
+            {
+                "description": f"The value of `{name}`, as one field's endpoint takes and "
+                "gives it."
+                + (
+                    " No two entries may be the same (the same topic, the same text "
+                    "whatever its case and spaces, the same channel)."
+                    if FIELDS[name].item_schema is not None
+                    else ""
+                )
+            },
             schema=value_schema(name),
         )
-    # anyOf, not oneOf: an empty list is a valid value of every field.
+    # What the per-field operations' docstrings name; the document replaces it with each
+    # field's own schema on the path of that field (openapi_paths.one_path_per_field).
     components.schema(
         "FieldValue",
         {
-            "description": 'One field\'s value, as `{"value": [...]}`; '
+            "description": 'One field\'s value, as `{"value": ...}`; '
             "it must fit the field named in the path.",
             "anyOf": [{"$ref": f"#/components/schemas/{n}"} for n in value_names],
         },
     )
+    components.schema("GrantView", schema=GrantViewSchema)
+    components.schema("GrantBody", schema=GrantBodySchema)
     components.schema("Grant", schema=GrantSchema)
     components.schema("BrandGrants", schema=BrandGrantsSchema)
     components.schema("Revoked", schema=RevokedSchema)
@@ -284,7 +309,9 @@ def _components(spec: APISpec, app) -> None:
         {
             "type": "oauth2",
             "description": "An access token from the authorization code flow (PKCE S256 "
-            "required), sent as `Authorization: Bearer <token>`.",
+            "required), sent as `Authorization: Bearer <token>`; a token bound to a key "
+            "(RFC 9449 DPoP) is sent as `Authorization: DPoP <token>` with a `DPoP` proof "
+            "header instead (see docs/brands.md).",
             "flows": {
                 "authorizationCode": {
                     "authorizationUrl": _rule_path(app, "oauth.authorize"),
@@ -292,7 +319,7 @@ def _components(spec: APISpec, app) -> None:
                     "refreshUrl": token_url,
                     "scopes": {
                         **{
-                            field.scope: f"Read the consumer's {field.label.lower()}, if granted."
+                            field.scope: f"{field.label}: read it, if the consumer grants it."
                             for field in FIELDS.values()
                         },
                         **{
@@ -334,7 +361,10 @@ def build_spec(app) -> dict:
     )
     for endpoint, _ in endpoints:
         spec.path(view=app.view_functions[endpoint], app=app)
-    return spec.to_dict()
+    document = spec.to_dict()
+    one_path_per_field(document)
+    no_nul_in_parameters(document)
+    return document
 
 
 def openapi_document(app=None) -> dict:

@@ -6,6 +6,7 @@ from sayso.commands.accounts import consumers_cli
 from sayso.commands.audit import audit_cli, ledger_cli
 from sayso.commands.brands import brands_cli
 from sayso.commands.keys import keys_cli
+from sayso.commands.mail import mail_cli
 from sayso.commands.officers import officers_cli
 from sayso.commands.setup import demo, init
 from sayso.commands.webhooks import webhooks_cli
@@ -22,5 +23,6 @@ def init_app(app) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(brands_cli)
     app.cli.add_command(webhooks_cli)
+    app.cli.add_command(mail_cli)
     app.cli.add_command(demo)
     app.cli.add_command(init)

@@ -28,6 +28,17 @@ DEMO_DISCLOSURES = {
         },
         {"channel": "in_app", "max_per_week": 3},
     ],
+    # "About me" and "What I want to hear about" (/disclosures/about).
+    "age_band": "35-44",
+    "location": {"country": "FR", "region": "FR-IDF"},
+    "languages": ["fr", "en"],
+    "life_stage": ["working", "parent_young_children"],
+    "household_size": "3-4",
+    "hear_about": {
+        "kinds": ["new_releases", "events", "service"],
+        "new_releases_of": ["Michael Chabon", "Fred Vargas"],
+        "brands": {},
+    },
 }
 
 

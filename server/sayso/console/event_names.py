@@ -49,6 +49,13 @@ GROUPS: tuple[tuple[str, tuple[tuple[T, str], ...]], ...] = (
             (T.LOGIN_FAILED, "Sign-in failed"),
             (T.LOGIN_LOCKED, "Sign-in locked after failures"),
             (T.PASSWORD_CHANGED, "Password changed"),
+            (T.EMAIL_CONFIRMED, "Email address confirmed"),
+            (T.SIGNUP_REPEATED, "Sign-up tried with an address that has an account"),
+            (T.PASSWORD_RESET_REQUESTED, "Password reset asked for"),
+            (T.PASSWORD_RESET, "Password reset by email link"),
+            (T.PASSKEY_ADDED, "Passkey added"),
+            (T.PASSKEY_REMOVED, "Passkey removed"),
+            (T.SESSION_ENDED, "Signed out of a session or the extension"),
         ),
     ),
     (

@@ -15,6 +15,17 @@ class EventType(StrEnum):
     LOGIN_FAILED = "account:login:failed"
     LOGIN_LOCKED = "account:login:locked"
     PASSWORD_CHANGED = "account:password:changed"  # noqa: S105  (an event name)
+    #: The emailed confirmation link was followed (with the password): the address is theirs.
+    EMAIL_CONFIRMED = "account:email:confirmed"
+    #: Someone signed up with an address that has an account (that account was emailed).
+    SIGNUP_REPEATED = "account:signup:repeated"
+    #: "Forgot password?": a reset link was asked for (subject: the account, if there is one).
+    PASSWORD_RESET_REQUESTED = "account:password:reset_requested"  # noqa: S105  (an event name)
+    #: A password was set through the emailed reset link; every session ended.
+    PASSWORD_RESET = "account:password:reset"  # noqa: S105  (an event name)
+    PASSKEY_ADDED = "account:passkey:added"
+    PASSKEY_REMOVED = "account:passkey:removed"
+    SESSION_ENDED = "account:session:ended"
     DISCLOSURE_UPDATED = "disclosure:field:updated"
     DISCLOSURE_DELETED = "disclosure:field:deleted"
     BRAND_CREATED = "brand:brand:created"

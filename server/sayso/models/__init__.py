@@ -15,19 +15,24 @@ from sayso.models.ledger import (
     LedgerTile,
     LedgerWitness,
 )
-from sayso.models.oauth import Token
+from sayso.models.mail import OutgoingMail
+from sayso.models.oauth import DPoPProof, Token
+from sayso.models.pushed_requests import PushedAuthorizationRequest
 from sayso.models.questions import Answer, Question
+from sayso.models.sessions import AccountSession, Passkey, PasskeyChallenge
 from sayso.models.vault import DataKey
 from sayso.models.webhooks import WebhookDelivery
 
 __all__ = [
     "Account",
+    "AccountSession",
     "Answer",
     "AuditEvent",
     "Brand",
     "BrandDomain",
     "BrandMember",
     "Contact",
+    "DPoPProof",
     "DataKey",
     "Disclosure",
     "Grant",
@@ -40,6 +45,10 @@ __all__ = [
     "LedgerTile",
     "LedgerWitness",
     "OAuthClient",
+    "OutgoingMail",
+    "Passkey",
+    "PasskeyChallenge",
+    "PushedAuthorizationRequest",
     "Question",
     "Token",
     "WebhookDelivery",

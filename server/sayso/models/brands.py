@@ -7,7 +7,7 @@ import hmac
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sayso.extensions import db
@@ -76,10 +76,22 @@ class OAuthClient(db.Model):
     redirect_uris_json: Mapped[str] = mapped_column("redirect_uris", Text, default="[]")
     # {"interests:read": "the purpose the brand declared for it", ...}
     scope_purposes_json: Mapped[str] = mapped_column("scope_purposes", Text, default="{}")
+    # The purposes in other languages: {"fr": {"interests:read": "..."}, "de": {...}}
+    # (registration's ``sayso_purposes#fr``); NULL: the brand's own words only.
+    purpose_translations_json: Mapped[str | None] = mapped_column("purpose_translations", Text)
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
     webhook_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # RFC 9126: authorization requests only by reference to one pushed to /oauth/par.
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # RFC 9449 section 5.2: every token request must carry a DPoP proof, so every token of
+    # this client is bound to a key.
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     brand: Mapped[Brand | None] = relationship(back_populates="clients")
 
@@ -105,6 +117,14 @@ class OAuthClient(db.Model):
     @scope_purposes.setter
     def scope_purposes(self, value: dict[str, str]) -> None:
         self.declare_scopes(value, ())
+
+    @property
+    def purpose_translations(self) -> dict[str, dict[str, str]]:
+        return json.loads(self.purpose_translations_json or "{}")
+
+    @purpose_translations.setter
+    def purpose_translations(self, value: dict[str, dict[str, str]] | None) -> None:
+        self.purpose_translations_json = json.dumps(value, sort_keys=True) if value else None
 
     @property
     def third_party_scopes(self) -> list[str]:

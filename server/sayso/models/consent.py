@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from sayso.coarsening import View
 from sayso.extensions import db
 from sayso.models.types import UTCDateTime
 from sayso.shared.clock import utcnow
@@ -32,6 +33,15 @@ class Grant(db.Model):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the brand gets of the field (sayso/coarsening.py): "all", or less than
+    # everything of interests and browsing categories. Migration 0014.
+    view: Mapped[str] = mapped_column(String(16), default="all", server_default="all")
+    view_parameter: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def coarse_view(self) -> View:
+        """The view granted, as a :class:`~sayso.coarsening.View`."""
+        return View(self.view or "all", self.view_parameter)
 
     def is_live(self, now: datetime) -> bool:
         """Granted, not revoked, not expired."""

@@ -29,4 +29,6 @@ class Contact(db.Model):
     breach: Mapped[bool] = mapped_column(Boolean, default=False)
     # Why it was a breach ("quiet_hours", "weekly_cap_reached", ...), or "ok".
     reason: Mapped[str] = mapped_column(String(32))
+    # The kind of message the brand says it was ("offers", ...), or None if it did not say.
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

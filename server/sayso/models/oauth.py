@@ -58,6 +58,12 @@ class Token(db.Model):
     # the window has ended.
     retry_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     retry_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # RFC 9449: the JWK SHA-256 thumbprint (RFC 7638) of the key the access token is bound
+    # to (and, for a public client, the refresh token too); NULL for a bearer token.
+    jkt: Mapped[str | None] = mapped_column(String(43))
+    # RFC 9396: the names (JSON list) the brand asked for as authorization details, whose
+    # granted details the token endpoint and introspection answer; NULL: scopes only.
+    authorization_details: Mapped[str | None] = mapped_column(Text)
 
     # Authlib's TokenMixin protocol.
     def check_client(self, client) -> bool:
@@ -74,3 +80,14 @@ class Token(db.Model):
 
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class DPoPProof(db.Model):
+    """A DPoP proof already accepted (RFC 9449 section 11.1), kept until its ``iat`` is too
+    old for it to be accepted anyway: the SHA-256 of its key's thumbprint and its ``jti``.
+    Owned by ``services/dpop_proofs.py``."""
+
+    __tablename__ = "dpop_proofs"
+
+    proof_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

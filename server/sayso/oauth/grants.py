@@ -18,8 +18,10 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sayso import services
 from sayso.db import one_write
 from sayso.extensions import db
-from sayso.fields import grant_name_of
+from sayso.fields import grant_name_of, grantable
 from sayso.models import Account
+from sayso.oauth import dpop
+from sayso.oauth import rich_authorization as rar
 from sayso.services.token_seals import RetriedPair
 from sayso.shared.clock import utcnow
 from sayso.shared.issuer import issuer
@@ -52,7 +54,28 @@ class S256Required(CodeChallenge):
         return super().validate_code_verifier(grant, result)
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class DPoPBinding:
+    """RFC 9449 at the token endpoint, for both grants: once the client is authenticated,
+    its DPoP proof (if it sent one, and required if it is registered so) is checked and
+    used up, and the tokens issued are then of type ``DPoP``, bound to the proof's key."""
+
+    def check_proof(self, client) -> None:
+        """Check the request's proof (``self.request.dpop``: ``None`` without one)."""
+        self.request.dpop = dpop.token_request_proof(client)
+
+    def bound_key(self) -> str | None:
+        """The thumbprint of the key the tokens issued are bound to, if any."""
+        proof = getattr(self.request, "dpop", None)
+        return proof.jkt if proof is not None else None
+
+    def generate_token(self, *args, **kwargs):
+        token = super().generate_token(*args, **kwargs)
+        if self.bound_key() is not None:
+            token["token_type"] = "DPoP"  # noqa: S105  (a token type, not a secret)
+        return token
+
+
+class AuthorizationCodeGrant(DPoPBinding, grants.AuthorizationCodeGrant):
     """Codes are sealed, not stored; they live 60 s and are single-use with replay revocation."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
@@ -72,6 +95,25 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 "Sayso does not allow passing consumers' data to third parties; "
                 "refused: " + " ".join(sorted(shared))
             )
+        # RFC 9396 authorization details, by hand: Authlib has none of it (no parameter, no
+        # error, no token member), so oauth/rich_authorization.py is the minimum, called
+        # from Authlib's own hooks. Read from the request's parameters as Authlib reads
+        # ``scope`` (so a pushed request's substituted parameters count the same); raised
+        # here, the error goes to the redirect URI only once Authlib has trusted it.
+        self.request.authorization_details = rar.parse(
+            self.request.payload.data.get("authorization_details"), self.request.client
+        )
+
+    def validate_authorization_request(self):
+        redirect_uri = super().validate_authorization_request()
+        details = self.request.authorization_details
+        if details is not None:
+            # The union of the scopes and the entries asked for. Without ``scope`` Authlib
+            # takes every registered scope; a request of entries alone asks for those only.
+            asked = scope_to_list(self.request.scope) if self.request.payload.scope else []
+            entries = [grantable(name).scope for name in details]
+            self.request.scope = " ".join(dict.fromkeys([*asked, *entries]))
+        return redirect_uri
 
     def authenticate_token_endpoint_client(self):
         # The exchange's transaction begins here, with the client's lookup. Its only write
@@ -80,7 +122,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # refused request never waits for it (db.one_write). A replay's revocation
         # commits that transaction first and writes in one of its own (TokenService._refuse).
         with one_write():
-            return super().authenticate_token_endpoint_client()
+            client = super().authenticate_token_endpoint_client()
+        # Before the code is looked at: a request refused for its proof uses up no code.
+        self.check_proof(client)
+        return client
 
     def generate_authorization_code(self):
         # The code is the authorization itself, sealed (services/tokens.py CodeSeal): it is
@@ -98,6 +143,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             request.consented_scope,
             payload.data.get("code_challenge"),
             payload.data.get("code_challenge_method"),
+            # The granted entries, when the request asked with authorization_details.
+            getattr(request, "consented_details", None),
         )
 
     def save_authorization_code(self, code, request):
@@ -121,14 +168,40 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # authentication, redirect_uri and the PKCE verifier have passed, so that only a
         # request that proves it holds the code can revoke what it issued.
         request = self.request
+        sealed = request.authorization_code.details
+        if sealed is not None or "authorization_details" in request.form:
+            # RFC 9396 section 7: the details as the consumer granted them, from the code
+            # (no grant is read: the exchange stays two statements).
+            granted = rar.granted_from_seal(sealed or [], request.client.scope_purposes)
+            _with_details(token, granted, sealed is not None, request)
         if not services.tokens().save_token_for_code(
-            token, request.client, request.authorization_code
+            token, request.client, request.authorization_code, jkt=self.bound_key()
         ):
             raise InvalidGrantError("Invalid 'code' in request.")
 
     def delete_authorization_code(self, authorization_code):
         # Used up already: save_token stored its hash with the token, in one statement.
         pass
+
+
+def _with_details(token: dict, granted: list[dict], asked_so: bool, request) -> None:
+    """Put the granted details in the token response (``asked_so``: the authorization asked
+    with authorization_details). A token request that names some (RFC 9396 section 6)
+    narrows the token to those, its scope with them; each must be among the granted."""
+    raw = request.form.get("authorization_details")
+    if raw is not None:
+        asked = rar.parse(raw, request.client)
+        by_name = {detail["field"]: detail for detail in granted}
+        missing = [name for name in asked if name not in by_name]
+        if missing:
+            raise rar.InvalidAuthorizationDetailsError(
+                "Not granted as authorization details: " + ", ".join(missing)
+            )
+        dropped = {grantable(name).scope for name in by_name if name not in asked}
+        token["scope"] = " ".join(s for s in scope_to_list(token["scope"]) if s not in dropped)
+        granted = [by_name[name] for name in asked]
+    if asked_so:
+        token["authorization_details"] = granted
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +211,7 @@ class CodeHolder:
     id: int
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(DPoPBinding, grants.RefreshTokenGrant):
     """Every refresh rotates the refresh token; presenting an old one revokes the family,
     unless it retries, within seconds, a refresh whose answer was lost (then the same pair
     comes back). The new pair covers only what the consumer grants now."""
@@ -146,12 +219,37 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
+    def authenticate_token_endpoint_client(self):
+        client = super().authenticate_token_endpoint_client()
+        # Before the refresh token is claimed: a refused proof leaves it usable.
+        self.check_proof(client)
+        return client
+
     def authenticate_refresh_token(self, refresh_token):
         client = self.request.client
         found = services.tokens().rotate_refresh(refresh_token, client.client_id)
+        if found is not None:
+            self._check_binding(found, client)
         if isinstance(found, RetriedPair):
             self.request.retried_pair = found
         return found
+
+    def _check_binding(self, found, client) -> None:
+        """RFC 9449 section 5: a DPoP family stays DPoP, so its refresh needs a proof; a
+        public client's refresh token is bound to its key, so the proof must be by that
+        key (a confidential client authenticates, and may move to a new key), as must a
+        retry's, which gets back a pair bound to it. Refused, the claim is undone."""
+        if found.jkt is None:
+            return
+        proof = self.request.dpop
+        if proof is None:
+            message = "This refresh token's tokens are bound to a key: send a DPoP proof."
+        elif proof.jkt != found.jkt and (client.is_public or isinstance(found, RetriedPair)):
+            message = "This refresh token is bound to another DPoP key."
+        else:
+            return
+        db.session.rollback()
+        raise dpop.InvalidDPoPProofError(message)
 
     def create_token_response(self):
         retried = getattr(self.request, "retried_pair", None)
@@ -165,16 +263,29 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # brand's token covers only what the consumer grants now: a field revoked (or let
         # expire) since is left out, as reads and introspection leave it out.
         scope = self.request.payload.scope or refresh_token.get_scope()
+        live = {}
         if refresh_token.brand_id is not None:
-            live = services.consent().live_fields(refresh_token.account_id, refresh_token.brand_id)
+            live = services.consent().live_grants(refresh_token.account_id, refresh_token.brand_id)
             scope = " ".join(s for s in scope_to_list(scope) if grant_name_of(s) in live)
             if not scope:
                 # Nothing left to read: refused, and the claim on the refresh token undone.
                 db.session.rollback()
                 raise InvalidGrantError("Nothing this token covers is granted any more.")
-        return self.generate_token(
+        token = self.generate_token(
             user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
         )
+        names = rar.stored_names(refresh_token.authorization_details)
+        if names is not None or "authorization_details" in self.request.form:
+            # The granted details again, as the grants say now (a revoked or expired one
+            # is left out, as from the scope).
+            kept = {grant_name_of(s) for s in scope_to_list(scope)}
+            granted = rar.granted_from_grants([n for n in names or () if n in kept], live)
+            try:
+                _with_details(token, granted, names is not None, self.request)
+            except rar.InvalidAuthorizationDetailsError:
+                db.session.rollback()
+                raise
+        return token
 
     def authenticate_user(self, refresh_token):
         account = db.session.get(Account, refresh_token.account_id)
@@ -216,6 +327,9 @@ class SaysoIntrospectionEndpoint(IntrospectionEndpoint):
         token = self.authenticate_token(request, client)
         if token is None or token.is_revoked():
             return 200, {"active": False}, default_json_headers
+        # Only a confidential client introspects, and its refresh tokens are not bound to a
+        # key (RFC 9449 section 5): ``cnf`` is for access tokens.
+        bound = None
         if token.refresh_token_hash == token_hash(request.form["token"]):
             expires_at = token.refresh_expires_at
             if token.rotated_at is not None or expires_at <= utcnow():
@@ -223,17 +337,21 @@ class SaysoIntrospectionEndpoint(IntrospectionEndpoint):
         elif token.is_expired():
             return 200, {"active": False}, default_json_headers
         else:
-            expires_at = token.access_expires_at
-        return 200, self.introspect_token(token, expires_at), default_json_headers
+            expires_at, bound = token.access_expires_at, token.jkt
+        answer = self.introspect_token(token, expires_at)
+        if bound and answer.get("active"):
+            # RFC 9449 section 6.2: the key the token is bound to.
+            answer.update(token_type="DPoP", cnf={"jkt": bound})  # noqa: S106
+        return 200, answer, default_json_headers
 
     def introspect_token(self, token, expires_at):
-        live = services.consent().live_fields(token.account_id, token.brand_id)
+        live = services.consent().live_grants(token.account_id, token.brand_id)
         scopes = [s for s in token.scope.split() if grant_name_of(s) in live]
         if not scopes:
             return {"active": False}
         client = services.brands().client(token.client_id)
         account = db.session.get(Account, token.account_id)
-        return {
+        answer = {
             "active": True,
             "client_id": token.client_id,
             "scope": " ".join(scopes),
@@ -243,3 +361,11 @@ class SaysoIntrospectionEndpoint(IntrospectionEndpoint):
             "iat": int(token.issued_at.timestamp()),
             "iss": issuer(),
         }
+        names = rar.stored_names(token.authorization_details)
+        if names is not None:
+            # RFC 9396 section 9.1: the details granted, live now.
+            kept = {grant_name_of(s) for s in scopes}
+            answer["authorization_details"] = rar.granted_from_grants(
+                [n for n in names if n in kept], live
+            )
+        return answer

@@ -10,6 +10,15 @@ for every scope in ``scope``), ``sayso_webhook_url`` (optional) and
 parties, which Sayso then refuses to ask consumers for). The answer repeats what
 was registered, with ``client_secret`` and, with a webhook URL, ``sayso_webhook_secret``:
 both shown this once.
+
+``token_endpoint_auth_method: "none"`` registers a public client (an app on people's own
+devices or in their browser, which cannot keep a secret): no ``client_secret``, PKCE alone
+proves it at the token endpoint, it may revoke its tokens but not introspect them, and it
+takes no webhook (those go to a brand's server, through a confidential client), as
+Sayso's own browser extension. ``require_pushed_authorization_requests`` (RFC 9126
+section 6, default false): its authorization requests must be pushed to /oauth/par first.
+``dpop_bound_access_tokens`` (RFC 9449 section 5.2, default false): every token request
+must carry a DPoP proof, so all its tokens are bound to a key.
 """
 
 from __future__ import annotations
@@ -30,8 +39,10 @@ from flask import request as flask_request
 from marshmallow import ValidationError
 
 from sayso import services
+from sayso.i18n import DEFAULT, supported
 from sayso.oauth.metadata import metadata
 from sayso.oauth.resource import revoke_exposed
+from sayso.oauth.rich_authorization import TYPES_SUPPORTED
 from sayso.schemas.brands import ClientSchema
 from sayso.services.initial_access_tokens import InitialAccessTokenSpent
 from sayso.shared.forms import flatten_errors
@@ -64,6 +75,9 @@ MEMBER_TYPES = {
     "jwks": dict,
     "software_id": str,
     "software_version": str,
+    "require_pushed_authorization_requests": bool,
+    "dpop_bound_access_tokens": bool,
+    "authorization_details_types": list,
 }
 SPENT = "The initial access token is not valid: unknown, revoked, expired or used up."
 # RFC 6749 allows only these characters in error_description.
@@ -71,13 +85,16 @@ _NOT_ALLOWED = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 class SaysoClientMetadata(ClientMetadataClaims):
-    """RFC 7591 metadata plus Sayso's members; only confidential clients register here."""
+    """RFC 7591 metadata plus Sayso's members and RFC 9126's."""
 
     REGISTERED_CLAIMS = (
         *ClientMetadataClaims.REGISTERED_CLAIMS,
         "sayso_purposes",
         "sayso_third_party_scopes",
         "sayso_webhook_url",
+        "require_pushed_authorization_requests",
+        "dpop_bound_access_tokens",
+        "authorization_details_types",
     )
 
     def validate_redirect_uris(self):
@@ -87,8 +104,8 @@ class SaysoClientMetadata(ClientMetadataClaims):
     @classmethod
     def get_claims_options(cls, metadata):
         options = super().get_claims_options(metadata)
-        # The server also lists "none" (the browser extension); brands' clients hold secrets.
-        options["token_endpoint_auth_method"] = {"values": SECRET_AUTH_METHODS}
+        # What the token endpoint accepts: a secret, or none (a public client, PKCE alone).
+        options["token_endpoint_auth_method"] = {"values": [*SECRET_AUTH_METHODS, "none"]}
         return options
 
 
@@ -181,6 +198,27 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
             raise InvalidClientMetadataError(
                 _description("sayso_purposes names scopes not in scope: " + ", ".join(extra))
             )
+        method = claims.get("token_endpoint_auth_method", "client_secret_basic")
+        # Read by generate_client_secret and save_client: a public client gets no secret.
+        request.public_client = method == "none"
+        if request.public_client and claims.get("sayso_webhook_url"):
+            raise InvalidClientMetadataError(
+                "A public client (token_endpoint_auth_method none) cannot have a webhook: "
+                "register the webhook on a confidential client of the brand's server."
+            )
+        # RFC 9396 section 10: the types the client will use; Sayso knows one, which every
+        # client may use, so an accepted list is only repeated in the answer.
+        types = claims.get("authorization_details_types")
+        unknown = sorted(set(types or ()) - set(TYPES_SUPPORTED))
+        if unknown:
+            raise InvalidClientMetadataError(
+                _description(
+                    "authorization_details_types: Sayso supports only "
+                    + ", ".join(TYPES_SUPPORTED)
+                    + "; not "
+                    + ", ".join(unknown)
+                )
+            )
         document = {
             "name": claims.get("client_name") or brand.name,
             "redirect_uris": claims.get("redirect_uris") or [],
@@ -199,24 +237,43 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
             "redirect_uris": client["redirect_uris"],
             "scope": " ".join(client["scope_purposes"]),
             "sayso_purposes": client["scope_purposes"],
+            **{
+                f"sayso_purposes#{language}": words
+                for language, words in _translated_purposes(data, client["scope_purposes"]).items()
+            },
             **(
                 {"sayso_third_party_scopes": client["third_party_scopes"]}
                 if client["third_party_scopes"]
                 else {}
             ),
             **({"sayso_webhook_url": client["webhook_url"]} if client["webhook_url"] else {}),
+            **(
+                {"authorization_details_types": list(dict.fromkeys(types))}
+                if types is not None
+                else {}
+            ),
             "grant_types": GRANT_TYPES,
             "response_types": ["code"],
-            "token_endpoint_auth_method": claims.get(
-                "token_endpoint_auth_method", "client_secret_basic"
+            "token_endpoint_auth_method": method,
+            "require_pushed_authorization_requests": bool(
+                claims.get("require_pushed_authorization_requests", False)
             ),
+            # RFC 9449 section 5.2: every token request needs a DPoP proof.
+            "dpop_bound_access_tokens": bool(claims.get("dpop_bound_access_tokens", False)),
         }
 
     def generate_client_id(self, request):
         return new_client_id()
 
     def generate_client_secret(self, request):
-        return new_client_secret()
+        return None if request.public_client else new_client_secret()
+
+    def generate_client_info(self, request):
+        info = super().generate_client_info(request)
+        if info["client_secret"] is None:
+            # A public client has no secret, so no secret's expiry either (RFC 7591 3.2.1).
+            del info["client_secret"], info["client_secret_expires_at"]
+        return info
 
     def save_client(self, client_info, client_metadata, request):
         credential = request.credential
@@ -230,7 +287,17 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
                 third_party_scopes=client_metadata.get("sayso_third_party_scopes", []),
                 actor=f"registration:{credential['token_hash'][:16]}",
                 client_id=client_info["client_id"],
-                client_secret=client_info["client_secret"],
+                client_secret=client_info.get("client_secret"),
+                public=request.public_client,
+                require_pushed_authorization_requests=client_metadata[
+                    "require_pushed_authorization_requests"
+                ],
+                dpop_bound_access_tokens=client_metadata["dpop_bound_access_tokens"],
+                purpose_translations={
+                    key.partition("#")[2]: words
+                    for key, words in client_metadata.items()
+                    if key.startswith("sayso_purposes#")
+                },
                 # Each registration uses the token once, in the client's own transaction.
                 initial_access_token=credential["token_hash"],
             )
@@ -243,6 +310,32 @@ class SaysoClientRegistrationEndpoint(ClientRegistrationEndpoint):
         if client.webhook_secret:
             return {"sayso_webhook_secret": client.webhook_secret}
         return None
+
+
+def _translated_purposes(data: dict, scopes) -> dict[str, dict[str, str]]:
+    """RFC 7591 section 2.2's language tags: ``sayso_purposes#fr`` is ``sayso_purposes``
+    in French (``#de``: German), for some or all of the scopes; shown on the consent page to
+    a consumer reading that language (the untagged member to everyone else)."""
+    found = {}
+    for key, words in data.items():
+        member, _, tag = key.partition("#")
+        if member != "sayso_purposes" or not tag:
+            continue
+        language = supported(tag)
+        if language is None or language == DEFAULT or "-" in tag.strip("-"):
+            raise InvalidClientMetadataError(
+                _description(f"{key}: Sayso shows purposes in fr and de besides sayso_purposes.")
+            )
+        good = isinstance(words, dict) and all(
+            isinstance(w, str) and 3 <= len(w.strip()) <= 280 and w.isprintable()
+            for w in words.values()
+        )
+        if not good or any(scope not in scopes for scope in words):
+            raise InvalidClientMetadataError(
+                _description(f"{key}: give scopes of sayso_purposes, each 3 to 280 characters.")
+            )
+        found[language] = {scope: w.strip() for scope, w in words.items()}
+    return found
 
 
 class _Payload:

@@ -1,7 +1,9 @@
-"""Protecting API resources with bearer tokens (Authlib's ResourceProtector)."""
+"""Protecting API resources with bearer tokens (Authlib's ResourceProtector), and with
+DPoP-bound tokens (RFC 9449): ``Authorization: DPoP <token>`` and a proof by their key."""
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -18,6 +20,8 @@ from sayso.db import writing_anyway
 from sayso.errors import error_response
 from sayso.extensions import db
 from sayso.models import Token
+from sayso.oauth import dpop
+from sayso.shared.issuer import public_url
 from sayso.shared.tokens import INITIAL_ACCESS_TOKEN_PREFIX, token_hash
 
 
@@ -26,6 +30,12 @@ class SaysoBearerTokenValidator(BearerTokenValidator):
 
     def authenticate_token(self, token_string):
         return db.session.get(Token, token_hash(token_string))
+
+
+class SaysoDPoPTokenValidator(SaysoBearerTokenValidator):
+    """The same tokens, presented with the DPoP scheme (RFC 9449 section 7.1)."""
+
+    TOKEN_TYPE = "dpop"  # noqa: S105  (a scheme, not a secret)
 
 
 class SaysoResourceProtector(ResourceProtector):
@@ -46,18 +56,22 @@ class SaysoResourceProtector(ResourceProtector):
         validator.validate_request(oauth_request)
         if isinstance(scopes, str):
             scopes = [scopes]
-        return PresentedBearer(validator, token_string, oauth_request, scopes)
+        dpop_scheme = isinstance(validator, SaysoDPoPTokenValidator)
+        proof = _proof(token_string) if dpop_scheme else None
+        return PresentedBearer(validator, token_string, oauth_request, scopes, proof)
 
 
 @dataclass(frozen=True)
 class PresentedBearer:
     """A bearer token as the request presented it: Authlib's validator, the string, the
-    request, and the scopes the endpoint requires."""
+    request, the scopes the endpoint requires, and the DPoP proof it came with (checked
+    and used up), if it was presented with the DPoP scheme."""
 
     validator: BearerTokenValidator
     token_string: str
     request: FlaskJsonRequest
     scopes: list | None
+    proof: dpop.Proof | None = None
 
     def token(self, load=None):
         """The token loaded (by ``load``, default: the token row by its hash) and validated
@@ -65,12 +79,59 @@ class PresentedBearer:
         with _refusals():
             token = (load or self.validator.authenticate_token)(self.token_string)
             self.validator.validate_token(token, self.scopes, self.request)
+        _check_binding(getattr(token, "jkt", None), self.proof)
         g.authlib_server_oauth2_token = token
         return token
 
 
+def _proof(token_string: str) -> dpop.Proof:
+    """The DPoP proof a request with the DPoP scheme must carry, for ``token_string``."""
+    try:
+        proof = dpop.request_proof(api=True, access_token=token_string)
+    except dpop.ProofRefused as refused:
+        nonce = getattr(refused, "nonce", None)
+        raise _dpop_refused(refused.error, refused.description, nonce) from None
+    if proof is None:
+        raise _dpop_refused("invalid_dpop_proof", "Send a DPoP proof with the DPoP scheme.")
+    return proof
+
+
+def _check_binding(jkt: str | None, proof: dpop.Proof | None) -> None:
+    """RFC 9449 section 7: a bound token only with a proof by its key (never as a bearer
+    token), and the DPoP scheme only for a bound token."""
+    if proof is None and jkt is not None:
+        raise _dpop_refused(
+            "invalid_token",
+            "This token is bound to a key: send it as Authorization: DPoP, with a DPoP proof.",
+        )
+    if proof is not None and proof.jkt != jkt:
+        description = (
+            "This token is not bound to a key: send it as a Bearer token."
+            if jkt is None
+            else "This token is bound to another key than the DPoP proof's."
+        )
+        raise _dpop_refused("invalid_token", description)
+
+
+_UNQUOTABLE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+def _dpop_refused(error: str, description: str, nonce: str | None = None) -> BearerRefused:
+    """A 401 with RFC 9449 section 7.1's challenge (and the nonce to use, if that is why)."""
+    response, status = error_response(401, description, error)
+    said = _UNQUOTABLE.sub("?", description)
+    headers = challenge(f'DPoP error="{error}", error_description="{said}", {_ALGS}')
+    if nonce:
+        headers[dpop.NONCE_HEADER] = nonce
+    return BearerRefused((response, status, headers))
+
+
+_ALGS = 'algs="' + " ".join(dpop.ALGORITHMS) + '"'
+
+
 require_oauth = SaysoResourceProtector()
 require_oauth.register_token_validator(SaysoBearerTokenValidator(realm="sayso"))
+require_oauth.register_token_validator(SaysoDPoPTokenValidator(realm="sayso"))
 
 
 class BearerRefused(Exception):
@@ -128,23 +189,35 @@ def _refusals():
     except MissingAuthorizationError:
         # RFC 6750 §3.1: no credentials sent, so no error code in the challenge.
         response, status = error_response(401, "A bearer token is required.", "unauthorized")
-        raise BearerRefused(
-            (response, status, {"WWW-Authenticate": 'Bearer realm="sayso"'})
-        ) from None
+        # Either scheme will do (RFC 9449 section 7.1): both challenges, in one header.
+        headers = challenge('Bearer realm="sayso"')
+        headers["WWW-Authenticate"] += f", DPoP {_ALGS}"
+        raise BearerRefused((response, status, headers)) from None
     except OAuth2Error as error:
         status = error.status_code or 401
         response, _ = error_response(
             status, error.description or "A valid bearer token is required.", error.error
         )
-        challenge = dict(error.get_headers()).get("WWW-Authenticate", 'Bearer realm="sayso"')
-        raise BearerRefused((response, status, {"WWW-Authenticate": challenge})) from None
+        authlib_says = dict(error.get_headers()).get("WWW-Authenticate", 'Bearer realm="sayso"')
+        if request.headers.get("Authorization", "")[:5].lower() == "dpop ":
+            # Authlib's challenge, in the scheme the token was presented with (RFC 9449).
+            authlib_says = f"DPoP {authlib_says.removeprefix('Bearer ')}, {_ALGS}"
+        raise BearerRefused((response, status, challenge(authlib_says))) from None
 
 
 def unauthorized_token(description: str):
     """The 401 for a token that was valid but has nothing left to read (revoked grants)."""
     response, status = error_response(401, description, "invalid_token")
-    challenge = f'Bearer realm="sayso", error="invalid_token", error_description="{description}"'
-    return response, status, {"WWW-Authenticate": challenge}
+    said = f'Bearer realm="sayso", error="invalid_token", error_description="{description}"'
+    return response, status, challenge(said)
+
+
+def challenge(value: str) -> dict:
+    """The ``WWW-Authenticate`` header of a refusal by the resource server: ``value`` (one
+    challenge) with ``resource_metadata``, where a client finds what this resource accepts
+    and which authorization server issues its tokens (RFC 9728 section 5.1)."""
+    where = public_url("wellknown.protected_resource")
+    return {"WWW-Authenticate": f'{value}, resource_metadata="{where}"'}
 
 
 def init_app(app) -> None:

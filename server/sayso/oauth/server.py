@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from sayso import services
 from sayso.extensions import db
 from sayso.models import Brand, OAuthClient
+from sayso.oauth import dpop
 from sayso.oauth.grants import (
     AuthorizationCodeGrant,
     RefreshTokenGrant,
@@ -43,6 +44,26 @@ class SaysoAuthorizationServer(AuthorizationServer):
             # credentials. The client was authenticated before the hint was read.
             error.status_code = 400
         return super().handle_error_response(request, error)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as error:
+            # Authlib's own words print the tuple of method names.
+            if (error.description or "").startswith("The client cannot authenticate"):
+                error.description = client_authentication_failed(methods)
+            raise
+
+
+def client_authentication_failed(methods) -> str:
+    """What a client is told when no authentication method of ``methods`` worked."""
+    text = (
+        "The client could not be authenticated. Send its client ID and secret with HTTP "
+        "Basic, or as client_id and client_secret in the form body."
+    )
+    if "none" in methods:
+        text += " A public client sends its client_id alone."
+    return text
 
 
 class SaysoIssuer(IssuerParameter):
@@ -72,6 +93,10 @@ def _query_client(client_id):
     return loaded[client_id]
 
 
+#: The client an authorization request names, with its brand, loaded once per request.
+authorization_request_client = _query_client
+
+
 _CLIENTS = OAuthClient.__table__
 _CREDENTIALS = select(
     _CLIENTS.c.client_id,
@@ -79,6 +104,7 @@ _CREDENTIALS = select(
     _CLIENTS.c.brand_id,
     _CLIENTS.c.redirect_uris.label("redirect_uris_json"),
     _CLIENTS.c.scope_purposes.label("scope_purposes_json"),
+    _CLIENTS.c.dpop_bound_access_tokens,
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
@@ -95,6 +121,7 @@ class ClientCredentials:
         "brand_id",
         "client_id",
         "client_secret_hash",
+        "dpop_bound_access_tokens",
         "redirect_uris_json",
         "scope_purposes_json",
     )
@@ -158,7 +185,10 @@ def _save_token(token, request):
     # tokens: see AuthorizationCodeGrant.save_token.)
     family = request.refresh_token.family_id
     replaced = request.form.get("refresh_token")
-    services.tokens().save_token(token, request.client, request.user.id, family, replaced)
+    # RFC 9449: the pair is bound to the key of the request's DPoP proof, if it sent one.
+    proof = getattr(request, "dpop", None)
+    jkt = proof.jkt if proof is not None else None
+    services.tokens().save_token(token, request.client, request.user.id, family, replaced, jkt)
 
 
 def build_server(app) -> AuthorizationServer:
@@ -170,6 +200,7 @@ def build_server(app) -> AuthorizationServer:
         "authorization_code": lifetime,
         "refresh_token": lifetime,
     }
+    dpop.init_app(app)
     server = SaysoAuthorizationServer()
     server.init_app(app, query_client=_query_client, save_token=_save_token)
     # Client authentication (token, revocation, introspection) parses credentials exactly

@@ -6,43 +6,35 @@ from urllib.parse import parse_qs, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from flask import jsonify, redirect, render_template, request
+from flask import redirect, render_template, request
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from sayso import services
 from sayso.auth import consumer_required
-from sayso.errors import error_response
+from sayso.coarsening import COARSENABLE
 from sayso.extensions import csrf, limiter
 from sayso.fields import MANAGE_SCOPE, grant_name_of, scope_of
+from sayso.i18n import DEFAULT, page_language
+from sayso.oauth import dpop
+from sayso.oauth import rich_authorization as rar
 from sayso.oauth.blueprint import bp
-from sayso.oauth.metadata import NoIssuer, metadata
+from sayso.oauth.metadata import metadata, metadata_response
+from sayso.oauth.pushed import pushed_request
 from sayso.oauth.server import authorization_server
 from sayso.schemas.consent import ConsentDecisionSchema
 from sayso.security import CONTENT_SECURITY_POLICY
-from sayso.shared.forms import FormError
-from sayso.shared.issuer import fixed_origin, issuer
+from sayso.shared.forms import N_, FormError
+from sayso.shared.issuer import issuer
 
-NOTHING_TICKED = FormError("Tick at least one field, or choose Deny.", ("field",))
-NO_DECISION = FormError("Choose Allow to sign the extension in, or Deny to send it away.")
+NOTHING_TICKED = FormError(N_("Tick at least one field, or choose Deny."), ("field",))
+NO_DECISION = FormError(N_("Choose Allow to sign the extension in, or Deny to send it away."))
 
 
 @bp.get("/.well-known/oauth-authorization-server")
 def server_metadata():
     """RFC 8414 metadata."""
-    try:
-        document = metadata()
-    except NoIssuer as refused:
-        # A plain-http origin other than loopback (SAYSO_ISSUER unset, so not production):
-        # say so, rather than advertise endpoints under an issuer the RFC forbids.
-        response, status = error_response(400, str(refused), "invalid_request")
-        response.headers["Cache-Control"] = "no-cache"
-        return response, status
-    response = jsonify(document)
-    # Built from the request's Host when SAYSO_ISSUER is unset: then no shared cache may
-    # keep it for others.
-    response.headers["Cache-Control"] = "public, max-age=3600" if fixed_origin() else "no-cache"
-    return response
+    return metadata_response(metadata)
 
 
 def _error(error: OAuth2Error):
@@ -61,6 +53,7 @@ def _origin(uri: str) -> str:
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
+@pushed_request  # first: a request_uri stands for the pushed parameters (RFC 9126)
 @consumer_required
 def authorize():
     """The consent page: the brand, each requested field and its purpose, nothing pre-ticked."""
@@ -73,16 +66,24 @@ def authorize():
     if client.brand is None:
         if client.is_public and grant.request.scope.split() == [MANAGE_SCOPE]:
             return _authorize_first_party(server, grant, client)
-        return render_template("error.html", status=400, message="Not a brand's client."), 400
+        return render_template("error.html", status=400, message=N_("Not a brand's client.")), 400
+    if not current_user.email_confirmed:
+        # No grant before the address is confirmed (issue 21): say so, and how, instead.
+        return render_template("confirm_first.html", client=client), 403
     requested = [f for f in (grant_name_of(s) for s in grant.request.scope.split()) if f]
+    # RFC 9396 entries (by name), asked with authorization_details; empty for scopes only.
+    details = grant.request.authorization_details or {}
     consent = services.consent()
 
     if request.method == "GET":
         # A client that asks again for what the consumer granted through it, for the
         # purposes it still declares, gets a code without a page, unless it asked for the
-        # page (prompt=consent): then the grants are not looked up.
-        if request.args.get("prompt") != "consent" and consent.consented_through(
-            current_user.id, client, requested
+        # page (prompt=consent): then the grants are not looked up. Authorization details
+        # ask for a duration the consumer chooses: always the page.
+        if (
+            not details
+            and request.args.get("prompt") != "consent"
+            and consent.consented_through(current_user.id, client, requested)
         ):
             grant.request.consented_scope = " ".join(scope_of(f) for f in requested)
             return server.create_authorization_response(grant=grant, grant_user=current_user)
@@ -94,8 +95,14 @@ def authorize():
                 "decision": request.form.get("decision", ""),
                 "field": request.form.getlist("field"),
                 "expiry": request.form.get("expiry", "1y"),
+                # What the brand gets of each field that may be coarsened (everything unless
+                # the consumer chose less).
+                "views": {
+                    f: request.form[f"view-{f}"] for f in COARSENABLE if f"view-{f}" in request.form
+                },
             }
         )
+        lasting = rar.chosen_durations(request.form, details)
     except ValidationError as exc:
         return render_template("error.html", status=422, message=str(exc.messages)), 422
     chosen = [f for f in requested if f in decision["fields_"]]
@@ -106,7 +113,15 @@ def authorize():
     if not chosen:
         # "Allow selected" with nothing ticked is a slip, not a deny: ask again, with the
         # expiry as chosen (the form posts back to this URL, the request's parameters).
-        return _consent_page(grant, client, requested, decision["expiry"], [NOTHING_TICKED])
+        return _consent_page(
+            grant,
+            client,
+            requested,
+            decision["expiry"],
+            [NOTHING_TICKED],
+            lasting,
+            decision["views"],
+        )
     # Global Privacy Control, as the browser sent it with the consumer's decision, goes
     # into the grant event and so into the consent receipt.
     gpc = request.headers.get("Sec-GPC") == "1"
@@ -115,32 +130,65 @@ def authorize():
     declined = sorted(set(requested) - set(chosen))
     if declined:
         context["declined"] = declined
-    consent.grant_uncommitted(
-        current_user, client, chosen, decision["expiry"], context=context or None
-    )
+    # One grant per expiry chosen (an authorization details entry has its own); the
+    # fields left unticked are said once.
+    for expiry, names in _by_expiry(chosen, decision["expiry"], lasting):
+        consent.grant_uncommitted(
+            current_user, client, names, expiry, context=context or None, views=decision["views"]
+        )
+        context.pop("declined", None)
+    if details:
+        # The code carries the entries as granted (expiry, view), for the token response.
+        grant.request.consented_details = rar.sealed(
+            [f for f in chosen if f in details],
+            consent.live_grants(current_user.id, client.brand_id),
+        )
     # The token's scope is exactly what the consumer ticked, sealed into the code. The
     # grants and their ledger event commit as the code is issued: no code without them.
     grant.request.consented_scope = " ".join(scope_of(f) for f in chosen)
     return server.create_authorization_response(grant=grant, grant_user=current_user)
 
 
-def _consent_page(grant, client, requested, expiry="1y", errors=()):
+def _by_expiry(chosen, expiry, lasting):
+    """``chosen`` grouped by the expiry each gets (``lasting``'s, else ``expiry``)."""
+    groups = {}
+    for name in chosen:
+        groups.setdefault(lasting.get(name, expiry), []).append(name)
+    return groups.items()
+
+
+def _consent_page(grant, client, requested, expiry="1y", errors=(), lasting=None, views=None):
     """The consent page: each requested field with the brand's declared purpose and what
-    the brand would get of it now (reads, then writes); 422 when it comes back with
-    ``errors``."""
-    purposes = {f: client.scope_purposes[scope_of(f)] for f in requested}
+    the brand would get of it now (reads, then writes), and for an authorization details
+    entry what it asks and for how long (``lasting``: as chosen); each field that may be
+    shared as less than everything in each such view (``views``: as chosen, else
+    everything); 422 when it comes back with ``errors``."""
+    # The purposes in the page's language where the brand registered them in it
+    # (``sayso_purposes#fr``), else in its own words, and the page says so.
+    translated = client.purpose_translations.get(page_language(), {})
+    purposes = {
+        f: translated.get(scope_of(f)) or client.scope_purposes[scope_of(f)] for f in requested
+    }
+    untranslated = page_language() != DEFAULT and any(
+        scope_of(f) not in translated for f in requested
+    )
+    details = grant.request.authorization_details or {}
     target = grant.request.payload.redirect_uri or client.get_default_redirect_uri()
     response = render_template(
         "consent.html",
         client=client,
         brand=client.brand,
         requested=services.share_preview().preview(
-            current_user._get_current_object(), client.brand, purposes
+            current_user._get_current_object(), client.brand, purposes, views
         ),
         return_to=urlsplit(target).netloc,
         expiry=expiry,
+        details=details,
+        lasting=lasting or {name: detail["duration"] for name, detail in details.items()},
+        durations=rar.DURATION_LABELS,
         errors=list(errors),
         gpc=request.headers.get("Sec-GPC") == "1",
+        untranslated_purposes=untranslated,
     )
     return _with_form_action(response, grant, client, 422 if errors else 200)
 
@@ -168,6 +216,10 @@ def _requesting_client(next_url: str | None):
     if client is None:
         return None, None
     asked = (query.get("redirect_uri") or [None])[0]
+    if "request_uri" in query:
+        # A pushed request (RFC 9126): the redirect URI is the one pushed, not the URL's.
+        pushed = services.pushed_requests().peek(query["request_uri"][0], client.client_id)
+        asked = (pushed or {}).get("redirect_uri")
     if asked is not None and not client.check_redirect_uri(asked):
         return None, None
     return client, asked or client.get_default_redirect_uri()
@@ -219,6 +271,7 @@ def _authorize_first_party(server, grant, client):
 @limiter.limit("60 per minute")
 def token():
     """RFC 6749 token endpoint: code exchange (with PKCE) and refresh rotation."""
+    dpop.check_token_request()  # RFC 9449: a DPoP proof binds the tokens to a key
     return authorization_server().create_token_response()
 
 

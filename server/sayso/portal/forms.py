@@ -25,6 +25,8 @@ def client_from(form) -> dict:
             scope for scope in form.getlist("scope") if form.get(f"third_parties_{scope}") == "yes"
         ],
         "webhook_url": form.get("webhook_url", "").strip() or None,
+        "require_pushed_authorization_requests": form.get("require_par") == "yes",
+        "dpop_bound_access_tokens": form.get("require_dpop") == "yes",
     }
 
 

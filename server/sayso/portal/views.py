@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -25,7 +27,7 @@ from sayso.schemas.questions import QuestionSchema
 from sayso.services.accounts import actor_for
 from sayso.services.integration import SERIES as ACTIVITY_SERIES
 from sayso.shared.clock import utcnow
-from sayso.shared.forms import flatten_errors
+from sayso.shared.forms import N_, flatten_errors
 from sayso.taxonomy import topics
 
 NOT_A_MEMBER = (
@@ -69,6 +71,8 @@ def _blank_form() -> dict:
         "scope_purposes": {},
         "third_party_scopes": [],
         "webhook_url": None,
+        "require_pushed_authorization_requests": False,
+        "dpop_bound_access_tokens": False,
     }
 
 
@@ -100,14 +104,14 @@ def new_client():
             errors=client_errors(exc.messages, form),
         ), 422
     new = services.brands().register_client(g.brand, actor=_actor(), **data)
-    secrets = [("Client ID", new.client.client_id), ("Client secret", new.client_secret)]
+    secrets = [(N_("Client ID"), new.client.client_id), (N_("Client secret"), new.client_secret)]
     if new.webhook_secret:
-        secrets.append(("Webhook signing secret", new.webhook_secret))
+        secrets.append((N_("Webhook signing secret"), new.webhook_secret))
     return render_template(
         "portal/secrets.html",
         brand=g.brand,
         client=new.client,
-        title=f"{new.client.name} is registered",
+        title=_("%(client)s is registered", client=new.client.name),
         secrets=secrets,
     ), 201
 
@@ -135,7 +139,7 @@ def dashboard(client_id: str):
             board.activity,
             board.days,
             series=ACTIVITY_SERIES,
-            title=f"{client.name}: reads and errors per day",
+            title=_("%(client)s: reads and errors per day", client=client.name),
         ),
         series=ACTIVITY_SERIES,
         field_label=label_of,
@@ -151,9 +155,9 @@ def rotate_secret(client_id: str):
         "portal/secrets.html",
         brand=g.brand,
         client=client,
-        title=f"A new secret for {client.name}",
-        secrets=[("Client ID", client.client_id), ("Client secret", secret)],
-        note="The old secret no longer works.",
+        title=_("A new secret for %(client)s", client=client.name),
+        secrets=[(N_("Client ID"), client.client_id), (N_("Client secret"), secret)],
+        note=N_("The old secret no longer works."),
     )
 
 
@@ -168,9 +172,9 @@ def rotate_webhook_secret(client_id: str):
         "portal/secrets.html",
         brand=g.brand,
         client=client,
-        title=f"A new webhook signing secret for {client.name}",
-        secrets=[("Webhook signing secret", secret)],
-        note="Deliveries from now on are signed with this secret, not the old one.",
+        title=_("A new webhook signing secret for %(client)s", client=client.name),
+        secrets=[(N_("Webhook signing secret"), secret)],
+        note=N_("Deliveries from now on are signed with this secret, not the old one."),
     )
 
 
@@ -191,7 +195,7 @@ def delete_client(client_id: str):
         ), 422
     name = client.name
     services.brands().delete_client(client, actor=_actor())
-    flash(f"{name} is deleted. Its tokens no longer work.")
+    flash(_("%(client)s is deleted. Its tokens no longer work.", client=name))
     return redirect(url_for("portal.overview"))
 
 
@@ -238,12 +242,15 @@ def issue_initial_access_token():
         "portal/secrets.html",
         brand=g.brand,
         client=None,
-        title="A new initial access token",
-        secrets=[("Initial access token", issued.token)],
-        note="Send it as a Bearer token to the registration endpoint, in the Authorization "
-        "header (a token sent in a URL is revoked). It works until "
-        f"{issued.expires_at:%Y-%m-%d %H:%M} UTC, for at most {issued.uses} registrations, "
-        "unless you revoke it first.",
+        title=_("A new initial access token"),
+        secrets=[(N_("Initial access token"), issued.token)],
+        note=_(
+            "Send it as a Bearer token to the registration endpoint, in the Authorization "
+            "header (a token sent in a URL is revoked). It works until %(when)s UTC, for at "
+            "most %(uses)s registrations, unless you revoke it first.",
+            when=issued.expires_at.strftime("%Y-%m-%d %H:%M"),
+            uses=issued.uses,
+        ),
     ), 201
 
 
@@ -251,7 +258,11 @@ def issue_initial_access_token():
 def revoke_initial_access_tokens():
     """Revoke every initial access token of the brand."""
     count = services.brands().revoke_initial_access_tokens(g.brand, actor=_actor())
-    flash(f"{count} initial access token(s) revoked.")
+    flash(
+        ngettext(
+            "%(num)s initial access token revoked.", "%(num)s initial access tokens revoked.", count
+        )
+    )
     return redirect(url_for("portal.registration"))
 
 
@@ -281,8 +292,11 @@ def questions():
         else:
             question = service.create(g.brand, data, actor=_actor())
             flash(
-                f"“{question.prompt}” is saved as a draft. Nobody sees it until you publish it; "
-                "until then you can still edit it."
+                _(
+                    "“%(question)s” is saved as a draft. Nobody sees it until you publish it; "
+                    "until then you can still edit it.",
+                    question=question.prompt,
+                )
             )
             return redirect(url_for("portal.questions"))
     return render_template(
@@ -316,7 +330,7 @@ def edit_question(question_id: int):
     """Rewrite a draft; a published question cannot change (consumers may have answered it)."""
     question = _question_or_404(question_id)
     if question.published_at is not None:
-        flash("A published question cannot be edited: consumers may have answered it as it is.")
+        flash(_("A published question cannot be edited: consumers may have answered it as it is."))
         return redirect(url_for("portal.question", question_id=question_id))
     form, errors, status = _as_form(question), [], 200
     if request.method == "POST":
@@ -327,7 +341,7 @@ def edit_question(question_id: int):
             errors, status = flatten_errors(exc.messages), 422
         else:
             services.questions().update(question, data, actor=_actor())
-            flash("Your changes are saved. The question is still a draft.")
+            flash(_("Your changes are saved. The question is still a draft."))
             return redirect(url_for("portal.question", question_id=question_id))
     return render_template(
         "portal/question_edit.html", brand=g.brand, question=question, form=form, errors=errors
@@ -341,7 +355,7 @@ def publish_question(question_id: int):
     question = _question_or_404(question_id)
     service = services.questions()
     if question.published_at is not None:
-        flash("This question is already published.")
+        flash(_("This question is already published."))
         return redirect(url_for("portal.question", question_id=question_id))
     if request.method == "GET":
         return render_template(
@@ -354,14 +368,22 @@ def publish_question(question_id: int):
     audience = service.audience(g.brand)
     if audience:
         flash(
-            f"Published. {_people(audience)} who grant{'s' if audience == 1 else ''} "
-            f"{g.brand.name} something can answer it now on their Questions page, and so "
-            "can anyone who grants you something later."
+            ngettext(
+                "Published. %(num)s consumer who grants %(brand)s something can answer it now "
+                "on their Questions page, and so can anyone who grants you something later.",
+                "Published. %(num)s consumers who grant %(brand)s something can answer it now "
+                "on their Questions page, and so can anyone who grants you something later.",
+                audience,
+                brand=g.brand.name,
+            )
         )
     else:
         flash(
-            f"Published. Nobody grants {g.brand.name} anything yet: consumers can answer it "
-            "as they grant you something."
+            _(
+                "Published. Nobody grants %(brand)s anything yet: consumers can answer it as "
+                "they grant you something.",
+                brand=g.brand.name,
+            )
         )
     return redirect(url_for("portal.question", question_id=question_id))
 
@@ -372,24 +394,22 @@ def close_question(question_id: int):
     question = _question_or_404(question_id)
     if question.state != "published":
         flash(
-            "Only a published question can be closed."
+            _("Only a published question can be closed.")
             if question.published_at is None
-            else "This question is already closed."
+            else _("This question is already closed.")
         )
         return redirect(url_for("portal.question", question_id=question_id))
     if request.method == "GET":
         return render_template("portal/question_close.html", brand=g.brand, question=question)
     services.questions().close(question, actor=_actor())
     flash(
-        "Closed. Consumers can no longer answer it or change their answers; the answers "
-        "already given stay, and you can still read them where a consumer grants you "
-        "their answers, until that consumer removes theirs."
+        _(
+            "Closed. Consumers can no longer answer it or change their answers; the answers "
+            "already given stay, and you can still read them where a consumer grants you "
+            "their answers, until that consumer removes theirs."
+        )
     )
     return redirect(url_for("portal.question", question_id=question_id))
-
-
-def _people(count: int) -> str:
-    return f"{count} consumer" + ("" if count == 1 else "s")
 
 
 @bp.get("/questions/<int:question_id>")

@@ -42,3 +42,22 @@ class PasswordChangeSchema(Schema):
 
     current_password = fields.String(required=True, validate=PRESENTED_PASSWORD)
     new_password = fields.String(required=True, validate=PASSWORD_RULE)
+
+
+class PasswordPresentedSchema(Schema):
+    """The account's password, presented to confirm a step (confirming the address)."""
+
+    password = fields.String(required=True, validate=PRESENTED_PASSWORD)
+
+
+class ForgotPasswordSchema(_TrimsEmail):
+    """The address a password reset link is asked for (any address: none is refused for
+    having no account, so the answer tells nothing)."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class PasswordResetSchema(Schema):
+    """The new password, set through a reset link."""
+
+    new_password = fields.String(required=True, validate=PASSWORD_RULE)

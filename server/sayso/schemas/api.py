@@ -4,9 +4,10 @@ These describe responses (for the OpenAPI document and its readers); the views b
 same shapes. Input is validated by the schemas in ``disclosures.py`` and ``fields.py``.
 """
 
-from marshmallow import Schema, fields
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from sayso.fields import FIELDS
+from sayso.shared.text import not_blank
 
 
 class ErrorSchema(Schema):
@@ -66,6 +67,19 @@ class DeclaredFieldSchema(Schema):
     purpose = fields.String(required=True)
 
 
+class BrandLookupQuerySchema(Schema):
+    """The query of ``GET /api/v1/brands/lookup``: a registrable domain (other keys ignored)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    domain = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=253), not_blank],
+        metadata={"description": "A registrable domain such as bookshop.example."},
+    )
+
+
 class BrandLookupSchema(Schema):
     """The brand behind a domain, as the browser extension shows it."""
 
@@ -103,11 +117,11 @@ def _profile_schema() -> type[Schema]:
         )
     }
     for name, field in FIELDS.items():
-        value = field.value_field()
+        value = field.brand_value_field()
         value.required = False
         value.allow_none = True
         value.metadata = {
-            "description": f"The consumer's {field.label.lower()}: present only while "
+            "description": f"{field.label}. {field.description} Present only while "
             f"`{field.scope}` is granted, and `null` when granted but not disclosed."
         }
         declared[name] = value

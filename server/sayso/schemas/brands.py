@@ -86,6 +86,20 @@ class ClientSchema(Schema):
     webhook_url = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=2048)
     )
+    require_pushed_authorization_requests = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "RFC 9126: the client's authorization requests must first be "
+            "pushed to /oauth/par; one sent the ordinary way is refused."
+        },
+    )
+    dpop_bound_access_tokens = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "RFC 9449 section 5.2: every token request of the client must carry "
+            "a DPoP proof, so all its tokens are bound to a key."
+        },
+    )
 
     def __init__(self, *args, allow_http_loopback: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

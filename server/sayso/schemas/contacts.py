@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from sayso.about_fields import MESSAGE_KINDS
 from sayso.fields import CHANNELS
 from sayso.shared.clock import utcnow
 
@@ -15,10 +16,23 @@ CLOCK_SKEW = timedelta(minutes=5)
 REPORT_WITHIN = timedelta(days=365)
 
 
+def _kind(description: str) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(
+            list(MESSAGE_KINDS), error=f"Not a kind of message: {', '.join(MESSAGE_KINDS)}."
+        ),
+        metadata={"enum": list(MESSAGE_KINDS), "description": description},
+    )
+
+
 class ContactPolicyQuerySchema(Schema):
     """The query of ``GET /api/v1/contact-policy``."""
 
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    kind = _kind(
+        "The kind of message about to be sent; the token then needs `hear_about:read` too, "
+        "granted by the consumer. A kind they did not ask to hear about is refused."
+    )
 
 
 class ContactPolicySchema(Schema):
@@ -28,7 +42,13 @@ class ContactPolicySchema(Schema):
     reason = fields.String(
         required=True,
         metadata={
-            "enum": ["ok", "channel_not_permitted", "weekly_cap_reached", "quiet_hours"],
+            "enum": [
+                "ok",
+                "kind_not_wanted",
+                "channel_not_permitted",
+                "weekly_cap_reached",
+                "quiet_hours",
+            ],
             "description": "`ok`, or why not.",
         },
     )
@@ -37,17 +57,25 @@ class ContactPolicySchema(Schema):
         metadata={
             "format": "date-time",
             "description": "When a contact would next be allowed (UTC); `null` when the "
-            "consumer does not allow the channel at all.",
+            "consumer does not allow the channel, or want the kind of message, at all.",
         },
     )
 
 
 class ContactReportSchema(Schema):
-    """A contact the brand made: on which channel, and when."""
+    """A contact the brand made: on which channel, when, and (optionally) what kind."""
 
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     sent_at = fields.AwareDateTime(
-        required=True, metadata={"description": "When it was sent, with a UTC offset."}
+        required=True,
+        metadata={
+            "description": "When it was sent, with a UTC offset: in the last 365 days, and "
+            "at most 5 minutes ahead of Sayso's clock."
+        },
+    )
+    kind = _kind(
+        "What kind of message it was. One of a kind the consumer did not ask to hear about "
+        "from this brand (`hear_about`) is a breach; without it, only the channel is checked."
     )
 
     @validates("sent_at")
@@ -65,5 +93,6 @@ class ContactRecordedSchema(Schema):
     id = fields.Integer(required=True)
     channel = fields.String(required=True)
     sent_at = fields.AwareDateTime(required=True)
+    kind = fields.String(allow_none=True, metadata={"description": "The kind reported, or `null`."})
     breach = fields.Boolean(required=True)
     reason = fields.String(required=True)

@@ -20,10 +20,9 @@ DisclosuresSchema = _document_schema()
 
 
 def value_schema(field_name: str) -> Schema:
-    """A schema for ``{"value": [...]}``, the body that sets one field."""
-    return Schema.from_dict(
-        {"value": FIELDS[field_name].value_field()}, name=f"{field_name.title()}ValueSchema"
-    )()
+    """A schema for ``{"value": ...}``, the body that sets one field (its shape is the
+    field's own: ``DisclosureField.value_schema``)."""
+    return FIELDS[field_name].value_schema()()
 
 
 class FieldInfoSchema(Schema):
@@ -33,4 +32,7 @@ class FieldInfoSchema(Schema):
     label = fields.String()
     description = fields.String()
     scope = fields.String()
-    max_items = fields.Integer()
+    max_items = fields.Integer(
+        allow_none=True,
+        metadata={"description": "For a list, how many entries at most; else `null`."},
+    )

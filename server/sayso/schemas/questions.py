@@ -6,14 +6,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from sayso.fields import StrictInteger, _topic, _unique, plain_text
 from sayso.models.questions import QUESTION_KINDS
+from sayso.shared.text import not_blank as _not_blank
 
 CHOICE_KINDS = ("single", "multiple")
 MAX_TEXT = 280
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
 
 
 class QuestionSchema(Schema):
@@ -77,6 +73,17 @@ def load_answer(kind: str, options: list[str], value):
     return schema.load({"answer": value})["answer"]
 
 
+def _answer_shapes() -> list[fields.Field]:
+    """Every shape an answer may have, whatever the question: a text (a single choice is a
+    string too), a list of choices, a list of topic ids (for the OpenAPI document)."""
+    option = QuestionSchema().fields["options"].inner
+    return [
+        answer_field("text", []),
+        fields.List(option, validate=[validate.Length(min=1), _unique(lambda o: o)]),
+        answer_field("topics", []),
+    ]
+
+
 class AnswerBodySchema(Schema):
     """An answer as the API takes it; its shape depends on the question's kind."""
 
@@ -84,7 +91,9 @@ class AnswerBodySchema(Schema):
         required=True,
         metadata={
             "description": "single: one choice (string); multiple: a list of choices; "
-            "text: a string of 1 to 280 characters; topics: a list of 1 to 10 topic ids."
+            "text: a string of 1 to 280 characters; topics: a list of 1 to 10 topic ids.",
+            # Read by sayso/api/json_schema.py: the document says `anyOf` these.
+            "any_of": _answer_shapes(),
         },
     )
 

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from sayso.fields import DATA_EXPORT_FORMAT
 from sayso.schemas.accounts import PRESENTED_PASSWORD
-from sayso.schemas.consent import BrandGrantsSchema
+from sayso.schemas.consent import BrandGrantsSchema, GrantViewSchema
 from sayso.schemas.console import MAX_SEQ
 from sayso.schemas.disclosures import DisclosuresSchema
 
@@ -147,6 +147,17 @@ class ReceiptSchema(Schema):
             "Control (`Sec-GPC: 1`) when consenting; null for a withdrawal."
         },
     )
+    views = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(GrantViewSchema),
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "For a grant, what the brand may see of each field that may be "
+            "shared as less than everything (interests, browsing categories); null for a "
+            "withdrawal."
+        },
+    )
     event = fields.Nested(ReceiptEventSchema, required=True)
     validity = fields.Nested(ReceiptValiditySchema, required=True)
     withdrawal = fields.Nested(ReceiptWithdrawalSchema, required=True)
@@ -236,6 +247,10 @@ class ExportedContactSchema(Schema):
     sent_at = fields.String(required=True)
     breach = fields.Boolean(required=True)
     reason = fields.String(required=True)
+    kind = fields.String(
+        allow_none=True,
+        metadata={"description": "The kind of message the brand said it was, or `null`."},
+    )
 
 
 class DataExportSchema(Schema):

@@ -6,29 +6,39 @@ touch ``request``.
 
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app, render_template, url_for
 
+from sayso.coarsening import Coarsener, noise_key
+from sayso.db.modes import Mode, transaction_mode
 from sayso.extensions import db
+from sayso.i18n import speaking
 from sayso.ledger import Ledger
+from sayso.mail_transport import transport_for
 from sayso.services.access_history import AccessHistory
+from sayso.services.account_links import AccountLinks, MailWriter
 from sayso.services.accounts import AccountService
 from sayso.services.audit_console import AuditConsole
 from sayso.services.brands import BrandService
 from sayso.services.consent import ConsentService
 from sayso.services.contacts import ContactPolicyService
 from sayso.services.disclosures import DisclosureService
+from sayso.services.dpop_proofs import SeenProofs
 from sayso.services.integration import IntegrationDashboard
 from sayso.services.keys import KeyRotation
+from sayso.services.mail import MailOutbox
+from sayso.services.mail_delivery import MailDispatcher
 from sayso.services.preview import SharePreview
 from sayso.services.profile import ProfileService
+from sayso.services.pushed_requests import PushedRequestService
 from sayso.services.questions import QuestionService
 from sayso.services.receipts import ReceiptLinks, ReceiptService
 from sayso.services.rights import DataExportService, ErasureService
+from sayso.services.sessions import SessionRecords
 from sayso.services.tokens import TokenService
 from sayso.services.vault import Vault
 from sayso.services.webhook_delivery import WebhookDispatcher
 from sayso.services.webhooks import WebhookOutbox
-from sayso.shared.issuer import issuer
+from sayso.shared.issuer import issuer, public_url
 
 
 def vault() -> Vault:
@@ -59,6 +69,35 @@ def accounts() -> AccountService:
     )
 
 
+def account_links() -> AccountLinks:
+    """Sign-up, address confirmation and password reset by emailed links (needs a request:
+    the links are absolute, on the issuer's origin)."""
+    return AccountLinks(
+        db.session,
+        accounts(),
+        mail_outbox(),
+        ledger(),
+        MailWriter(public_url, render_template, speaking),
+    )
+
+
+def mail_outbox() -> MailOutbox:
+    """The mail outbox: messages queued with the change that causes them."""
+    return MailOutbox(db.session, vault())
+
+
+def mail(session=None) -> MailDispatcher:
+    """The mail worker: sends due messages through SAYSO_MAIL_URL's server (or, without one,
+    into instance/mail/), on the current session (or on session ``session``)."""
+    session = db.session if session is None else session
+    return MailDispatcher(
+        session,
+        MailOutbox(session, Vault(session, current_app.config["MASTER_KEYS"])),
+        transport_for(current_app.config, current_app.instance_path),
+        current_app.config["MAIL_SENDER"],
+    )
+
+
 def disclosures() -> DisclosureService:
     """The disclosure service."""
     return DisclosureService(db.session, vault(), ledger(), WebhookOutbox(db.session), brands())
@@ -83,9 +122,15 @@ def consent() -> ConsentService:
     return ConsentService(db.session, ledger(), WebhookOutbox(db.session), brands())
 
 
+def coarsener() -> Coarsener:
+    """Grants' views of a value (less than everything), noised with a key derived from the
+    pairwise subject key, which never rotates: the noise a brand sees stays the same."""
+    return Coarsener(noise_key(current_app.config["SUBJECT_KEY_BYTES"]))
+
+
 def share_preview() -> SharePreview:
     """The consumer's own values as a brand would receive them (no brand read event)."""
-    return SharePreview(disclosures(), questions())
+    return SharePreview(disclosures(), questions(), coarsener())
 
 
 def contacts() -> ContactPolicyService:
@@ -96,6 +141,11 @@ def contacts() -> ContactPolicyService:
 def questions() -> QuestionService:
     """Brands' questions and consumers' answers, with the app's k-anonymity threshold."""
     return QuestionService(db.session, vault(), ledger(), current_app.config["ANSWERS_K"])
+
+
+def pushed_requests(on=None) -> PushedRequestService:
+    """Pushed authorization requests (RFC 9126), on the current session (or on ``on``)."""
+    return PushedRequestService(db.session if on is None else on)
 
 
 def tokens(on=None) -> TokenService:
@@ -111,6 +161,19 @@ def tokens(on=None) -> TokenService:
     )
 
 
+def dpop_proofs() -> SeenProofs:
+    """The DPoP proofs already accepted, on the app's engine (connections of its own), or,
+    when this request's SQLite transaction already holds the write lock (a write request
+    whose session was read, e.g. a stale sign-in cookie checked), in that transaction."""
+    session = db.session()
+    holds_lock = (
+        db.engine.dialect.name == "sqlite"
+        and session.in_transaction()
+        and transaction_mode(session.connection()) is Mode.ORDINARY
+    )
+    return SeenProofs(db.engine, session if holds_lock else None)
+
+
 def profile() -> ProfileService:
     """Profile reads for brands' tokens, each recorded before anything is disclosed."""
     return ProfileService(
@@ -119,6 +182,7 @@ def profile() -> ProfileService:
         current_app.extensions.get("sayso_read_groups"),
         brands(),
         questions(),
+        coarsener(),
     )
 
 
@@ -206,3 +270,16 @@ def erasure() -> ErasureService:
 def integration_dashboard() -> IntegrationDashboard:
     """Per-client counts for the brand portal's dashboard (reads, errors, webhooks, consent)."""
     return IntegrationDashboard(db.session)
+
+
+def session_records() -> SessionRecords:
+    """Signed-in sessions (and the extension's tokens) the consumer can list and end."""
+    return SessionRecords(db.session, ledger(), tokens(), db.engine)
+
+
+def passkey_service():
+    """Passkeys (WebAuthn), for the relying party the issuer names (``shared/issuer.py``)."""
+    # Imported here: py_webauthn is loaded only by the pages that use passkeys.
+    from sayso.services.passkeys import PasskeyService
+
+    return PasskeyService(db.session, ledger(), issuer())

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import Forbidden
 
 from sayso import time_zones
 from sayso.ledger import Event, EventType, Ledger
@@ -24,6 +25,20 @@ class EmailTaken(Exception):
 
 class WrongPassword(Exception):
     """A password change whose current password is not right."""
+
+
+class SamePassword(Exception):
+    """A new password that is the current one."""
+
+
+class AddressNotConfirmed(Forbidden):
+    """The account's email address is not confirmed yet, so it may grant nothing to a
+    brand. A 403 wherever it reaches (errors.py answers it as every HTTP error)."""
+
+    description = (
+        "Confirm your email address before you share anything with a brand: follow the "
+        "link we emailed you, or ask for a new one on your Disclosures page."
+    )
 
 
 @cache
@@ -66,33 +81,15 @@ class AccountService:
         self.hasher = _hasher(*self._cost)
 
     def sign_up(self, email: str, password: str, role: str = "consumer") -> Account:
-        """Create an account with its data key; raise :class:`EmailTaken` if the email is used."""
-        index = self.vault.email_index(email)
-        # Taken under any configured master key: during a rotation an existing account's
-        # email may still be indexed under a retired one.
-        taken = select(Account.id).where(Account.email_index.in_(self.vault.email_indexes(email)))
-        if self.session.scalar(taken):
+        """Create an account with its data key, its address taken as confirmed (for the
+        command line and the demo, where the operator vouches for it); raise
+        :class:`EmailTaken` if the email is used. People sign up through
+        ``AccountLinks.request_sign_up``, which confirms the address by email."""
+        if self.find_by_email(email) is not None:
             raise EmailTaken
-        account = Account(
-            role=role,
-            email_index=index,
-            password_hash=self.hasher.hash(password),
-            pseudonym=secrets.token_hex(16),
-        )
         try:
-            self.session.add(account)
-            self.session.flush()
-            self.vault.create_key(account.id)
-            account.email_encrypted = self.vault.encrypt_for(
-                account.id, "email", email.strip().encode()
-            )
-            # Each role's creation is its own event type, so a search for consumer sign-ups
-            # lists neither the people who audit them nor brands' staff.
-            created = {
-                "officer": EventType.OFFICER_CREATED,
-                "brand": EventType.BRAND_MEMBER_CREATED,
-            }.get(role, EventType.ACCOUNT_CREATED)
-            self.ledger.append(Event(created, actor=actor_for(account), subject=account.pseudonym))
+            account = self.create_uncommitted(email, self.hasher.hash(password), role)
+            account.email_confirmed_at = account.created_at
             self.session.commit()
         except IntegrityError:
             # Lost a race with another sign-up for the same email.
@@ -102,6 +99,41 @@ class AccountService:
             self.session.rollback()
             raise
         return account
+
+    def create_uncommitted(self, email: str, password_hash: str, role: str = "consumer") -> Account:
+        """A new account (address not confirmed) with its data key and its ledger event, in
+        the caller's transaction; the unique email index refuses a taken address at commit
+        (or at the flush here)."""
+        account = Account(
+            role=role,
+            email_index=self.vault.email_index(email),
+            password_hash=password_hash,
+            pseudonym=secrets.token_hex(16),
+            created_at=utcnow(),
+        )
+        self.session.add(account)
+        self.session.flush()
+        self.vault.create_key(account.id)
+        account.email_encrypted = self.vault.encrypt_for(
+            account.id, "email", email.strip().encode()
+        )
+        # Each role's creation is its own event type, so a search for consumer sign-ups
+        # lists neither the people who audit them nor brands' staff.
+        created = {
+            "officer": EventType.OFFICER_CREATED,
+            "brand": EventType.BRAND_MEMBER_CREATED,
+        }.get(role, EventType.ACCOUNT_CREATED)
+        self.ledger.append(Event(created, actor=actor_for(account), subject=account.pseudonym))
+        return account
+
+    def hash_password(self, password: str) -> str:
+        """The stored form of ``password`` (Argon2id, with the app's costs)."""
+        return self.hasher.hash(password)
+
+    def is_current_password(self, account: Account, password: str) -> bool:
+        """Whether ``password`` is the account's now (no lockout counting: for refusing it
+        as a new one)."""
+        return account.password_hash is not None and self._verify(account.password_hash, password)
 
     def find_by_email(self, email: str) -> Account | None:
         """The account behind an email address, if any."""
@@ -117,16 +149,6 @@ class AccountService:
     def email_of(self, account: Account) -> str:
         """Decrypt the account's email address."""
         return self.vault.decrypt_for(account.id, "email", account.email_encrypted).decode()
-
-    def load_session(self, session_id: str) -> Account | None:
-        """The account a login session names, if the session is still valid."""
-        account_id, _, epoch = session_id.partition(".")
-        if not (account_id.isdigit() and epoch.isdigit()):
-            return None
-        account = self.session.get(Account, int(account_id))
-        if account is None or not account.is_active or account.session_epoch != int(epoch):
-            return None
-        return account
 
     def authenticate(self, email: str, password: str) -> Account | None:
         """The account if the credentials are right and it is not locked; records the attempt."""
@@ -146,14 +168,19 @@ class AccountService:
         return account
 
     def change_password(self, account: Account, current: str, new: str) -> None:
-        """Set a new password and end every other session; raise :class:`WrongPassword`.
+        """Set a new password and end every other session; raise :class:`WrongPassword`,
+        or :class:`SamePassword` when the new one is the current one.
 
         A wrong current password counts toward the lockout as on the sign-in page (and a
         locked account's is refused), so a session left open is no way to guess it."""
         if not self._check_counting_failures(account, current):
             raise WrongPassword
+        if new == current:
+            raise SamePassword
         account.password_hash = self.hasher.hash(new)
         account.session_epoch += 1
+        # A reset link sent before no longer works.
+        account.reset_token_hash = account.reset_expires_at = None
         self.ledger.append(
             Event(EventType.PASSWORD_CHANGED, actor=actor_for(account), subject=account.pseudonym)
         )
@@ -196,6 +223,7 @@ class AccountService:
         account.email_index = None
         account.email_encrypted = None
         account.password_hash = None
+        account.confirm_token_hash = account.reset_token_hash = account.reset_expires_at = None
         account.failed_logins = 0
         account.locked_until = None
         account.session_epoch += 1

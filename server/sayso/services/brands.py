@@ -240,6 +240,9 @@ class BrandService:
         client_id: str | None = None,
         client_secret: str | None = None,
         third_party_scopes: list[str] = (),
+        require_pushed_authorization_requests: bool = False,
+        dpop_bound_access_tokens: bool = False,
+        purpose_translations: dict[str, dict[str, str]] | None = None,
     ) -> NewClient:
         """Register a client; its secret (and webhook secret) are returned once, never stored.
 
@@ -253,9 +256,12 @@ class BrandService:
             brand_id=brand.id if brand else None,
             name=name.strip(),
             webhook_url=webhook_url or None,
+            require_pushed_authorization_requests=require_pushed_authorization_requests,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
         )
         client.redirect_uris = redirect_uris
         client.declare_scopes(scope_purposes, third_party_scopes)
+        client.purpose_translations = purpose_translations
         webhook_secret = self.webhook_secrets.set_new(client) if webhook_url else None
         self.session.add(client)
         self.session.flush()
@@ -281,8 +287,13 @@ class BrandService:
         client_secret: str | None = None,
         third_party_scopes: list[str] = (),
         initial_access_token: str | None = None,
+        public: bool = False,
+        require_pushed_authorization_requests: bool = False,
+        dpop_bound_access_tokens: bool = False,
+        purpose_translations: dict[str, dict[str, str]] | None = None,
     ) -> NewClient:
-        """Create a brand's confidential client and commit it with its ledger event.
+        """Create a brand's client (confidential unless ``public``) and commit it with its
+        ledger event.
 
         Registered with an ``initial_access_token`` (its hash), the registration uses one
         of the token's uses up in the same transaction, or raises
@@ -303,6 +314,10 @@ class BrandService:
             client_id=client_id,
             client_secret=client_secret,
             third_party_scopes=third_party_scopes,
+            public=public,
+            require_pushed_authorization_requests=require_pushed_authorization_requests,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
+            purpose_translations=purpose_translations,
         )
         self.session.commit()
         return new

@@ -10,10 +10,11 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sayso.coarsening import COARSENABLE, EVERYTHING, View
 from sayso.fields import EXPIRY_CHOICES, FIELDS, scope_of
 from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, AuditEvent, Brand, Grant, OAuthClient, Token
-from sayso.services.accounts import actor_for
+from sayso.services.accounts import AddressNotConfirmed, actor_for
 from sayso.services.brands import BrandService
 from sayso.services.consent_events import granted_event
 from sayso.services.consent_undo import RevokeUndo
@@ -70,6 +71,14 @@ class ConsentService(RevokeUndo):
         ).all()
         return {g.field: g for g in rows if g.is_live(now)}
 
+    def grant_of(self, account_id: int, brand_id: int, field: str) -> Grant | None:
+        """The brand's grant of ``field``, live or not (a revoked grant keeps its view)."""
+        return self.session.scalar(
+            select(Grant).where(
+                Grant.account_id == account_id, Grant.brand_id == brand_id, Grant.field == field
+            )
+        )
+
     def live_fields(self, account_id: int, brand_id: int, now: datetime | None = None) -> set[str]:
         """The fields this brand may read of this consumer right now."""
         return set(self.live_grants(account_id, brand_id, now))
@@ -95,11 +104,12 @@ class ConsentService(RevokeUndo):
         fields: list[str],
         expiry: str,
         context: dict | None = None,
+        views: dict[str, View] | None = None,
     ) -> None:
-        """Record the consumer's "allow" for ``fields`` with the client's declared purposes,
-        and commit it."""
+        """Record the consumer's "allow" for ``fields`` with the client's declared purposes
+        (and ``views``, as :meth:`grant_uncommitted` takes them), and commit it."""
         try:
-            self.grant_uncommitted(account, client, fields, expiry, context)
+            self.grant_uncommitted(account, client, fields, expiry, context, views)
             self.session.commit()
         except Exception:
             self.session.rollback()
@@ -112,13 +122,18 @@ class ConsentService(RevokeUndo):
         fields: list[str],
         expiry: str,
         context: dict | None = None,
+        views: dict[str, View] | None = None,
     ) -> None:
         """The grants and their ledger event, in the caller's transaction; the caller commits.
 
         The consent page commits them as it issues its authorization code, so a code never
         exists without the grants it stands for (nor the grants without their event). On an
-        error the caller rolls back.
+        error the caller rolls back. ``views`` is what the brand gets of each field (a field
+        it leaves out, everything); ``None`` keeps the view of a field granted before (a
+        grant again, the extension's toggle), and gives a new one everything.
         """
+        if not account.email_confirmed:
+            raise AddressNotConfirmed  # an account grants nothing before its address is confirmed
         brand = client.brand
         purposes = client.scope_purposes
         now = utcnow()
@@ -132,6 +147,11 @@ class ConsentService(RevokeUndo):
         # One statement for every field, new or granted before (and perhaps revoked or
         # expired since): the grant is made afresh either way.
         table = Grant.__table__
+        chosen = (
+            {f: views.get(f, EVERYTHING) if f in COARSENABLE else EVERYTHING for f in declared}
+            if views is not None
+            else {}
+        )
         upsert = INSERT_ON_CONFLICT[self.session.get_bind().dialect.name](table).values(
             [
                 {
@@ -143,11 +163,18 @@ class ConsentService(RevokeUndo):
                     "granted_at": now,
                     "expires_at": expires_at,
                     "revoked_at": None,
+                    "view": chosen.get(field, EVERYTHING).name,
+                    "view_parameter": chosen.get(field, EVERYTHING).parameter,
                 }
                 for field, purpose in declared.items()
             ]
         )
-        self.session.execute(
+        kept = {} if views is None else {"view": upsert.excluded.view}
+        if kept:
+            kept["view_parameter"] = upsert.excluded.view_parameter
+        # RETURNING the views as they end up (a field granted before keeps its own when no
+        # view is given), for the ledger event: still one statement.
+        granted = self.session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[table.c.account_id, table.c.brand_id, table.c.field],
                 set_={
@@ -156,11 +183,13 @@ class ConsentService(RevokeUndo):
                     "granted_at": upsert.excluded.granted_at,
                     "expires_at": upsert.excluded.expires_at,
                     "revoked_at": None,
+                    **kept,
                 },
-            )
-        )
+            ).returning(table.c.field, table.c.view, table.c.view_parameter)
+        ).all()
+        views = {row.field: View(row.view, row.view_parameter) for row in granted}
         self.ledger.append(
-            granted_event(account, brand, client.client_id, declared, expires_at, context)
+            granted_event(account, brand, client.client_id, declared, expires_at, context, views)
         )
 
     def record_denial(self, account: Account, client: OAuthClient, fields: list[str]) -> None:
@@ -184,15 +213,55 @@ class ConsentService(RevokeUndo):
             raise
 
     def grant_field(
-        self, account: Account, brand: Brand, field: str, expiry: str = "1y", via: str = "api"
+        self,
+        account: Account,
+        brand: Brand,
+        field: str,
+        expiry: str = "1y",
+        via: str = "api",
+        view: View | None = None,
     ) -> OAuthClient | None:
         """Grant one field at once (the extension's toggle), with the purpose the brand
-        declared for it on its client; ``None`` when the brand never asked for the field."""
+        declared for it on its client; ``None`` when the brand never asked for the field.
+        Without a ``view``, a field granted before keeps the view it had."""
         client = self.brands.client_declaring(brand, field)
         if client is None:
             return None
-        self.grant(account, client, [field], expiry, context={"via": via})
+        views = {field: view} if view is not None else None
+        self.grant(account, client, [field], expiry, context={"via": via}, views=views)
         return client
+
+    def change_view(
+        self, account: Account, brand: Brand, field: str, view: View, via: str = "web"
+    ) -> Grant | None:
+        """Let a brand see ``view`` of a field it holds a live grant of, committed with its
+        ledger grant event (same purpose, client and expiry; the new view). ``None`` when
+        the brand holds no live grant of the field; nothing is recorded when the view is
+        the one it has already."""
+        if view.name != EVERYTHING.name and field not in COARSENABLE:
+            raise ValueError(f"{field} is always shared whole")
+        try:
+            ordering.hold(self.session, account.id, [brand.id])
+            grant = self.live_grants(account.id, brand.id).get(field)
+            if grant is not None and grant.coarse_view != view:
+                grant.view, grant.view_parameter = view.name, view.parameter
+                context = {"via": via, "changed": "view"}
+                self.ledger.append(
+                    granted_event(
+                        account,
+                        brand,
+                        grant.client_id,
+                        {field: grant.purpose},
+                        grant.expires_at,
+                        context,
+                        {field: view},
+                    )
+                )
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        return grant
 
     def revoke(
         self,

@@ -75,7 +75,7 @@ class RevokeUndo:
 
         This does not erase the revoke: the revoke stays on the ledger, and the undo is a new
         grant event (``via: "undo"``, naming the revoke it undoes) with each grant's purpose,
-        client and expiry as they were. Only grants still stamped with this revoke's time
+        client, expiry and view as they were. Only grants still stamped with this revoke's time
         are granted again, so a field granted or revoked since is left alone. Tokens the
         revoke narrowed stay narrowed (as after any re-grant): the brand's next
         authorization gets the fields back.
@@ -115,8 +115,10 @@ class RevokeUndo:
             brand = brands[brand_id]
             declared = {g.field: g.purpose for g in grants}
             context = {"via": "undo", "undoes_revoke_at": revoked_at.isoformat()}
+            # Each grant keeps the view it had (the revoke left it on the row).
+            views = {g.field: g.coarse_view for g in grants}
             self.ledger.append(
-                granted_event(account, brand, client_id, declared, expires_at, context)
+                granted_event(account, brand, client_id, declared, expires_at, context, views)
             )
             result[brand.public_id].extend(declared)
         return dict(result)

@@ -1,9 +1,10 @@
 """Contact policy: may a brand contact a consumer on a channel now, and the contacts it reports.
 
 :func:`decide` is the whole policy, a pure function of the consumer's ``channels``
-disclosure, the brand's contacts in the last seven days and the time. The service around
-it loads those, answers brands' checks and records their reports, flagging each contact
-that went beyond the consumer's preferences as a breach.
+disclosure, the brand's contacts in the last seven days, the time and, when the brand
+names the kind of message, what the consumer wants to hear about from it (``hear_about``).
+The service around it loads those, answers brands' checks and records their reports,
+flagging each contact that went beyond the consumer's preferences as a breach.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import Integer, cast, delete, func, select
 
+from sayso.about_fields import hear_about_for_brand
 from sayso.ledger import Event, EventType, Ledger
 from sayso.models import Account, Brand, Contact, Disclosure
 from sayso.services.vault import Vault
@@ -27,6 +29,7 @@ ALLOWED = "ok"
 NOT_PERMITTED = "channel_not_permitted"
 CAP_REACHED = "weekly_cap_reached"
 QUIET_HOURS = "quiet_hours"
+KIND_NOT_WANTED = "kind_not_wanted"
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,24 @@ def quiet_until(quiet_hours: dict | None, moment: datetime) -> datetime | None:
 
 
 def decide(
-    channels: list[dict] | None, channel: str, recent: list[datetime], now: datetime
+    channels: list[dict] | None,
+    channel: str,
+    recent: list[datetime],
+    now: datetime,
+    kind: str | None = None,
+    wanted: list[str] | None = None,
 ) -> Decision:
     """May a brand use ``channel`` at ``now``, given its contacts in the seven days before?
 
     ``recent`` are the brand's earlier contacts on that channel (any order; ones outside
-    the seven days before ``now`` are ignored). The cap is checked before quiet hours, and
-    ``next_allowed_at`` is the first moment both allow.
+    the seven days before ``now`` are ignored). A message of a ``kind`` the consumer did not
+    ask for is refused first, when they have said what they want (``wanted``, the kinds of
+    their ``hear_about`` as this brand reads it; ``None``: they have not said). Then the
+    cap is checked before quiet hours, and ``next_allowed_at`` is the first moment both
+    allow.
     """
+    if kind is not None and wanted is not None and kind not in wanted:
+        return Decision(False, KIND_NOT_WANTED)
     preference = next((c for c in channels or [] if c["channel"] == channel), None)
     if preference is None or preference["max_per_week"] == 0:
         return Decision(False, NOT_PERMITTED)
@@ -130,12 +143,23 @@ class ContactPolicyService:
         self.vault = vault
         self.ledger = ledger
 
-    def channels_of(self, account: Account) -> list[dict] | None:
-        """The consumer's ``channels`` disclosure, decrypted, or ``None``."""
-        row = self.session.get(Disclosure, (account.id, "channels"))
+    def _disclosed(self, account: Account, field: str):
+        row = self.session.get(Disclosure, (account.id, field))
         if row is None:
             return None
-        return json.loads(self.vault.decrypt_for(account.id, "channels", row.ciphertext))
+        return json.loads(self.vault.decrypt_for(account.id, field, row.ciphertext))
+
+    def channels_of(self, account: Account) -> list[dict] | None:
+        """The consumer's ``channels`` disclosure, decrypted, or ``None``."""
+        return self._disclosed(account, "channels")
+
+    def wanted_kinds(self, account: Account, brand: Brand, kind: str | None) -> list[str] | None:
+        """The kinds of message the consumer wants from this brand (its own choice, else
+        the general one), or ``None`` if they have not said or ``kind`` is ``None``."""
+        if kind is None:
+            return None
+        value = self._disclosed(account, "hear_about")
+        return hear_about_for_brand(value, brand.public_id)["kinds"] if value else None
 
     def _recent(self, account: Account, brand: Brand, channel: str, now: datetime) -> list:
         return list(
@@ -151,29 +175,51 @@ class ContactPolicyService:
         )
 
     def check(
-        self, account: Account, brand: Brand, channel: str, actor: str, now: datetime | None = None
+        self,
+        account: Account,
+        brand: Brand,
+        channel: str,
+        actor: str,
+        now: datetime | None = None,
+        kind: str | None = None,
     ) -> Decision:
-        """The decision for a brand about to contact the consumer, recorded as a read."""
+        """The decision for a brand about to contact the consumer (about a ``kind`` of
+        message, if it says), recorded as a read."""
         now = now or utcnow()
         decision = decide(
-            self.channels_of(account), channel, self._recent(account, brand, channel, now), now
+            self.channels_of(account),
+            channel,
+            self._recent(account, brand, channel, now),
+            now,
+            kind,
+            self.wanted_kinds(account, brand, kind),
         )
-        self._verdict_read(account, brand, channel, decision, actor)
+        self._verdict_read(account, brand, channel, decision, actor, kind)
         self.session.commit()
         return decision
 
     def _verdict_read(
-        self, account: Account, brand: Brand, channel: str, decision: Decision, actor: str
+        self,
+        account: Account,
+        brand: Brand,
+        channel: str,
+        decision: Decision,
+        actor: str,
+        kind: str | None = None,
     ) -> None:
-        """Record that the brand is told a decision, a read of ``channels`` (without them)."""
+        """Record that the brand is told a decision, a read of ``channels`` (and of
+        ``hear_about`` when it named a kind), without their values."""
+        details = {"channel": channel, "allowed": decision.allowed}
+        if kind is not None:
+            details["kind"] = kind
         self.ledger.append(
             Event(
                 EventType.CONTACT_POLICY_CHECKED,
                 actor=actor,
                 subject=account.pseudonym,
                 brand=brand.public_id,
-                fields=("channels",),
-                details={"channel": channel, "allowed": decision.allowed},
+                fields=("channels",) if kind is None else ("channels", "hear_about"),
+                details=details,
             )
         )
 
@@ -185,19 +231,23 @@ class ContactPolicyService:
         sent_at: datetime,
         actor: str,
         verdict_read: bool = False,
+        kind: str | None = None,
     ) -> Contact:
-        """Record a contact the brand reports; a breach if the policy would have refused it.
+        """Record a contact the brand reports; a breach if the policy would have refused it
+        (a message of a ``kind`` the consumer did not ask for included).
 
         The breach is worked out whatever the brand may read (the consumer and officers
         see it). ``verdict_read``: the brand is told the verdict, which tells of the
-        consumer's ``channels``, so it is recorded as a read of them, in the same
-        transaction as the contact.
+        consumer's ``channels`` (and ``hear_about``, for a kind), so it is recorded as a
+        read of them, in the same transaction as the contact.
         """
         decision = decide(
             self.channels_of(account),
             channel,
             self._recent(account, brand, channel, sent_at),
             sent_at,
+            kind,
+            self.wanted_kinds(account, brand, kind),
         )
         contact = Contact(
             account_id=account.id,
@@ -206,7 +256,11 @@ class ContactPolicyService:
             sent_at=sent_at,
             breach=not decision.allowed,
             reason=decision.reason,
+            kind=kind,
         )
+        details = {"channel": channel, "reason": decision.reason}
+        if kind is not None:
+            details["kind"] = kind
         try:
             self.session.add(contact)
             self.ledger.append(
@@ -215,11 +269,11 @@ class ContactPolicyService:
                     actor=actor,
                     subject=account.pseudonym,
                     brand=brand.public_id,
-                    details={"channel": channel, "reason": decision.reason},
+                    details=details,
                 )
             )
             if verdict_read:
-                self._verdict_read(account, brand, channel, decision, actor)
+                self._verdict_read(account, brand, channel, decision, actor, kind)
             self.session.commit()
         except Exception:
             self.session.rollback()
@@ -277,6 +331,7 @@ class ContactPolicyService:
                 "sent_at": contact.sent_at.isoformat(),
                 "breach": contact.breach,
                 "reason": contact.reason,
+                "kind": contact.kind,
             }
             for contact, public_id, name in rows
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from sayso.fields import FIELDS
@@ -40,7 +41,7 @@ class DisclosureService:
         self.outbox = outbox
         self.brands = brands
 
-    def read(self, account: Account) -> dict[str, list]:
+    def read(self, account: Account) -> dict[str, object]:
         """Every field the account has disclosed, decrypted, in registry order."""
         rows = self.session.scalars(
             select(Disclosure).where(Disclosure.account_id == account.id)
@@ -52,8 +53,8 @@ class DisclosureService:
         }
         return {name: values[name] for name in FIELDS if name in values}
 
-    def update(self, account: Account, changes: dict[str, list | None]) -> list[str]:
-        """Set (a list) or delete (``None`` or an empty list) fields, with their events, at once.
+    def update(self, account: Account, changes: dict[str, object]) -> list[str]:
+        """Set or delete (``None`` or an empty list) fields, with their events, at once.
 
         Returns the names of the fields that actually changed; unchanged values write
         nothing and log nothing.
@@ -61,6 +62,7 @@ class DisclosureService:
         unknown = set(changes) - set(FIELDS)
         if unknown:
             raise KeyError(f"unknown fields: {sorted(unknown)}")
+        self._check_brand_choices(account, changes)
         current = self.read(account)
         updated, deleted = [], []
         try:
@@ -101,18 +103,41 @@ class DisclosureService:
                     )
                 )
             if updated or deleted:
-                self._notify(account, set(updated + deleted))
+                self._notify(account, set(updated + deleted), current, changes)
             self.session.commit()
         except Exception:
             self.session.rollback()
             raise
         return updated + deleted
 
-    def _notify(self, account: Account, changed: set[str]) -> None:
+    def _check_brand_choices(self, account: Account, changes: dict) -> None:
+        """Refuse a per-brand choice (``hear_about``'s ``brands``) for a brand the consumer
+        has never granted anything: a ``ValidationError`` under the field's name."""
+        value = changes.get("hear_about") or {}
+        named = set(value.get("brands") or {})
+        if not named:
+            return
+        granted = set(
+            self.session.scalars(
+                select(Brand.public_id)
+                .join(Grant, Grant.brand_id == Brand.id)
+                .where(Grant.account_id == account.id, Brand.public_id.in_(named))
+            )
+        )
+        strangers = sorted(named - granted)
+        if strangers:
+            message = "Not a brand you have granted: a choice of its own needs a grant first."
+            raise ValidationError(
+                {"hear_about": {"brands": {brand_id: [message] for brand_id in strangers}}}
+            )
+
+    def _notify(self, account: Account, changed: set[str], before: dict, after: dict) -> None:
         """Queue ``disclosure.updated`` for each brand with a live grant on a changed field.
 
         In the caller's transaction, so a brand hears of exactly the changes that
-        committed. The event names fields, never values.
+        committed. The event names fields, never values. A field read per brand
+        (``hear_about``) is named only to the brands whose own view of it changed: a change
+        to another brand's choice is no news to them.
         """
         if self.outbox is None or self.brands is None:
             return
@@ -131,10 +156,18 @@ class DisclosureService:
         if not by_brand:
             return
         for brand in self.session.scalars(select(Brand).where(Brand.id.in_(by_brand))):
+            fields = {
+                name
+                for name in by_brand[brand.id]
+                if FIELDS[name].for_brand(before.get(name) or None, brand.public_id)
+                != FIELDS[name].for_brand(after.get(name) or None, brand.public_id)
+            }
+            if not fields:
+                continue
             data = {
                 "brand_id": brand.public_id,
                 "sub": self.brands.pairwise_subject(brand.public_id, account.pseudonym),
-                "fields": sorted(by_brand[brand.id]),
+                "fields": sorted(fields),
             }
             for client in brand.clients:
                 self.outbox.enqueue(client, "disclosure.updated", data)

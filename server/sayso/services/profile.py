@@ -13,7 +13,9 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from sayso.coarsening import Coarsener, View
 from sayso.db import GroupCommit, begin_pipelined
+from sayso.fields import FIELDS
 from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, Brand, DataKey, Disclosure, Grant, Token
 from sayso.services.brands import BrandService
@@ -45,9 +47,12 @@ _READ = (
         _TOKENS.c.scope,
         _TOKENS.c.access_expires_at,
         _TOKENS.c.revoked_at,
+        _TOKENS.c.jkt,
         _GRANTS.c.field,
         _GRANTS.c.purpose,
         _GRANTS.c.expires_at,
+        _GRANTS.c.view,
+        _GRANTS.c.view_parameter,
         _ACCOUNTS.c.pseudonym,
         _ACCOUNTS.c.erased_at,
         _BRANDS.c.public_id,
@@ -97,6 +102,8 @@ class ProfileToken:
     access_expires_at: datetime
     revoked_at: datetime | None
     rows: tuple
+    #: The thumbprint of the DPoP key the token is bound to (``oauth.resource`` checks it).
+    jkt: str | None = None
 
     def get_scope(self) -> str:
         return self.scope
@@ -145,6 +152,7 @@ class ProfileService:
         groups: GroupCommit | None,
         brands: BrandService,
         questions: QuestionService | None = None,
+        coarsener: Coarsener | None = None,
     ):
         self.vault = vault
         self.engine = engine
@@ -152,6 +160,8 @@ class ProfileService:
         self.brands = brands
         # With it, a token with a live ``answers:read`` grant also reads "answers".
         self.questions = questions
+        # Applies each grant's view (sharing less than everything); keyed for the noise.
+        self.coarsener = coarsener or Coarsener(None)
 
     def read(self, presented) -> ProfileRead:
         """The fields ``presented`` (a parsed bearer token, ``oauth.resource``) may read
@@ -219,6 +229,7 @@ class ProfileService:
             first.access_expires_at,
             first.revoked_at,
             tuple(rows),
+            first.jkt,
         )
 
     def _live_grants(self, token: ProfileToken) -> tuple:
@@ -240,6 +251,12 @@ class ProfileService:
     def _record(self, connection: Connection, token: ProfileToken, grants: tuple):
         """Append the read's event in the read's transaction (travelling with the COMMIT)."""
         first = grants[0]
+        details = {"purposes": {r.field: r.purpose for r in grants}}
+        # The views of fields read as less than everything (names and parameters only).
+        views = {r.field: {"name": r.view, "parameter": r.view_parameter} for r in grants}
+        views = {field: view for field, view in views.items() if view["name"] != "all"}
+        if views:
+            details["views"] = views
         return Ledger(connection).append(
             Event(
                 EventType.PROFILE_READ,
@@ -247,7 +264,7 @@ class ProfileService:
                 subject=first.pseudonym,
                 brand=first.public_id,
                 fields=tuple(sorted(r.field for r in grants)),
-                details={"purposes": {r.field: r.purpose for r in grants}},
+                details=details,
             ),
             want_seq=False,
         )
@@ -257,14 +274,27 @@ class ProfileService:
         first = grants[0]
         live = sorted(r.field for r in grants)
         values = {
-            r.field: json.loads(
-                self.vault.decrypt_with(token.account_id, r.wrapped_key, r.field, r.ciphertext)
+            r.field: self.coarsener.view(
+                r.field,
+                json.loads(
+                    self.vault.decrypt_with(token.account_id, r.wrapped_key, r.field, r.ciphertext)
+                ),
+                View(r.view or "all", r.view_parameter),
+                token.account_id,
+                token.brand_id,
             )
             for r in grants
             if r.ciphertext is not None
         }
         document = {"sub": self.brands.pairwise_subject(first.public_id, first.pseudonym)}
-        document.update({field: values.get(field) for field in live if field != ANSWERS})
+        # A field with per-brand choices (hear_about) gives this brand only its own.
+        document.update(
+            {
+                field: FIELDS[field].for_brand(values.get(field), first.public_id)
+                for field in live
+                if field != ANSWERS
+            }
+        )
         if ANSWERS in live:
             # Only the answers to this brand's own questions, never another brand's.
             document[ANSWERS] = self.questions.answers_for(token.account_id, token.brand_id)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
+from sayso.coarsening import COARSENABLE, EVERYTHING, View, describe
 from sayso.fields import FIELDS, PERMISSIONS, label_of
 from sayso.ledger import EventType, LedgerKey, proofs
 from sayso.ledger.encoding import entry_leaf_hash
@@ -33,6 +34,7 @@ from sayso.ledger.encoding import timestamp as _timestamp
 from sayso.ledger.keys import signature_valid
 from sayso.models import Account, AuditEvent, Brand, LedgerLeaf
 from sayso.services.brands import BrandService
+from sayso.shared.forms import N_
 
 RECEIPT_SCHEMA = "sayso-consent-receipt/v1 (after ISO/IEC TS 27560)"
 #: What every version's ``schema`` starts with; a checkpoint message has no ``schema``.
@@ -46,6 +48,7 @@ ERASURE_REASON = "account_erased"
 COLLECTED_ON_CONSENT_PAGE = "Sayso consent page"
 COLLECTED_BY_CONSUMER_CONTROLS = "Sayso consumer controls"
 COLLECTED_BY_ERASURE = "Sayso account erasure"
+COLLECTED_BY_VIEW_CHANGE = "Sayso consumer controls: view changed"
 
 WITHDRAWAL_HOW = (
     "Revoke one field, the whole brand or everything on the Brands page of Sayso (url), "
@@ -96,11 +99,17 @@ def _rfc3339(value: str | None) -> str | None:
 
 
 #: How the consent was given or withdrawn (a receipt's ``collection_method``), in words.
+#: English here (the pages translate them: the ``t`` filter).
 METHOD_WORDS = {
-    COLLECTED_ON_CONSENT_PAGE: "You agreed on Sayso's consent page.",
-    COLLECTED_BY_CONSUMER_CONTROLS: "You revoked it yourself: on the Brands page, with the "
-    "browser extension or through the API.",
-    COLLECTED_BY_ERASURE: "It ended because you erased your Sayso account.",
+    COLLECTED_ON_CONSENT_PAGE: N_("You agreed on Sayso's consent page."),
+    COLLECTED_BY_CONSUMER_CONTROLS: N_(
+        "You revoked it yourself: on the Brands page, with the browser extension or through "
+        "the API."
+    ),
+    COLLECTED_BY_ERASURE: N_("It ended because you erased your Sayso account."),
+    COLLECTED_BY_VIEW_CHANGE: N_(
+        "You changed how much of it the brand may see, on the Brands page."
+    ),
 }
 
 
@@ -110,6 +119,8 @@ class ReceiptLine:
 
     label: str
     purpose: str | None
+    #: How much of it the brand may see, in words, when it is less than everything.
+    view: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +159,9 @@ def readable(receipt: Mapping, zone=None) -> ReadableReceipt:
     ``zone`` (a ``ZoneInfo``; ``None``: UTC)."""
     given = receipt["event"]["type"] == "given"
     controller = receipt["controller"]
+    views = receipt.get("views") or {}
     lines = [
-        ReceiptLine(label_of(name), item["purpose"])
+        ReceiptLine(label_of(name), item["purpose"], _view_words(name, views.get(name)))
         for item in receipt["purposes"]
         for name in item["data_categories"]
     ]
@@ -174,6 +186,15 @@ def readable(receipt: Mapping, zone=None) -> ReadableReceipt:
         public_key_url=receipt["issuer"]["public_key_url"],
         withdrawal_url=receipt["withdrawal"]["url"],
     )
+
+
+def _view_words(name: str, view: Mapping | None) -> str | None:
+    """A receipt's view of field ``name`` in words, if it is less than everything."""
+    try:
+        shown = View.from_json(view) if view else EVERYTHING
+    except ValueError:
+        return None
+    return None if shown.is_all else describe(shown, name)
 
 
 @dataclass(frozen=True)
@@ -302,7 +323,9 @@ class ReceiptService:
         by_purpose: dict[str | None, list[str]] = {}
         for field in fields:
             by_purpose.setdefault(purposes.get(field), []).append(field)
-        if given:
+        if given and details.get("changed") == "view":
+            method = COLLECTED_BY_VIEW_CHANGE
+        elif given:
             method = COLLECTED_ON_CONSENT_PAGE
         elif details.get("reason") == ERASURE_REASON:
             method = COLLECTED_BY_ERASURE
@@ -339,6 +362,16 @@ class ReceiptService:
             # Whether the consumer's browser sent Global Privacy Control (Sec-GPC: 1) when
             # the consent was given; null for a withdrawal.
             "global_privacy_control": bool(details.get("gpc")) if given else None,
+            # For a grant, what the brand may see of each field that may be shared as less
+            # than everything (a view's name and parameter, never a value); null for a
+            # withdrawal. A grant recorded before views existed gave everything.
+            "views": {
+                field: (details.get("views") or {}).get(field, EVERYTHING.as_json())
+                for field in sorted(fields)
+                if field in COARSENABLE
+            }
+            if given
+            else None,
             "event": {
                 "type": "given" if given else "withdrawn",
                 "time": time,

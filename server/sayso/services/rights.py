@@ -22,6 +22,7 @@ from sayso.services.contacts import ContactPolicyService
 from sayso.services.disclosures import DisclosureService
 from sayso.services.questions import QuestionService
 from sayso.services.receipts import ERASURE_REASON, ReceiptService
+from sayso.services.sessions import forget_sign_ins_uncommitted
 from sayso.services.tokens import TokenService
 from sayso.services.vault import Vault
 from sayso.shared.clock import utcnow
@@ -182,6 +183,7 @@ class ErasureService:
             answers = self.questions.delete_answers_uncommitted(account)
             contacts = self.contacts.delete_uncommitted(account)
             self.vault.shred(account.id)
+            forget_sign_ins_uncommitted(self.session, account.id)
             self.accounts.close_uncommitted(account, now)
             event = self.ledger.append(
                 Event(

@@ -32,6 +32,9 @@ class AuthorizationCode:
     code_challenge: str
     code_challenge_method: str
     expires_at: datetime
+    #: RFC 9396: ``[name, expires_at, view]`` of each entry granted, when the request
+    #: asked with authorization details (oauth/rich_authorization.py); else ``None``.
+    details: list | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -45,7 +48,8 @@ class CodeSeal:
 
     A code is base64url (unpadded) of a vault seal (``0x01`` version byte, random 96-bit
     nonce, AES-256-GCM ciphertext and tag) of compact JSON ``[account_id, expires_at,
-    redirect_uri, scope, code_challenge, code_challenge_method]``, with a key derived from
+    redirect_uri, scope, code_challenge, code_challenge_method]`` (then, for a request with
+    RFC 9396 authorization details, the granted entries), with a key derived from
     the master key. The random nonce makes each code unique (it is the code's id). The
     associated data names the client, so a code opens only for the client it was issued
     to; its ``v1`` versions the JSON layout, as the leading byte versions the seal.
@@ -65,6 +69,7 @@ class CodeSeal:
         scope: str,
         code_challenge: str,
         code_challenge_method: str,
+        details: list | None = None,
     ) -> str:
         """A fresh code for the client, valid for ``CODE_LIFETIME``."""
         expires_at = int(utcnow().timestamp()) + int(CODE_LIFETIME.total_seconds())
@@ -76,6 +81,8 @@ class CodeSeal:
             code_challenge,
             code_challenge_method,
         ]
+        if details is not None:
+            contents.append(details)
         plaintext = json.dumps(contents, separators=(",", ":")).encode()
         return _base64url(seal(self._keys[0], plaintext, self._label(client_id)))
 
@@ -94,7 +101,9 @@ class CodeSeal:
         plaintext = _unseal_any(self._keys, blob, self._label(client_id))
         if plaintext is None:
             return None
-        account_id, expires_at, redirect_uri, scope, challenge, method = json.loads(plaintext)
+        account_id, expires_at, redirect_uri, scope, challenge, method, *more = json.loads(
+            plaintext
+        )
         return AuthorizationCode(
             code_hash=token_hash(code),
             account_id=account_id,
@@ -103,6 +112,7 @@ class CodeSeal:
             code_challenge=challenge,
             code_challenge_method=method,
             expires_at=datetime.fromtimestamp(expires_at, UTC),
+            details=more[0] if more else None,
         )
 
     @staticmethod
@@ -174,6 +184,8 @@ class RetriedPair:
     refresh_token: str
     scope: str
     expires_in: int
+    #: The thumbprint of the DPoP key the pair is bound to (RFC 9449), if any.
+    jkt: str | None = None
 
     def check_client(self, client) -> bool:
         return self.client_id == client.get_client_id()
@@ -185,7 +197,7 @@ class RetriedPair:
         """The token response, as the refresh that issued the pair answered it (the
         lifetime left, and the scope as it is now)."""
         answer = {
-            "token_type": "Bearer",
+            "token_type": "DPoP" if self.jkt else "Bearer",
             "access_token": self.access_token,
             "expires_in": self.expires_in,
             "refresh_token": self.refresh_token,

@@ -3,6 +3,7 @@ code used once, refresh tokens rotated, a family of tokens revocable as one."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
@@ -50,6 +51,8 @@ _CODE_TOKEN_PARAMETERS = (
     "issued_at",
     "access_expires_at",
     "refresh_expires_at",
+    "authorization_details",
+    "jkt",
 )
 _INSERT_TOKEN_FOR_CODE = {
     dialect: insert_on_conflict(_TOKENS)
@@ -64,6 +67,13 @@ _INSERT_TOKEN_FOR_CODE = {
     .returning(_TOKENS.c.access_token_hash)
     for dialect, insert_on_conflict in _INSERT_ON_CONFLICT.items()
 }
+
+
+def _detail_names(token: dict) -> str | None:
+    """What a token row keeps of its RFC 9396 details: the names granted (JSON), or None
+    for a token of scopes only (oauth/rich_authorization.py builds the details)."""
+    granted = token.get("authorization_details")
+    return None if granted is None else json.dumps([d["field"] for d in granted])
 
 
 class TokenService:
@@ -88,7 +98,9 @@ class TokenService:
         proved it holds the code, so that only such a request can revoke as a replay."""
         return self.codes.open(code, client_id)
 
-    def save_token_for_code(self, token: dict, client, code: AuthorizationCode) -> bool:
+    def save_token_for_code(
+        self, token: dict, client, code: AuthorizationCode, jkt: str | None = None
+    ) -> bool:
         """Store the first token pair of a code's family (hashed) and commit it; the same
         INSERT uses the code up. False, with nothing stored, if the code has expired, was
         used before (a replay), or its account is no longer active.
@@ -97,7 +109,8 @@ class TokenService:
         (with its secret, if it has one), the redirect URI matched and the PKCE verifier
         answered the code's challenge. A replay, expired or not, is revoked only then.
 
-        ``client`` is any client record with ``client_id`` and ``brand_id``.
+        ``client`` is any client record with ``client_id`` and ``brand_id``. ``jkt``: the
+        thumbprint of the DPoP key the pair is bound to (RFC 9449), if any.
         """
         now = utcnow()
         if code.expires_at <= now:
@@ -119,6 +132,8 @@ class TokenService:
                 "issued_at": now,
                 "access_expires_at": now + timedelta(seconds=int(token["expires_in"])),
                 "refresh_expires_at": now + REFRESH_LIFETIME if refresh else None,
+                "authorization_details": _detail_names(token),
+                "jkt": jkt,
                 "code_account_id": code.account_id,
             },
         ).first()
@@ -141,7 +156,13 @@ class TokenService:
             self._revoke_family_recorded(code.code_hash, EventType.CODE_REPLAYED, client_id)
 
     def save_token(
-        self, token: dict, client, account_id: int, family_id: str, replaced: str | None = None
+        self,
+        token: dict,
+        client,
+        account_id: int,
+        family_id: str,
+        replaced: str | None = None,
+        jkt: str | None = None,
     ) -> None:
         """Store a rotated access/refresh pair (hashed) and commit it, with the claim on the
         refresh token it was issued for.
@@ -152,7 +173,8 @@ class TokenService:
         dropped here too.
 
         ``client`` is any client record with ``client_id`` and ``brand_id`` (the token
-        endpoint authenticates clients without loading the ORM object).
+        endpoint authenticates clients without loading the ORM object). ``jkt``: as for
+        :meth:`save_token_for_code`.
         """
         now = utcnow()
         refresh = token.get("refresh_token")
@@ -170,6 +192,8 @@ class TokenService:
                 "issued_at": now,
                 "access_expires_at": now + timedelta(seconds=int(token["expires_in"])),
                 "refresh_expires_at": now + REFRESH_LIFETIME if refresh else None,
+                "authorization_details": _detail_names(token),
+                "jkt": jkt,
                 "retry_sealed": (
                     self.retries.seal(replaced, client.client_id, token["access_token"], refresh)
                     if retry
@@ -271,6 +295,7 @@ class TokenService:
                 refresh_token=new_refresh_token,
                 scope=successor.scope,
                 expires_in=successor.get_expires_in(),
+                jkt=successor.jkt,
             )
         return None
 

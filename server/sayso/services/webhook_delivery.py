@@ -9,11 +9,10 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from sayso import outbound
 from sayso.faults import DATABASE_ERRORS, is_transient
 from sayso.models import WebhookDelivery
+from sayso.services import outbox_worker
 from sayso.services.brands import BrandService
 from sayso.services.webhooks import (
     EVENT_ID_HEADER,
@@ -22,7 +21,6 @@ from sayso.services.webhooks import (
     USER_AGENT,
     sign,
 )
-from sayso.shared.clock import utcnow
 from sayso.shared.crypto import MasterKeyMissing
 
 log = logging.getLogger(__name__)
@@ -37,11 +35,6 @@ SEND_DEADLINE_SECONDS = 10
 #: far longer than an attempt may take. If the worker dies mid-send, the delivery
 #: becomes due again after this and is sent again (deliveries are at-least-once).
 CLAIM_LEASE = timedelta(minutes=5)
-
-#: How long the worker waits after a database error before it tries again: doubling
-#: from the first wait up to the cap while the errors go on, each +/- ``BACKOFF_JITTER``.
-FAULT_BACKOFF_FIRST_SECONDS = 0.5
-FAULT_BACKOFF_CAP_SECONDS = 30.0
 
 
 @dataclass
@@ -117,109 +110,60 @@ class WebhookDispatcher:
     def run(self, stop, limit: int = 100, interval: float = 5.0, report=None) -> None:
         """The worker: rounds of :meth:`deliver_due` until ``stop.is_set()``, waiting
         ``interval`` seconds when nothing more is due, and passing each round's summary to
-        ``report``.
-
-        A database error (a connection cut, the server restarting, a lock not free) ends
-        the round, not the worker: it waits (:meth:`fault_backoff`, longer while errors go
-        on) and starts the next round, on a new connection if the old one died. What the
-        failed round had not recorded stays pending and is sent in a later round.
+        ``report``. A database error ends the round, not the worker: it waits
+        (:meth:`fault_backoff`) and goes on (see :func:`outbox_worker.run`).
         """
-        failures = 0
-        while not stop.is_set():
-            try:
-                summary = self.deliver_due(limit, stop=stop)
-            except DATABASE_ERRORS as error:
-                failures += 1
-                self._forget_transaction()
-                delay = self.fault_backoff(failures)
-                if is_transient(error):
-                    log.warning(
-                        "webhook worker: database unavailable (%s); again in %.1f s",
-                        _first_line(error),
-                        delay,
-                    )
-                else:
-                    log.exception("webhook worker: database error; again in %.1f s", delay)
-                stop.wait(delay)
-                continue
-            failures = 0
-            if summary.total and report is not None:
-                report(str(summary))
-            if summary.total < limit:  # a full round means more may be waiting
-                stop.wait(interval)
+        outbox_worker.run(
+            "webhook",
+            log,
+            self.session,
+            self.deliver_due,
+            self.fault_backoff,
+            stop,
+            limit=limit,
+            interval=interval,
+            report=report,
+        )
 
     def deliver_due(self, limit: int = 100, stop=None) -> DeliverySummary:
         """Send up to ``limit`` due deliveries, one at a time; stop early once ``stop.is_set()``."""
-        summary = DeliverySummary()
-        for _ in range(limit):
-            if stop is not None and stop.is_set():
-                break
-            job = self._claim()
-            if job is None:
-                break
-            result = self._record_once_sent(job, self._send(job), stop)
-            if result is not None:
-                setattr(summary, result, getattr(summary, result) + 1)
-        return summary
+        return outbox_worker.deliver_round(
+            DeliverySummary(),
+            limit,
+            stop,
+            self._claim,
+            lambda job: self._record_once_sent(job, self._send(job), stop),
+        )
 
     def backoff(self, attempts: int) -> timedelta:
         """How long to wait after the ``attempts``-th failed attempt (with jitter)."""
-        base = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
-        return base * (1 + self._random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER))
+        return outbox_worker.retry_backoff(
+            self._random, attempts, BACKOFF_BASE, BACKOFF_CAP, BACKOFF_JITTER
+        )
 
     def fault_backoff(self, failures: int) -> float:
         """Seconds to wait after the ``failures``-th database error in a row (with jitter)."""
-        base = min(FAULT_BACKOFF_FIRST_SECONDS * 2 ** (failures - 1), FAULT_BACKOFF_CAP_SECONDS)
-        return base * (1 + self._random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER))
-
-    def _forget_transaction(self) -> None:
-        # After an error the session's transaction is over; a dead connection is
-        # discarded by the pool, and the next statement gets a new one.
-        try:
-            self.session.rollback()
-        except DATABASE_ERRORS:
-            log.debug("rollback after a database error failed too", exc_info=True)
+        return outbox_worker.fault_backoff(self._random, failures, BACKOFF_JITTER)
 
     # One delivery ---------------------------------------------------------------
 
     def _claim(self) -> _Job | None:
-        """Take the next due delivery out of other workers' reach, and commit.
+        """Take the next due delivery out of other workers' reach, and commit (see
+        :func:`outbox_worker.claim_next`)."""
+        return outbox_worker.claim_next(self.session, WebhookDelivery, CLAIM_LEASE, self._job)
 
-        On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent workers claim different
-        rows without waiting on each other; SQLite renders no ``FOR UPDATE`` and
-        serializes the claim with its ``BEGIN IMMEDIATE`` write lock instead. The claim
-        moves ``next_attempt_at`` a lease ahead, so no other worker picks the row while
-        this one sends it.
-        """
-        now = utcnow()
-        try:
-            delivery = self.session.scalars(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if delivery is None:
-                self.session.rollback()  # don't sit in an open transaction between rounds
-                return None
-            url, secret, problem, retry = self._destination(delivery.client_id)
-            delivery.next_attempt_at = now + CLAIM_LEASE
-            job = _Job(
-                delivery_id=delivery.id,
-                event_id=delivery.event_id,
-                event_type=delivery.event_type,
-                body=delivery.payload.encode("utf-8"),
-                url=url,
-                secret=secret,
-                problem=problem,
-                retry=retry,
-            )
-            self.session.commit()
-        except Exception:
-            self.session.rollback()
-            raise
-        return job
+    def _job(self, delivery: WebhookDelivery) -> _Job:
+        url, secret, problem, retry = self._destination(delivery.client_id)
+        return _Job(
+            delivery_id=delivery.id,
+            event_id=delivery.event_id,
+            event_type=delivery.event_type,
+            body=delivery.payload.encode("utf-8"),
+            url=url,
+            secret=secret,
+            problem=problem,
+            retry=retry,
+        )
 
     def _destination(self, client_id: str) -> tuple[str | None, str | None, str | None, bool]:
         """The client's webhook URL and signing secret now, or why there is none (and
@@ -295,7 +239,7 @@ class WebhookDispatcher:
                 log.warning(
                     "webhook %s: sent, but its outcome could not be recorded (%s); again in %.1f s",
                     job.event_id,
-                    _first_line(error),
+                    outbox_worker.first_line(error),
                     delay,
                 )
             if stop is not None:
@@ -304,17 +248,11 @@ class WebhookDispatcher:
                 time.sleep(delay)
 
     def _record(self, job: _Job, outcome: _Outcome) -> str | None:
-        """Write down how the attempt went; returns the summary count it adds to."""
-        now = utcnow()
-        try:
-            delivery = self.session.get(
-                WebhookDelivery, job.delivery_id, populate_existing=True, with_for_update=True
-            )
-            if delivery is None or delivery.status != "pending":
-                # Its client was deleted meanwhile (the rows cascade), or another worker
-                # took it over after the lease ran out and has already finished it.
-                self.session.rollback()
-                return None
+        """Write down how the attempt went; returns the summary count it adds to. ``None``
+        when its client was deleted meanwhile (the rows cascade), or another worker took it
+        over after the lease ran out and has already finished it."""
+
+        def write(delivery: WebhookDelivery, now) -> tuple[str, int]:
             if not outcome.give_up:
                 delivery.attempts += 1
                 delivery.last_attempt_at = now
@@ -331,10 +269,14 @@ class WebhookDispatcher:
             else:
                 delivery.next_attempt_at = now + self.backoff(attempts)
                 result = "retried"
-            self.session.commit()
-        except Exception:
-            self.session.rollback()
-            raise
+            return result, attempts
+
+        written = outbox_worker.record_attempt(
+            self.session, WebhookDelivery, job.delivery_id, write
+        )
+        if written is None:
+            return None
+        result, attempts = written
         if not outcome.ok:
             log.warning(
                 "webhook %s: %s (%s after %d attempts)",
@@ -344,7 +286,3 @@ class WebhookDispatcher:
                 attempts,
             )
         return result
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]

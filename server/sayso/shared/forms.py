@@ -6,6 +6,13 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext
+
+
+def N_(text: str) -> str:
+    """Marks English for the catalogues (``make translations-extract``); translated when used."""
+    return text
+
 
 class FormError(str):
     """One error line, and the path of the input it names (``("email",)``, ``(1, "weight")``
@@ -22,102 +29,116 @@ class FormError(str):
 #: What people call the inputs schemas name by their keys (a key not here is tidied:
 #: "webhook_url" → "Webhook url").
 FIELD_LABELS = {
-    "email": "Email",
-    "password": "Password",
-    "current_password": "Current password",
-    "new_password": "New password",
-    "confirm": "Confirmation",
-    "answer": "Your answer",
-    "text": "Your words",
-    "topic_id": "Topic",
-    "weight": "Weight",
-    "channel": "Channel",
-    "max_per_week": "Messages a week",
-    "quiet_hours": "Quiet hours",
-    "start": "start",
-    "end": "end",
-    "tz": "time zone",
-    "time_zone": "Your time zone",
-    "name": "Name",
-    "prompt": "Question",
-    "purpose": "Purpose",
-    "why": "Why you ask",
-    "options": "Choices",
-    "kind": "Kind of question",
-    "redirect_uris": "Redirect URIs",
-    "webhook_url": "Webhook URL",
-    "brand_id": "Brand",
-    "since": "From",
-    "until": "Until",
+    "email": N_("Email"),
+    "password": N_("Password"),
+    "current_password": N_("Current password"),
+    "new_password": N_("New password"),
+    "confirm": N_("Confirmation"),
+    "answer": N_("Your answer"),
+    "text": N_("Your words"),
+    "topic_id": N_("Topic"),
+    "weight": N_("Weight"),
+    "channel": N_("Channel"),
+    "max_per_week": N_("Messages a week"),
+    "quiet_hours": N_("Quiet hours"),
+    "start": N_("start"),
+    "end": N_("end"),
+    "tz": N_("time zone"),
+    "time_zone": N_("Your time zone"),
+    "name": N_("Name"),
+    "prompt": N_("Question"),
+    "purpose": N_("Purpose"),
+    "why": N_("Why you ask"),
+    "options": N_("Choices"),
+    "kind": N_("Kind of question"),
+    "redirect_uris": N_("Redirect URIs"),
+    "webhook_url": N_("Webhook URL"),
+    "brand_id": N_("Brand"),
+    "since": N_("From"),
+    "until": N_("Until"),
+    "kinds": N_("Kinds of message"),
+    "new_releases_of": N_("Names for new releases"),
 }
 
 
 def _range(match: re.Match) -> str:
-    return f"Use a number from {match['min']} to {match['max']}."
+    return gettext("Use a number from %(min)s to %(max)s.", min=match["min"], max=match["max"])
 
 
 def _between(match: re.Match) -> str:
     low, high = match["min"], match["max"]
     if low in ("0", "1"):
-        return f"Please fill this in, in at most {high} characters."
-    return f"Use {low} to {high} characters."
+        return gettext("Please fill this in, in at most %(max)s characters.", max=high)
+    return gettext("Use %(min)s to %(max)s characters.", min=low, max=high)
 
 
 def _shorter(match: re.Match) -> str:
     if match["min"] == "1":
-        return "Please fill this in."
-    return f"Use at least {match['min']} characters."
+        return gettext("Please fill this in.")
+    return gettext("Use at least %(min)s characters.", min=match["min"])
 
 
 #: marshmallow's validator messages (and a few of Sayso's own schema messages) in the
-#: words of the people filling a form in. Pages show these; the JSON API keeps the
-#: schemas' messages as they are (``exc.messages``), so its clients see no change.
+#: words of the people filling a form in, in the page's language (``%(name)s`` takes the
+#: pattern's group). Pages show these; the JSON API keeps the schemas' messages as they
+#: are (``exc.messages``), so its clients see no change.
 PLAIN_MESSAGES = [
-    (r"Missing data for required field\.", "Please fill this in."),
-    (r"Field may not be null\.", "Please fill this in."),
-    (r"Must not be blank\.", "Please fill this in."),
-    (r"Text must not be blank\.", "Please write a few words."),
+    (r"Missing data for required field\.", N_("Please fill this in.")),
+    (r"Field may not be null\.", N_("Please fill this in.")),
+    (r"Must not be blank\.", N_("Please fill this in.")),
+    (r"Text must not be blank\.", N_("Please write a few words.")),
     (r"Shorter than minimum length (?P<min>\d+)\.", _shorter),
-    (r"Longer than maximum length (?P<max>\d+)\.", r"Use at most \g<max> characters."),
+    (r"Longer than maximum length (?P<max>\d+)\.", N_("Use at most %(max)s characters.")),
     (r"Length must be between (?P<min>\d+) and (?P<max>\d+)\.", _between),
-    (r"Length must be (?P<n>\d+)\.", r"Use exactly \g<n> characters."),
+    (r"Length must be (?P<n>\d+)\.", N_("Use exactly %(n)s characters.")),
     (
         r"Must be greater than or equal to (?P<min>[-\d.]+) and less than or equal to "
         r"(?P<max>[-\d.]+)\.",
         _range,
     ),
-    (r"Must be greater than or equal to (?P<min>[-\d.]+)\.", r"Use \g<min> or more."),
-    (r"Must be less than or equal to (?P<max>[-\d.]+)\.", r"Use \g<max> or less."),
-    (r"Not a valid integer\.", "Write a whole number, such as 2."),
-    (r"Number too large\.", "That number is too large."),
-    (r"Not a valid number\.", "Write a number, such as 0.5."),
-    (r"Special numeric values \(nan or infinity\) are not permitted\.", "Write a number."),
-    (r"Not a valid (?:utf-8 )?string\.", "Write this as text."),
-    (r"Not a valid email address\.", "Write an email address, such as ada@example.org."),
-    (r"Not a valid URL\.", "Write a full web address, starting with https://."),
-    (r"Not a valid boolean\.", "Tick the box or leave it empty."),
-    (r"Not a valid (?:datetime|date)\.", "Write a date, such as 2026-12-31."),
+    (r"Must be greater than or equal to (?P<min>[-\d.]+)\.", N_("Use %(min)s or more.")),
+    (r"Must be less than or equal to (?P<max>[-\d.]+)\.", N_("Use %(max)s or less.")),
+    (r"Not a valid integer\.", N_("Write a whole number, such as 2.")),
+    (r"Number too large\.", N_("That number is too large.")),
+    (r"Not a valid number\.", N_("Write a number, such as 0.5.")),
+    (r"Special numeric values \(nan or infinity\) are not permitted\.", N_("Write a number.")),
+    (r"Not a valid (?:utf-8 )?string\.", N_("Write this as text.")),
+    (r"Not a valid email address\.", N_("Write an email address, such as ada@example.org.")),
+    (r"Not a valid URL\.", N_("Write a full web address, starting with https://.")),
+    (r"Not a valid boolean\.", N_("Tick the box or leave it empty.")),
+    (r"Not a valid (?:datetime|date)\.", N_("Write a date, such as 2026-12-31.")),
     (
         r"Not a valid (?:list|mapping type)\.|Invalid input type\.",
-        "This was sent in a way we cannot read.",
+        N_("This was sent in a way we cannot read."),
     ),
-    (r"Unknown field\.", "This is not part of the form."),
-    (r"Must be one of: .*\.", "Choose one of the choices offered."),
-    (r"One or more of the choices you made was not in: .*\.", "Choose from the choices offered."),
-    (r"String does not match expected pattern\.|Invalid value\.", "This is not in the right form."),
-    (r"Use HH:MM\.", "Write a time, such as 21:30."),
-    (r"Start and end must differ\.", "Quiet hours must end at another time than they start."),
+    (r"Unknown field\.", N_("This is not part of the form.")),
+    (r"Must be one of: .*\.", N_("Choose one of the choices offered.")),
+    (
+        r"One or more of the choices you made was not in: .*\.",
+        N_("Choose from the choices offered."),
+    ),
+    (
+        r"String does not match expected pattern\.|Invalid value\.",
+        N_("This is not in the right form."),
+    ),
+    (r"Use HH:MM\.", N_("Write a time, such as 21:30.")),
+    (r"Start and end must differ\.", N_("Quiet hours must end at another time than they start.")),
     (
         r"Not a topic of the Topics taxonomy v2\.",
-        "Not one of the topics: choose one from the list.",
+        N_("Not one of the topics: choose one from the list."),
     ),
     (
         r"Not a known IANA time zone, e\.g\. Europe/Paris\.",
-        "We don't know that time zone. Type a city, such as Paris, or choose one from the list.",
+        N_(
+            "We don't know that time zone. Type a city, such as Paris, or choose one from the list."
+        ),
     ),
-    (r"Entries must not repeat\.", "Something is listed twice; keep it once."),
-    (r"Give exactly one of topic_id or text\.", "Choose a topic or write a few words, not both."),
-    (r"At most (?P<n>\d+) entries\.", r"You can keep at most \g<n>; remove some first."),
+    (r"Entries must not repeat\.", N_("Something is listed twice; keep it once.")),
+    (
+        r"Give exactly one of topic_id or text\.",
+        N_("Choose a topic or write a few words, not both."),
+    ),
+    (r"At most (?P<n>\d+) entries\.", N_("You can keep at most %(n)s; remove some first.")),
 ]
 _PLAIN = [(re.compile(rf"^{pattern}$"), plain) for pattern, plain in PLAIN_MESSAGES]
 
@@ -127,13 +148,16 @@ def plain_message(message: str) -> str:
     for pattern, plain in _PLAIN:
         match = pattern.match(message)
         if match:
-            return plain(match) if callable(plain) else match.expand(plain)
-    return message
+            if callable(plain):
+                return plain(match)
+            return gettext(plain, **{k: v for k, v in match.groupdict().items() if v})
+    return gettext(message)  # a schema's own words (error="..."), if the catalogue has them
 
 
 def field_label(key) -> str:
     """What people call the input a schema names by ``key``."""
-    return FIELD_LABELS.get(key) or str(key).replace("_", " ").capitalize()
+    known = FIELD_LABELS.get(key)
+    return gettext(known) if known else str(key).replace("_", " ").capitalize()
 
 
 def flatten_errors(
@@ -157,7 +181,7 @@ def flatten_errors(
 
 def _label(key, prefix: str, rows, plain: bool) -> str:
     if isinstance(key, int):
-        return rows(key) if rows else f"Row {key + 1}"
+        return rows(key) if rows else gettext("Row %(n)s", n=key + 1)
     if key in ("_schema", "value"):
         return ""
     if not plain:

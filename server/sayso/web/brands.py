@@ -4,13 +4,22 @@ from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import EXCLUDE, ValidationError
 
 from sayso import services
 from sayso.auth import consumer_required
+from sayso.coarsening import COARSENABLE, choice_label, choices_for, describe
 from sayso.fields import FIELDS, PERMISSIONS, channel_label, grantable
-from sayso.schemas.consent import ConfirmSchema, ConsentDecisionSchema, UndoSchema
+from sayso.i18n import in_sentence
+from sayso.schemas.consent import (
+    ConfirmSchema,
+    ConsentDecisionSchema,
+    UndoSchema,
+    ViewChangeSchema,
+)
 from sayso.schemas.rights import AccessHistoryQuerySchema, ReceiptSchema
 from sayso.services.consent_undo import UNDO_WINDOW, NothingToUndo
 from sayso.shared.clock import utcnow
@@ -48,6 +57,11 @@ def brands():
         fields={**FIELDS, **PERMISSIONS},
         contacts=services.contacts().this_week_by_brand(current_user),
         channel_label=channel_label,
+        # What each brand may see of a field shared as less than everything, and the choices.
+        coarsenable=COARSENABLE,
+        view_choices=choices_for,
+        describe=describe,
+        choice_label=choice_label,
         # The readable receipts page, where the app has one (the JSON is always there).
         receipts_page="web.receipts_page"
         if "web.receipts_page" in current_app.view_functions
@@ -105,7 +119,7 @@ def revoke_brand(brand_id: str):
         return redirect(url_for("web.confirm_revoke_brand", brand_id=brand.public_id))
     now = utcnow()
     if services.consent().revoke(current_user, brand, now=now):
-        flash(f"{brand.name} can no longer see anything of yours.")
+        flash(_("%(brand)s can no longer see anything of yours.", brand=brand.name))
     return _with_undo(now)
 
 
@@ -118,7 +132,13 @@ def revoke_field(brand_id: str, field: str):
         abort(404)
     now = utcnow()
     if services.consent().revoke(current_user, brand, [field], now=now):
-        flash(f"{brand.name} can no longer see your {grantable(field).label.lower()}.")
+        flash(
+            _(
+                "%(brand)s can no longer see your %(field)s.",
+                brand=brand.name,
+                field=in_sentence(grantable(field).label),
+            )
+        )
     return _with_undo(now)
 
 
@@ -137,7 +157,7 @@ def revoke_everything():
         return redirect(url_for("web.confirm_revoke_everything"))
     now = utcnow()
     if services.consent().revoke_everything(current_user, now=now):
-        flash("No brand can see anything of yours any more.")
+        flash(_("No brand can see anything of yours any more."))
     return _with_undo(now)
 
 
@@ -152,13 +172,25 @@ def undo_revoke():
     except (ValidationError, NothingToUndo):
         minutes = int(UNDO_WINDOW.total_seconds() // 60)
         flash(
-            f"That revoke can no longer be undone (undo lasts {minutes} minutes, and only "
-            "while nothing was granted or revoked again since). You can grant a field "
-            "again below."
+            ngettext(
+                "That revoke can no longer be undone (undo lasts %(num)s minute, and only "
+                "while nothing was granted or revoked again since). You can grant a field "
+                "again below.",
+                "That revoke can no longer be undone (undo lasts %(num)s minutes, and only "
+                "while nothing was granted or revoked again since). You can grant a field "
+                "again below.",
+                minutes,
+            )
         )
         return redirect(url_for("web.brands"))
     count = sum(len(names) for names in undone.values())
-    flash(f"Undone: {count} revoked {'field is' if count == 1 else 'fields are'} granted again.")
+    flash(
+        ngettext(
+            "Undone: %(num)s revoked field is granted again.",
+            "Undone: %(num)s revoked fields are granted again.",
+            count,
+        )
+    )
     return redirect(url_for("web.brands"))
 
 
@@ -180,11 +212,15 @@ def grant_again(brand_id: str, field: str):
     client = _declaring_client(brand, field)
     if request.method == "GET":
         purposes = {field: client.scope_purposes[grantable(field).scope]}
+        # Granted again, a field keeps the view it had: the preview shows that view.
+        before = services.consent().grant_of(current_user.id, brand.id, field)
+        views = {field: before.coarse_view} if before is not None else None
         return render_template(
             "regrant.html",
             brand=brand,
             client=client,
-            preview=services.share_preview().preview(current_user, brand, purposes)[0],
+            preview=services.share_preview().preview(current_user, brand, purposes, views)[0],
+            view_words=describe(views[field], field) if views else None,
             expiry="1y",
         )
     try:
@@ -198,12 +234,56 @@ def grant_again(brand_id: str, field: str):
         abort(422)
     if decision["decision"] != "allow":
         flash(
-            f"Nothing changed: {brand.name} still cannot see your {grantable(field).label.lower()}."
+            _(
+                "Nothing changed: %(brand)s still cannot see your %(field)s.",
+                brand=brand.name,
+                field=in_sentence(grantable(field).label),
+            )
         )
         return redirect(url_for("web.brands"))
     services.consent().grant_field(current_user, brand, field, decision["expiry"], via="web")
-    flash(f"{brand.name} can see your {grantable(field).label.lower()} again.")
+    flash(
+        _(
+            "%(brand)s can see your %(field)s again.",
+            brand=brand.name,
+            field=in_sentence(grantable(field).label),
+        )
+    )
     return redirect(url_for("web.brands"))
+
+
+@bp.post("/brands/<brand_id>/fields/<field>/view")
+@consumer_required
+def change_view(brand_id: str, field: str):
+    """Change how much of a field a brand with a live grant of it sees (a ledger grant
+    event with the new view; purpose, client and expiry stay)."""
+    brand = _brand_or_404(brand_id)
+    if field not in COARSENABLE:
+        abort(404)
+    try:
+        view = ViewChangeSchema().load({"view": request.form.get("view", "")})["view"]
+    except ValidationError:
+        abort(422)
+    label = in_sentence(grantable(field).label)
+    grant = services.consent().change_view(current_user, brand, field, view, via="web")
+    if grant is None:
+        flash(
+            _(
+                "%(brand)s cannot see your %(field)s any more: nothing to change.",
+                brand=brand.name,
+                field=label,
+            )
+        )
+    else:
+        flash(
+            _(
+                "%(brand)s now sees your %(field)s this way: %(view)s.",
+                brand=brand.name,
+                field=label,
+                view=in_sentence(describe(view, field)),
+            )
+        )
+    return redirect(url_for("web.brands") + f"#brand-{brand.public_id}")
 
 
 @bp.get("/brands/<brand_id>/receipts.json")

@@ -6,6 +6,7 @@ words, add and remove one at a time); every page works as plain links and forms,
 """
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -18,6 +19,7 @@ from sayso.services import topics as catalogue
 from sayso.services.interests import InterestEditor
 from sayso.shared.forms import FormError, flatten_errors
 from sayso.taxonomy import topics
+from sayso.web.about import about_summary
 from sayso.web.blueprint import bp
 from sayso.web.forms import (
     browsing_categories_from,
@@ -37,26 +39,34 @@ _FROM_FORM = {
 def channel_summary(item: dict) -> str:
     """A channel preference in words: "Email: at most 2 a week, never between 21:00 and
     08:00 (Paris time)"; a cap of 0 is "never on this channel"."""
-    label = channel_label(item["channel"])
+    label = _(channel_label(item["channel"]))
     cap = item.get("max_per_week")
     if cap == 0:
-        return f"{label}: never on this channel"
-    text = f"{label}: at most {cap} a week"
+        return _("%(channel)s: never on this channel", channel=label)
+    text = _("%(channel)s: at most %(cap)s a week", channel=label, cap=cap)
     quiet = item.get("quiet_hours")
     if quiet:
-        where = f" ({time_zones.city_of(quiet['tz'])} time)" if quiet.get("tz") else ""
-        text += f", never between {quiet['start']} and {quiet['end']}{where}"
+        hours = {"start": quiet["start"], "end": quiet["end"]}
+        if quiet.get("tz"):
+            city = time_zones.city_of(quiet["tz"])
+            text += _(", never between %(start)s and %(end)s (%(city)s time)", city=city, **hours)
+        else:
+            text += _(", never between %(start)s and %(end)s", **hours)
     return text
 
 
 @bp.get("/disclosures")
 @consumer_required
 def disclosures():
-    """Everything the consumer has volunteered, field by field."""
+    """Everything the consumer has volunteered, field by field ("About me" and "What I
+    want to hear about" in two cards of their own)."""
+    values = services.disclosures().read(current_user)
+    names = {b.brand.public_id: b.brand.name for b in services.consent().overview(current_user)}
     return render_template(
         "disclosures.html",
-        fields=FIELDS.values(),
-        values=services.disclosures().read(current_user),
+        fields=[f for f in FIELDS.values() if f.page is None],
+        values=values,
+        about=about_summary(values, names),
         topics=topics(),
         topic_category=catalogue.category_of,
     )
@@ -79,6 +89,8 @@ def edit_disclosure(name: str):
     """Edit one field; an empty form deletes it."""
     if name not in FIELDS:
         abort(404)
+    if FIELDS[name].page == "about":
+        return redirect(url_for("web.about_me") + f"#{name.replace('_', '-')}")
     if name == "channels":
         return _channels()
     if request.method == "GET":
@@ -93,7 +105,7 @@ def edit_disclosure(name: str):
             return _interests_page({}, errors=flatten_errors(exc.messages), status=422)
         return _render_edit(name, submitted, flatten_errors(exc.messages), 422)
     services.disclosures().update(current_user, {name: value or None})
-    flash(f"{FIELDS[name].label} saved.")
+    flash(_("%(field)s saved.", field=_(FIELDS[name].label)))
     return redirect(url_for("web.disclosures"))
 
 
@@ -162,9 +174,17 @@ def _change_interest(add: bool):
         errors = [FormError(e.split(": ", 1)[-1], ("text",)) for e in flatten_errors(exc.messages)]
         return _interests_page(where, errors, 422, typed=request.form.get("text", ""))
     if add:
-        message = f"Added {name}." if changed else f"{name} is already one of your interests."
+        message = (
+            _("Added %(topic)s.", topic=name)
+            if changed
+            else _("%(topic)s is already one of your interests.", topic=name)
+        )
     else:
-        message = f"Removed {name}." if changed else f"{name} was not one of your interests."
+        message = (
+            _("Removed %(topic)s.", topic=name)
+            if changed
+            else _("%(topic)s was not one of your interests.", topic=name)
+        )
     if _wants_json():
         return _interests_page(where, message=message)
     flash(message)
@@ -229,5 +249,5 @@ def _channels():
         return _channels_page(submitted, typed_zone, errors, 422)
     services.accounts().set_time_zone(current_user, zone)
     services.disclosures().update(current_user, {"channels": value or None})
-    flash("Channels saved.")
+    flash(_("Channels saved."))
     return redirect(url_for("web.disclosures"))

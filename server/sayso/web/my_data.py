@@ -1,6 +1,7 @@
 """The consumer's "My data" page: download everything, or erase the account."""
 
 from flask import current_app, render_template, request, session
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from marshmallow import EXCLUDE, ValidationError
 
@@ -65,7 +66,7 @@ def erase_account():
         erasure = services.erasure().erase(current_user, data["password"])
     except WrongPassword:
         return _page(
-            [FormError("The password is not right. Nothing was erased.", ("password",))], 403
+            [FormError(_("The password is not right. Nothing was erased."), ("password",))], 403
         )
     logout_user()
     session.clear()

@@ -3,6 +3,7 @@
 import re
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -82,7 +83,7 @@ def answer_question(question_id: int):
         shown = request.form.get("answer", "") if question.kind == "text" else given
         return _page({question.id: flatten_errors(exc.messages)}, 422, {question.id: shown})
     service.answer(current_user, question, value)
-    flash("Answer saved. You can change or remove it at any time.")
+    flash(_("Answer saved. You can change or remove it at any time."))
     return redirect(url_for("web.questions") + f"#question-{question.id}")
 
 
@@ -95,5 +96,5 @@ def clear_answer(question_id: int):
     if question is None:
         abort(404)
     service.clear(current_user, question)
-    flash("Answer removed.")
+    flash(_("Answer removed."))
     return redirect(url_for("web.questions"))
