@@ -9,10 +9,12 @@ values may be (ISO codes through ``pycountry``) and how each is said in plain wo
 
 from __future__ import annotations
 
+import gettext as stdlib_gettext
 import re
 from functools import cache
 
 import pycountry
+from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from sayso.shared.text import not_blank, plain_text
@@ -80,23 +82,59 @@ def countries() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(named, key=lambda c: c[1].casefold()))
 
 
-def _subdivision_name(subdivision) -> str:
-    return _BRACKETS.sub("", subdivision.name).strip()
+def _page_language() -> str:
+    from sayso.i18n import page_language  # lazy: i18n is the web layer's
+
+    return page_language()
 
 
 @cache
-def regions_of(country: str) -> tuple[tuple[str, str], ...]:
+def _subdivision_names(language: str):
+    """pycountry's own ISO 3166-2 translations for ``language`` (English if it has none)."""
+    return stdlib_gettext.translation(
+        "iso3166-2", pycountry.LOCALES_DIR, languages=[language], fallback=True
+    )
+
+
+def _subdivision_name(subdivision, language: str = "en") -> str:
+    name = _subdivision_names(language).gettext(subdivision.name) if language != "en" else None
+    return _BRACKETS.sub("", name or subdivision.name).strip()
+
+
+def regions_of(country: str, language: str | None = None) -> tuple[tuple[str, str], ...]:
     """The top-level ISO 3166-2 subdivisions of a country as (code, name), by name: the
-    finest place Sayso keeps (a French région, a US state, England or Scotland)."""
+    finest place Sayso keeps (a French région, a US state, England or Scotland). Named in
+    ``language`` (by default the page's), else in English."""
+    return _regions_of(country, language or _page_language())
+
+
+@cache
+def _regions_of(country: str, language: str) -> tuple[tuple[str, str], ...]:
     found = pycountry.subdivisions.get(country_code=country) or []
-    top = ((s.code, _subdivision_name(s)) for s in found if s.parent_code is None)
+    top = ((s.code, _subdivision_name(s, language)) for s in found if s.parent_code is None)
     return tuple(sorted(top, key=lambda r: r[1].casefold()))
 
 
-def region_name(code: str) -> str:
-    """A region as people call it."""
+def region_name(code: str, language: str | None = None) -> str:
+    """A region as people call it, in ``language`` (by default the page's)."""
     subdivision = pycountry.subdivisions.get(code=code)
-    return _subdivision_name(subdivision) if subdivision else code
+    if subdivision is None:
+        return code
+    return _subdivision_name(subdivision, language or _page_language())
+
+
+def _local_country(code: str) -> str:
+    """A country named in the page's language (CLDR), else as people call it in English."""
+    from sayso.i18n import localized_names
+
+    return localized_names([(code, country_name(code))], "territories")[0][1]
+
+
+def _local_language(code: str) -> str:
+    """A language named in the page's language (CLDR), else its English name."""
+    from sayso.i18n import localized_names
+
+    return localized_names([(code, language_name(code))], "languages")[0][1]
 
 
 def language_name(code: str) -> str:
@@ -308,26 +346,31 @@ def hear_about_for_brand(value: dict, brand_public_id: str) -> dict:
 def _hear_about_words(value: dict) -> list[str]:
     lines = []
     for kind in value.get("kinds", []):
-        label = MESSAGE_KINDS.get(kind, kind)
+        label = gettext(MESSAGE_KINDS[kind]) if kind in MESSAGE_KINDS else kind
         names = value.get("new_releases_of") or []
         if kind == "new_releases" and names:
-            label += " of " + ", ".join(names)
+            label = gettext("New releases of %(names)s", names=", ".join(names))
         lines.append(label)
     return lines
 
 
 def _location_words(value: dict) -> list[str]:
-    country = country_name(value["country"])
+    country = _local_country(value["country"])
     region = value.get("region")
     return [f"{region_name(region)}, {country}" if region else country]
 
 
+def _said(words: dict, key: str) -> str:
+    """One choice's words, translated (the catalogues hold them: sayso/i18n_extract.py)."""
+    return gettext(words[key]) if key in words else key
+
+
 WORDS = {
-    "age_band": lambda v: [AGE_BANDS.get(v, v)],
+    "age_band": lambda v: [_said(AGE_BANDS, v)],
     "location": _location_words,
-    "languages": lambda v: [language_name(code) for code in v],
-    "life_stage": lambda v: [LIFE_STAGES.get(stage, stage) for stage in v],
-    "household_size": lambda v: [HOUSEHOLD_SIZES.get(v, v)],
+    "languages": lambda v: [_local_language(code) for code in v],
+    "life_stage": lambda v: [_said(LIFE_STAGES, stage) for stage in v],
+    "household_size": lambda v: [_said(HOUSEHOLD_SIZES, v)],
     "hear_about": _hear_about_words,
 }
 

@@ -81,10 +81,16 @@ def nice_ceiling(value: int) -> int:
 
 
 def daily_chart(
-    activity: DailyCounts, days: list[date], series=SERIES, title: str | None = None
+    activity: DailyCounts,
+    days: list[date],
+    series=SERIES,
+    title: str | None = None,
+    bar_title=None,
 ) -> BarChart:
     """A bar a day for each of ``series`` (by default grants, revokes and reads, for one
-    brand) over ``days``. ``title`` names the chart; by default the brand's activity."""
+    brand) over ``days``. ``title`` names the chart; by default the brand's activity.
+    ``bar_title(day, kind, n)`` writes a bar's tooltip (a translated page's); by default
+    "2026-12-07: 3 reads"."""
     group = len(series) * BAR + (len(series) - 1) * BAR_GAP + GROUP_GAP
     width = LEFT + max(len(days), 1) * group + RIGHT
     height = TOP + PLOT_HEIGHT + BOTTOM
@@ -107,7 +113,9 @@ def daily_chart(
                     height=round(bar_height, 2),
                     kind=kind,
                     fill=colour,
-                    title=f"{day.isoformat()}: {n} {label if n != 1 else label[:-1]}",
+                    title=bar_title(day, kind, n)
+                    if bar_title
+                    else f"{day.isoformat()}: {n} {label if n != 1 else label[:-1]}",
                 )
             )
     ticks = sorted({0, scale_max // 2, scale_max}) if scale_max > 1 else [0, 1]

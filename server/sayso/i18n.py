@@ -126,6 +126,13 @@ PATTERNS = {
     "day": {"en": "EEEE d MMMM y", "fr": "EEEE d MMMM y", "de": "EEEE, d. MMMM y"},
     "time": {"en": "HH:mm", "fr": "HH:mm", "de": "HH:mm"},
     "seconds": {"en": "HH:mm:ss", "fr": "HH:mm:ss", "de": "HH:mm:ss"},
+    # Short, for tables (the brand portal's): "7 Dec 2026 14:30".
+    "moment": {"en": "d MMM y HH:mm", "fr": "d MMM y HH:mm", "de": "d. MMM y HH:mm"},
+    "moment_seconds": {
+        "en": "d MMM y HH:mm:ss",
+        "fr": "d MMM y HH:mm:ss",
+        "de": "d. MMM y HH:mm:ss",
+    },
 }
 
 
@@ -138,6 +145,14 @@ def _written(value: date | datetime | None, kind: str = "day_time") -> str:
     if isinstance(value, datetime):
         return format_datetime(value, pattern)
     return format_date(value, pattern)
+
+
+def moment(value: datetime | None, seconds: bool = False) -> str:
+    """A moment for a table, with its time zone named ("7 Dec 2026 14:30 UTC"): the
+    account's zone, else UTC (brand members often have none)."""
+    if value is None:
+        return ""
+    return f"{_written(value, 'moment_seconds' if seconds else 'moment')} {select_timezone()}"
 
 
 def _number(value, format: str | None = None) -> str:
@@ -179,6 +194,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["time_local"] = _time
     app.jinja_env.filters["number"] = _number
     app.jinja_env.filters["written"] = _written
+    app.jinja_env.filters["moment"] = moment
     app.jinja_env.filters["country_local"] = lambda code, fallback="": dict(
         localized_names([(code, fallback or code)], "territories")
     )[code]

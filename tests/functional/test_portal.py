@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from sayso.extensions import db
@@ -460,10 +461,11 @@ def test_the_dashboard_counts_reads_errors_webhooks_and_consent_decisions(
     html = response.get_data(as_text=True)
     assert "<strong>2</strong> reads · <strong>1</strong> error" in html
     assert "<li>An authorization code used twice: 1</li>" in html
-    today = datetime.now(UTC).date().isoformat()
+    today = format_date(datetime.now(UTC).date(), "medium", locale="en")
     assert f"<title>{today}: 2 reads</title>" in html and f"<title>{today}: 1 error</title>" in html
     assert 'id="webhooks-pending">1<' in html and 'id="webhooks-delivered">0<' in html
-    assert re.search(r'id="webhooks-last-failure">\d{4}-\d\d-\d\d [^<]*HTTP 503', html)
+    failure = r'id="webhooks-last-failure">\d+ \w{3} \d{4} \d\d:\d\d UTC: [^<]*HTTP 503'
+    assert re.search(failure, html)
     assert 'id="consent-allowed">1<' in html and 'id="consent-denied">1<' in html
     rows = re.findall(
         r'<td data-label="Field">([^<]+)</td><td data-label="Allowed">(\d+)</td>'

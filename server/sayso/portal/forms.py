@@ -6,8 +6,49 @@ this module only turns form inputs into its document and its messages into sente
 
 from __future__ import annotations
 
+from flask_babel import format_date, ngettext
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+
 from sayso.fields import grant_name_of, grantable
+from sayso.schemas.brands import ClientSchema
+from sayso.schemas.portal import PurposeTranslationsSchema
 from sayso.shared.forms import FormError, flatten_errors
+
+#: The client form before anything is typed.
+BLANK_FORM = {
+    "name": "",
+    "redirect_uris": [],
+    "scope_purposes": {},
+    "third_party_scopes": [],
+    "webhook_url": None,
+    "require_pushed_authorization_requests": False,
+    "dpop_bound_access_tokens": False,
+}
+
+
+def load_client(submitted, allow_http_loopback: bool) -> tuple[dict, dict, dict | None, list]:
+    """The client form as typed, its translated purposes, the loaded client (None if
+    refused) and the error lines of both."""
+    form, translations = client_from(submitted), translations_from(submitted)
+    data, errors = None, []
+    try:
+        data = ClientSchema(allow_http_loopback=allow_http_loopback).load(form)
+    except ValidationError as exc:
+        errors = client_errors(exc.messages, form)
+    try:
+        PurposeTranslationsSchema().load(translations)
+    except ValidationError as exc:
+        errors += translation_errors(exc.messages)
+    return form, translations, data, errors
+
+
+def bar_title(day, kind: str, n: int) -> str:
+    """One bar's tooltip on the dashboard's chart: its day and count, in the page's language."""
+    when = format_date(day, "medium")
+    if kind == "reads":
+        return ngettext("%(when)s: %(num)s read", "%(when)s: %(num)s reads", n, when=when)
+    return ngettext("%(when)s: %(num)s error", "%(when)s: %(num)s errors", n, when=when)
 
 
 def client_from(form) -> dict:
@@ -30,10 +71,53 @@ def client_from(form) -> dict:
     }
 
 
+#: The languages a purpose may be translated into on the client form (besides the brand's).
+PURPOSE_LANGUAGES = ("fr", "de")
+
+
+def translations_from(form) -> dict:
+    """The purposes typed in French and German (``purpose_fr_<scope>``) for ticked scopes,
+    empty ones left out: {"fr": {scope: words}, "de": {...}}."""
+    ticked = form.getlist("scope")
+    return {
+        language: {
+            scope: words
+            for scope in ticked
+            if (words := form.get(f"purpose_{language}_{scope}", "").strip())
+        }
+        for language in PURPOSE_LANGUAGES
+    }
+
+
+def translation_errors(messages: dict) -> list[str]:
+    """``PurposeTranslationsSchema`` errors as sentences, each naming its input."""
+    lines = []
+    for language, problems in messages.items():
+        for scope in problems if isinstance(problems, dict) else ():
+            text = (
+                _(
+                    "Write the French purpose for %(label)s (%(scope)s) in 3 to 280 "
+                    "characters, or leave it empty.",
+                    label=scope_label(scope),
+                    scope=scope,
+                )
+                if language == "fr"
+                else _(
+                    "Write the German purpose for %(label)s (%(scope)s) in 3 to 280 "
+                    "characters, or leave it empty.",
+                    label=scope_label(scope),
+                    scope=scope,
+                )
+            )
+            lines.append(FormError(text, (f"purpose_{language}", scope)))
+    return lines
+
+
 def scope_label(scope: str) -> str:
-    """How a scope is named to people: its field's label, or the scope itself."""
+    """How a scope is named to people: its field's label (in the page's language), or the
+    scope itself."""
     name = grant_name_of(scope)
-    return grantable(name).label if name else scope
+    return _(grantable(name).label) if name else scope
 
 
 def _messages(value) -> list[str]:
@@ -45,28 +129,37 @@ def client_errors(messages: dict, data: dict) -> list[str]:
     lines = []
     for key, value in messages.items():
         if key == "name":
-            lines += [FormError(f"Name: {m}", (key,)) for m in _messages(value)]
+            lines += [
+                FormError(_("Name: %(problem)s", problem=m), (key,)) for m in _messages(value)
+            ]
         elif key == "redirect_uris" and isinstance(value, dict):
             uris = data.get("redirect_uris", [])
             for index, problem in sorted(value.items()):
-                uri = uris[index] if index < len(uris) else f"Line {index + 1}"
-                lines += [FormError(f"{uri}: {m}", (key,)) for m in _messages(problem)]
+                uri = uris[index] if index < len(uris) else _("Line %(n)s", n=index + 1)
+                lines += [
+                    FormError(_("%(uri)s: %(problem)s", uri=uri, problem=m), (key,))
+                    for m in _messages(problem)
+                ]
         elif key == "redirect_uris":
-            lines.append(FormError("Give one to ten redirect URIs, one per line.", (key,)))
+            lines.append(FormError(_("Give one to ten redirect URIs, one per line."), (key,)))
         elif key == "scope_purposes" and isinstance(value, dict):
             for scope, problem in value.items():
                 if isinstance(problem, dict) and "key" in problem:
-                    lines.append(f"{scope} is not a scope Sayso offers.")
+                    lines.append(_("%(scope)s is not a scope Sayso offers.", scope=scope))
                 else:
                     lines.append(
                         FormError(
-                            f"Declare the purpose for {scope_label(scope)} ({scope}) "
-                            "in 3 to 280 characters.",
+                            _(
+                                "Declare the purpose for %(label)s (%(scope)s) in 3 to 280 "
+                                "characters.",
+                                label=scope_label(scope),
+                                scope=scope,
+                            ),
                             (key, scope),
                         )
                     )
         elif key == "scope_purposes":
-            lines.append("Tick at least one field to ask for, and declare a purpose for each.")
+            lines.append(_("Tick at least one field to ask for, and declare a purpose for each."))
         elif key == "webhook_url":
             lines += [FormError(m, (key,)) for m in _messages(value)]
         else:

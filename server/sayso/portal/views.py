@@ -19,9 +19,9 @@ from sayso import services
 from sayso.charts import daily_chart
 from sayso.extensions import login_manager
 from sayso.fields import FIELDS, PERMISSIONS, label_of
+from sayso.i18n import moment
 from sayso.portal.blueprint import bp
-from sayso.portal.forms import client_errors, client_from
-from sayso.schemas.brands import ClientSchema
+from sayso.portal.forms import BLANK_FORM, bar_title, load_client
 from sayso.schemas.portal import DeleteClientSchema
 from sayso.schemas.questions import QuestionSchema
 from sayso.services.accounts import actor_for
@@ -30,7 +30,7 @@ from sayso.shared.clock import utcnow
 from sayso.shared.forms import N_, flatten_errors
 from sayso.taxonomy import topics
 
-NOT_A_MEMBER = (
+NOT_A_MEMBER = N_(
     "The brand portal is for people who work for a brand on Sayso. This account is not "
     "one of them; ask your brand's Sayso operator to add you."
 )
@@ -48,7 +48,7 @@ def _members_only():
     if current_user.role == "brand":
         brand = services.brands().brand_of_member(current_user)
     if brand is None:
-        abort(403, NOT_A_MEMBER)
+        abort(403, _(NOT_A_MEMBER))
     g.brand = brand
     return None
 
@@ -56,24 +56,12 @@ def _members_only():
 def _client_or_404(client_id: str):
     client = services.brands().client_of_brand(g.brand, client_id)
     if client is None:
-        abort(404, "Your brand has no client with that id.")
+        abort(404, _("Your brand has no client with that id."))
     return client
 
 
 def _actor() -> str:
     return actor_for(current_user)
-
-
-def _blank_form() -> dict:
-    return {
-        "name": "",
-        "redirect_uris": [],
-        "scope_purposes": {},
-        "third_party_scopes": [],
-        "webhook_url": None,
-        "require_pushed_authorization_requests": False,
-        "dpop_bound_access_tokens": False,
-    }
 
 
 @bp.get("")
@@ -89,21 +77,31 @@ def new_client():
     """Register a client; the answer shows its secrets, once."""
     if request.method == "GET":
         return render_template(
-            "portal/client_form.html", brand=g.brand, fields=ASKABLE, form=_blank_form(), errors=[]
+            "portal/client_form.html",
+            brand=g.brand,
+            fields=ASKABLE,
+            form=BLANK_FORM,
+            translations={},
+            errors=[],
         )
-    form = client_from(request.form)
-    schema = ClientSchema(allow_http_loopback=current_app.config["ALLOW_HTTP_LOOPBACK"])
-    try:
-        data = schema.load(form)
-    except ValidationError as exc:
+    form, translations, data, errors = load_client(
+        request.form, current_app.config["ALLOW_HTTP_LOOPBACK"]
+    )
+    if errors:
         return render_template(
             "portal/client_form.html",
             brand=g.brand,
             fields=ASKABLE,
             form=form,
-            errors=client_errors(exc.messages, form),
+            translations=translations,
+            errors=errors,
         ), 422
-    new = services.brands().register_client(g.brand, actor=_actor(), **data)
+    new = services.brands().register_client(
+        g.brand,
+        actor=_actor(),
+        purpose_translations={lang: words for lang, words in translations.items() if words},
+        **data,
+    )
     secrets = [(N_("Client ID"), new.client.client_id), (N_("Client secret"), new.client_secret)]
     if new.webhook_secret:
         secrets.append((N_("Webhook signing secret"), new.webhook_secret))
@@ -130,6 +128,7 @@ def dashboard(client_id: str):
     deliveries, and decisions on its consent page; counts only, never a consumer."""
     client = _client_or_404(client_id)
     board = services.integration_dashboard().for_client(client, utcnow().date())
+    series = [(kind, _(label), colour) for kind, label, colour in ACTIVITY_SERIES]
     return render_template(
         "portal/dashboard.html",
         brand=g.brand,
@@ -138,10 +137,11 @@ def dashboard(client_id: str):
         chart=daily_chart(
             board.activity,
             board.days,
-            series=ACTIVITY_SERIES,
+            series=series,
             title=_("%(client)s: reads and errors per day", client=client.name),
+            bar_title=bar_title,
         ),
-        series=ACTIVITY_SERIES,
+        series=series,
         field_label=label_of,
     )
 
@@ -166,7 +166,7 @@ def rotate_webhook_secret(client_id: str):
     """A new webhook signing secret, shown once; deliveries from now on are signed with it."""
     client = _client_or_404(client_id)
     if not client.webhook_url:
-        abort(404, "This client has no webhook URL.")
+        abort(404, _("This client has no webhook URL."))
     secret = services.brands().rotate_webhook_secret(client, actor=_actor())
     return render_template(
         "portal/secrets.html",
@@ -246,9 +246,9 @@ def issue_initial_access_token():
         secrets=[(N_("Initial access token"), issued.token)],
         note=_(
             "Send it as a Bearer token to the registration endpoint, in the Authorization "
-            "header (a token sent in a URL is revoked). It works until %(when)s UTC, for at "
+            "header (a token sent in a URL is revoked). It works until %(when)s, for at "
             "most %(uses)s registrations, unless you revoke it first.",
-            when=issued.expires_at.strftime("%Y-%m-%d %H:%M"),
+            when=moment(issued.expires_at),
             uses=issued.uses,
         ),
     ), 201
@@ -311,7 +311,7 @@ def questions():
 def _question_or_404(question_id: int):
     question = services.questions().question_of_brand(g.brand, question_id)
     if question is None:
-        abort(404, "Your brand has no question with that number.")
+        abort(404, _("Your brand has no question with that number."))
     return question
 
 

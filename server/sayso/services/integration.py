@@ -16,6 +16,7 @@ from sqlalchemy import Date, cast, func, select
 
 from sayso.ledger import EventType
 from sayso.models import AuditEvent, OAuthClient, WebhookDelivery
+from sayso.shared.forms import N_
 
 #: The days the dashboard covers, today included.
 DASHBOARD_DAYS = 14
@@ -23,13 +24,14 @@ DASHBOARD_DAYS = 14
 #: its actor. Refused API calls (an expired token, a field no longer granted) are answered
 #: and not recorded, so they are not counted.
 ERROR_TYPES: dict[str, str] = {
-    str(EventType.CODE_REPLAYED): "an authorization code used twice",
-    str(EventType.REFRESH_REUSED): "a refresh token used twice",
-    str(EventType.TOKEN_EXPOSED): "a token exposed",
-    str(EventType.CONTACT_BREACHED): "a contact against a consumer's preferences",
+    str(EventType.CODE_REPLAYED): N_("an authorization code used twice"),
+    str(EventType.REFRESH_REUSED): N_("a refresh token used twice"),
+    str(EventType.TOKEN_EXPOSED): N_("a token exposed"),
+    str(EventType.CONTACT_BREACHED): N_("a contact against a consumer's preferences"),
 }
 #: The chart's series: (kind, legend label, colour), as ``sayso.charts`` draws them.
-SERIES = (("reads", "reads", "#2350b5"), ("errors", "errors", "#a61b1b"))
+#: Labels are English data (``N_``), translated where shown.
+SERIES = (("reads", N_("reads"), "#2350b5"), ("errors", N_("errors"), "#a61b1b"))
 
 
 @dataclass

@@ -139,6 +139,29 @@ PLAIN_MESSAGES = [
         N_("Choose a topic or write a few words, not both."),
     ),
     (r"At most (?P<n>\d+) entries\.", N_("You can keep at most %(n)s; remove some first.")),
+    # sayso.about_fields's words (the "About you" page).
+    (r"Not a region of .+\.", N_("Choose a region of the country you chose.")),
+    (
+        r"Finer than a region: give the region it is in, \S+ \((?P<name>.+)\)\.",
+        N_("Give the whole region, not a part of it: %(name)s."),
+    ),
+    (r"Not an ISO 3166-1 country code, such as FR or GB\.", N_("Choose a country from the list.")),
+    (r"Not an ISO 639-1 language code, such as en or fr\.", N_("Choose a language from the list.")),
+    (r"Choose at least one kind of message\.", N_("Choose at least one kind of message.")),
+    (r"Names must not be blank\.", N_("Please fill this in.")),
+    (
+        r"Names of authors, artists or products go with new releases: .*",
+        N_(
+            "Names of authors, artists or products go with new releases: choose new releases "
+            "too, or leave the names out."
+        ),
+    ),
+    # sayso.shared.text.plain_text's words, unchanged in English; translated without the
+    # character's Unicode name (which is English).
+    (
+        r"Contains (?P<what>.+) \(U\+(?P<code>[0-9A-F]{4,6})\) at position (?P<position>\d+)\.",
+        N_("Contains %(what)s (U+%(code)s) at position %(position)s."),
+    ),
 ]
 _PLAIN = [(re.compile(rf"^{pattern}$"), plain) for pattern, plain in PLAIN_MESSAGES]
 

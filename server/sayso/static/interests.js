@@ -24,7 +24,8 @@ async function swap(url, options, key, fallback) {
       credentials: "same-origin",
     });
   } catch {
-    status.textContent = "Could not reach Sayso. Check your connection and try again.";
+    // The server wrote this in the page's language (edit_interests.html).
+    status.textContent = status.dataset.offline;
     return false;
   }
   const type = response.headers.get("Content-Type") || "";

@@ -160,7 +160,10 @@ def about_summary(values: dict, brand_names: dict[str, str]) -> dict:
     and what the consumer wants to hear about, generally and brand by brand."""
     hear_about = values.get("hear_about")
     per_brand = [
-        (brand_names.get(brand_id, "A brand you granted"), about.in_words("hear_about", choice))
+        (
+            brand_names.get(brand_id) or _("A brand you granted"),
+            about.in_words("hear_about", choice),
+        )
         for brand_id, choice in ((hear_about or {}).get("brands") or {}).items()
     ]
     return {
