@@ -178,7 +178,8 @@ def test_the_portal_shows_each_tokens_expiry_and_registrations_left(app_factory)
     assert "works for 12 hours after it is issued, for at most 3 registrations" in html
     with app.app_context():
         (row,) = db.session.scalars(select(InitialAccessToken)).all()
-    assert row.expires_at.strftime("%Y-%m-%d %H:%M UTC") in html
+    expires = row.expires_at
+    assert f"{expires.day} {expires:%b %Y %H:%M} UTC" in html  # "8 Dec 2026 11:03 UTC"
     assert 'data-label="Registrations left">3</td>' in html
 
 
