@@ -56,6 +56,22 @@ def _pending_second_factor() -> Account | None:
     return account
 
 
+def _ceremony_account(purpose: str):
+    """Whose passkey a ceremony checks, ``(account, None)``, or ``(None, refusal)``: nobody
+    yet to sign in with a passkey alone; the account whose password was just checked for a
+    second factor; the signed-in consumer to confirm it is them."""
+    if purpose == "second_factor":
+        account = _pending_second_factor()
+        if account is None:
+            return None, error_response(401, _("Sign in with your password first."))
+        return account, None
+    if purpose == "confirm":
+        if not current_user.is_authenticated:
+            return None, error_response(401, _("Sign in first."))
+        return current_user._get_current_object(), None
+    return None, None
+
+
 def _recently_authenticated() -> bool:
     return session.get(AUTHENTICATED_AT, 0) >= time.time() - RECENT_SECONDS
 
@@ -178,15 +194,9 @@ def passkey_options():
     if refused:
         return refused
     purpose = data["purpose"]
-    account = None
-    if purpose == "second_factor":
-        account = _pending_second_factor()
-        if account is None:
-            return error_response(401, _("Sign in with your password first."))
-    elif purpose == "confirm":
-        if not current_user.is_authenticated:
-            return error_response(401, _("Sign in first."))
-        account = current_user._get_current_object()
+    account, refused = _ceremony_account(purpose)
+    if refused:
+        return refused
     return _options(services.passkey_service().authentication_options(purpose, account), purpose)
 
 
@@ -200,15 +210,9 @@ def passkey_sign_in():
         return refused
     purpose = data["purpose"]
     pending = session.get(SECOND_FACTOR) if purpose == "second_factor" else None
-    account = None
-    if purpose == "second_factor":
-        account = _pending_second_factor()
-        if account is None:
-            return error_response(401, _("Sign in with your password first."))
-    elif purpose == "confirm":
-        if not current_user.is_authenticated:
-            return error_response(401, _("Sign in first."))
-        account = current_user._get_current_object()
+    account, refused = _ceremony_account(purpose)
+    if refused:
+        return refused
     try:
         owner = services.passkey_service().authenticate(
             data["credential"], _take_challenge(purpose), purpose, account
