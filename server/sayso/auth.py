@@ -122,6 +122,26 @@ def consent_manager_required(view):
     return wrapper
 
 
+def named_session(user_id: str | None) -> tuple[int, int, str] | None:
+    """The session a cookie names: the account and its session epoch (``user_id``, as
+    Account.get_id writes it) and the random id of its server-side session record
+    (services/sessions.py); ``None`` if it names none."""
+    account_id, _, epoch = (user_id or "").partition(".")
+    raw = session.get(SESSION_ID)
+    if not (account_id.isdigit() and epoch.isdigit() and raw):
+        return None
+    return int(account_id), int(epoch), raw
+
+
+def session_to_load() -> tuple[int, int, str] | None:
+    """The session the request's cookie names while Flask-Login has not loaded its account
+    yet (``g._login_user``, from ``_user_id``: Flask-Login's own names), for a query that
+    can read it along (services/sessions.py, ``SessionRecords.along``); else ``None``."""
+    if "_login_user" in g:
+        return None
+    return named_session(session.get("_user_id"))
+
+
 def home_for(account) -> str:
     """Where an account lands after signing in."""
     return {
@@ -139,13 +159,10 @@ def init_app(app) -> None:
 
     @login_manager.user_loader
     def load_account(session_id: str):
-        # The cookie names the account and its session epoch (Account.get_id) and carries
-        # the random id of its server-side session record (services/sessions.py), which
-        # must be live: one statement either way.
-        account_id, _, epoch = session_id.partition(".")
-        if not (account_id.isdigit() and epoch.isdigit()):
-            return None
-        return services.session_records().load(int(account_id), int(epoch), session.get(SESSION_ID))
+        # The session must be live: one statement either way (none if the authorization
+        # endpoint read it along with the client, services/sessions.py).
+        named = named_session(session_id)
+        return services.session_records().load(*named) if named else None
 
     @login_manager.unauthorized_handler
     def unauthorized():

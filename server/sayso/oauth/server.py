@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from sayso import services
+from sayso.auth import session_to_load
 from sayso.extensions import db
 from sayso.models import Brand, OAuthClient
 from sayso.oauth import dpop
@@ -88,9 +89,25 @@ def _query_client(client_id):
     # first loaded. Kept on ``g``, so never beyond this request.
     loaded = g.setdefault("sayso_oauth_clients", {})
     if client_id not in loaded:
-        found = db.session.scalars(_CLIENT_WITH_BRAND.where(OAuthClient.client_id == client_id))
-        loaded[client_id] = found.unique().first()
+        loaded[client_id] = _client_and_session(client_id)
     return loaded[client_id]
+
+
+def _client_and_session(client_id: str):
+    """The client, and in the same statement the account of the browser's session if
+    Flask-Login is yet to load it: the consent page and the consent need both, so the
+    session's checks (services/sessions.py) cost no statement of their own."""
+    statement = _CLIENT_WITH_BRAND.where(OAuthClient.client_id == client_id)
+    named = session_to_load()
+    if named is None:
+        return db.session.scalars(statement).unique().first()
+    records = services.session_records()
+    row = db.session.execute(records.along(statement, *named)).unique().first()
+    if row is None:
+        return None  # no such client: the session, if asked for, loads on its own
+    client, account, last_seen = row
+    records.read_along(*named, account, last_seen)
+    return client
 
 
 #: The client an authorization request names, with its brand, loaded once per request.

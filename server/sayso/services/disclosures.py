@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from sayso.fields import FIELDS
 from sayso.ledger import Event, EventType, Ledger
-from sayso.models import Account, Brand, Disclosure, Grant
+from sayso.models import Account, Brand, DataKey, Disclosure, Grant
 from sayso.services.accounts import actor_for
 from sayso.services.brands import BrandService
 from sayso.services.vault import Vault
@@ -43,11 +43,17 @@ class DisclosureService:
 
     def read(self, account: Account) -> dict[str, object]:
         """Every field the account has disclosed, decrypted, in registry order."""
-        rows = self.session.scalars(
-            select(Disclosure).where(Disclosure.account_id == account.id)
+        # With the account's wrapped data key in the same statement: opened one field at a
+        # time, each would read it again (the session holds a loaded key only weakly).
+        rows = self.session.execute(
+            select(Disclosure.field, Disclosure.ciphertext, DataKey.wrapped_key)
+            .outerjoin(DataKey, DataKey.account_id == Disclosure.account_id)
+            .where(Disclosure.account_id == account.id)
         ).all()
         values = {
-            row.field: json.loads(self.vault.decrypt_for(account.id, row.field, row.ciphertext))
+            row.field: json.loads(
+                self.vault.decrypt_with(account.id, row.wrapped_key, row.field, row.ciphertext)
+            )
             for row in rows
             if row.field in FIELDS
         }

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import delete, func, or_, select, update
+from flask import g
+from sqlalchemy import and_, delete, func, or_, select, update
 from ua_parser import parse
 
 from sayso.db import one_write, writing_anyway
@@ -40,6 +41,23 @@ def describe(user_agent: str) -> tuple[str | None, str | None]:
         browser if browser and browser != "Other" else None,
         system if system and system != "Other" else None,
     )
+
+
+def _live(account_id: int, epoch: int, raw: str):
+    """What makes the session a cookie names live: the account's conditions (named, at
+    its current epoch, not erased) and its record's (that id, that epoch, not ended)."""
+    account = and_(
+        Account.id == account_id,
+        Account.session_epoch == epoch,
+        Account.erased_at.is_(None),
+    )
+    record = and_(
+        AccountSession.account_id == Account.id,
+        AccountSession.id_hash == id_hash(raw),
+        AccountSession.epoch == Account.session_epoch,
+        AccountSession.ended_at.is_(None),
+    )
+    return account, record
 
 
 def forget_sign_ins_uncommitted(session, account_id: int) -> None:
@@ -100,22 +118,21 @@ class SessionRecords:
 
     def load(self, account_id: int, epoch: int, raw: str | None) -> Account | None:
         """The account a cookie names, if its session is live: one statement (the same
-        count as loading the account alone). Notes the session seen, at most every
-        ``LAST_SEEN_EVERY``, on a connection of its own (a GET's transaction is read-only)."""
+        count as loading the account alone), or none when ``along`` already read it in
+        this request. Notes the session seen, at most every ``LAST_SEEN_EVERY``, on a
+        connection of its own (a GET's transaction is read-only)."""
         if not raw:
             return None
-        row = self.session.execute(
-            select(Account, AccountSession.last_seen_at)
-            .join(AccountSession, AccountSession.account_id == Account.id)
-            .where(
-                Account.id == account_id,
-                Account.session_epoch == epoch,
-                Account.erased_at.is_(None),
-                AccountSession.id_hash == id_hash(raw),
-                AccountSession.epoch == Account.session_epoch,
-                AccountSession.ended_at.is_(None),
-            )
-        ).first()
+        ahead = g.pop("sayso_session_ahead", None)
+        if ahead is not None and ahead[0] == (account_id, epoch, raw):
+            row = ahead[1]
+        else:
+            account_on, record_on = _live(account_id, epoch, raw)
+            row = self.session.execute(
+                select(Account, AccountSession.last_seen_at)
+                .join(AccountSession, record_on)
+                .where(account_on)
+            ).first()
         if row is None:
             return None
         account, last_seen = row
@@ -129,6 +146,30 @@ class SessionRecords:
                 )
                 connection.commit()
         return account
+
+    def along(self, statement, account_id: int, epoch: int, raw: str):
+        """``statement`` (a select of one row, as a client by its id) with the account of
+        the session a cookie names and the session's last-seen time added to its row
+        (both ``None`` unless the session is live); hand the row's two to ``read_along``.
+
+        For a request that needs a row of its own and the signed-in account anyway (the
+        authorization endpoint): one statement instead of two, the same checks."""
+        account_on, record_on = _live(account_id, epoch, raw)
+        # The joins hang off the statement's own row (their conditions name no column of it).
+        row = statement.column_descriptions[0]["entity"]
+        return (
+            statement.select_from(row)
+            .add_columns(Account, AccountSession.last_seen_at)
+            .outerjoin(Account, account_on)
+            .outerjoin(AccountSession, record_on)
+        )
+
+    def read_along(self, account_id: int, epoch: int, raw: str, account, last_seen) -> None:
+        """What ``along`` read, for this request's ``load`` of the same session (which then
+        executes nothing). An account without a session record's time has no live
+        session: the outer joins found the account but not the record."""
+        row = (account, last_seen) if last_seen is not None else None
+        g.sayso_session_ahead = ((account_id, epoch, raw), row)
 
     def live(self, account: Account) -> list[AccountSession]:
         """The account's live sessions, the most recently seen first."""
