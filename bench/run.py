@@ -623,6 +623,9 @@ def profile_request(access_token: str) -> dict:
 
 
 BARE = {"method": "GET", "path": "/_bench/bare"}
+#: One INSERT and its COMMIT, nothing else: S11's baseline, and S1's yardstick of what any
+#: request that durably writes one row costs on the same server (a profile read must).
+COMMIT = {"method": "POST", "path": "/_bench/commit"}
 
 
 # --- scenarios -----------------------------------------------------------------------------
@@ -631,13 +634,18 @@ BARE = {"method": "GET", "path": "/_bench/bare"}
 def measure_pair(server: Server, measured: dict, baseline: dict, count: int) -> tuple:
     """Measured and baseline, interleaved in ``PAIR_ROUNDS`` parts each, so drift (and a
     passing hiccup of the machine) hits both alike."""
-    parts = {"m": [], "b": []}
-    server.load([measured], max(20, count // 10))  # warm-up, not recorded
-    server.load([baseline], max(20, count // 10))
+    return measure_interleaved(server, [measured, baseline], count)
+
+
+def measure_interleaved(server: Server, specs: list[dict], count: int) -> tuple:
+    """Each of ``specs`` in turn, ``PAIR_ROUNDS`` times over: ``count`` requests each."""
+    parts: list[list] = [[] for _ in specs]
+    for spec in specs:
+        server.load([spec], max(20, count // 10))  # warm-up, not recorded
     for _ in range(PAIR_ROUNDS):
-        parts["m"].append(server.load([measured], count // PAIR_ROUNDS))
-        parts["b"].append(server.load([baseline], count // PAIR_ROUNDS))
-    return all_ok(combine(parts["m"])), all_ok(combine(parts["b"]))
+        for spec, part in zip(specs, parts, strict=True):
+            part.append(server.load([spec], count // PAIR_ROUNDS))
+    return tuple(all_ok(combine(part)) for part in parts)
 
 
 def all_ok(result: dict) -> dict:
@@ -1248,7 +1256,6 @@ def scale_out(scale: dict) -> dict:
             consumer = sign_up(app.test_cli_runner(), server.base, f"s11-{number}@example.org")
             tokens.append(fresh_token(server, consumer, brand))
         ports = [server.port for server in servers]
-        commit = {"method": "POST", "path": "/_bench/commit"}
         parts = {
             # (ports, requests, concurrency, per_connection, count)
             "reads_1": ([ports[0]], [profile_request(tokens[0])], 1, False, count),
@@ -1259,8 +1266,8 @@ def scale_out(scale: dict) -> dict:
                 True,
                 count * 4,
             ),
-            "base_1": ([ports[0]], [commit], 1, False, count),
-            "base_n": (ports, [commit], S11_CONSUMERS, False, count * 4),
+            "base_1": ([ports[0]], [COMMIT], 1, False, count),
+            "base_n": (ports, [COMMIT], S11_CONSUMERS, False, count * 4),
         }
         with app.app_context():
             size_before = db.session.scalar(text("SELECT size FROM ledger_state")) or 0
@@ -1332,9 +1339,9 @@ def scenarios(app, server: Server, scale: dict, backend: str, out: dict) -> tupl
     token_three = fresh_token(server, consumer, three)
     count = scale["requests"]
 
-    log(f"{backend}: S1 profile read vs bare endpoint")
-    s1, bare = measure_pair(server, profile_request(token_one), BARE, count)
-    result["S1"] = {"measured": s1, "baseline": bare}
+    log(f"{backend}: S1 profile read vs bare endpoint (and one INSERT + COMMIT)")
+    s1, bare, floor = measure_interleaved(server, [profile_request(token_one), BARE, COMMIT], count)
+    result["S1"] = {"measured": s1, "baseline": bare, "floor": floor}
     result["sizes"] = [{**sizes(app), "s1": s1, "bare": bare}]
 
     log(f"{backend}: S2 three fields vs one")
@@ -1416,6 +1423,10 @@ def _fmt(value, digits=2) -> str:
     return str(value)
 
 
+def _met(met) -> str:
+    return "—" if met is None else ("yes" if met else "**no**")
+
+
 def rows_for(out: dict) -> list[dict]:
     """The table's rows for one backend."""
     b = out["backend"]
@@ -1450,6 +1461,16 @@ def rows_for(out: dict) -> list[dict]:
         "≥ 0.5x",
         lambda r: r >= 0.5,
     )
+    if "floor" in s1:
+        load_row(
+            "S1 yardstick",
+            "POST /_bench/commit: one INSERT + COMMIT, nothing else",
+            s1["floor"],
+            s1["baseline"],
+            "bare jsonify",
+            "none (what one durable write costs)",
+            lambda r: None,
+        )
     s2 = out["S2"]
     load_row(
         "S2",
@@ -1755,7 +1776,7 @@ def write_report(
     )
     body = "".join(
         f"| {r['scenario']} | {r['db']} | {r['measured']} | {r['baseline']} | {r['ratio']} "
-        f"| {r['target']} | {'yes' if r['met'] else '**no**'} | {r['rps']} | {r['p50']} "
+        f"| {r['target']} | {_met(r['met'])} | {r['rps']} | {r['p50']} "
         f"| {r['p99']} | {r['stmts']} |\n"
         for r in rows
     )

@@ -177,7 +177,9 @@ def _traced(app, path):
 
 def _waits(trace: str) -> list[int]:
     """The statements (Execute messages) the client sent before each wait for the server
-    (a Sync, or a simple-protocol Query)."""
+    (a Sync, or a Flush that sends statements, after which it reads their results, or a
+    simple-protocol Query). A Flush with nothing new before it (psycopg's, on leaving
+    pipeline mode while the Sync's answer is still on its way) is no wait of its own."""
     waits, statements = [], 0
     for line in trace.splitlines():
         direction, _length, message = line.split("\t")[:3]
@@ -185,7 +187,9 @@ def _waits(trace: str) -> list[int]:
             continue
         if message == "Execute":
             statements += 1
-        elif message in ("Sync", "Query"):
+        elif message == "Flush" and not statements:
+            continue
+        elif message in ("Sync", "Flush", "Query"):
             waits.append(statements + (message == "Query"))
             statements = 0
     return waits

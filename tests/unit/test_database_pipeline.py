@@ -6,7 +6,8 @@ from psycopg.pq import PipelineStatus, TransactionStatus
 from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.orm import Session
 
-from sayso.db import DEFERRED, begin_pipelined, configure_engine, engine_options
+from sayso.db import begin_pipelined, configure_engine, engine_options
+from sayso.db.driver import DriverStatement
 from sayso.extensions import db
 
 PROBE = "pipeline_probe"
@@ -45,8 +46,17 @@ def engine(app):
 CLEAN = (PipelineStatus.OFF, TransactionStatus.IDLE, False)
 
 
-def _insert(session, key: int, **options):
-    session.execute(text(f"INSERT INTO {PROBE} VALUES (:id)"), {"id": key}, **options)
+_INSERT = text(f"INSERT INTO {PROBE} VALUES (:id)")
+#: Run on the driver's cursor and never fetched, as a profile read's lock and ledger insert:
+#: in a pipelined transaction it travels with the next statement waited for.
+_UNWAITED_INSERT = DriverStatement(_INSERT)
+
+
+def _insert(session, key: int, waited: bool = True):
+    if waited:
+        session.execute(_INSERT, {"id": key})
+    else:
+        _UNWAITED_INSERT.execute(session.connection(), {"id": key})
 
 
 def _all_clean(engine) -> bool:
@@ -63,20 +73,20 @@ def test_a_pipelined_transaction_returns_results_and_commits(engine):
     with Session(engine) as session:
         assert begin_pipelined(session.connection())
         assert not begin_pipelined(session.connection())  # once per transaction
-        _insert(session, 1, execution_options=DEFERRED)
-        # Not deferred: SQLAlchemy gets the rows, including the deferred insert's effect.
+        _insert(session, 1, waited=False)
+        # Through SQLAlchemy: it gets the rows, including the unwaited insert's effect.
         assert session.scalars(text(f"SELECT id FROM {PROBE}")).all() == [1]
-        _insert(session, 2, execution_options=DEFERRED)
+        _insert(session, 2, waited=False)
         session.commit()
     assert _stored(engine) == [1, 2]
     assert _all_clean(engine)
 
 
-def test_a_deferred_failure_surfaces_with_the_next_result_and_nothing_is_kept(engine):
+def test_an_unwaited_failure_surfaces_with_the_next_result_and_nothing_is_kept(engine):
     with Session(engine) as session:
         begin_pipelined(session.connection())
-        _insert(session, 1, execution_options=DEFERRED)
-        _insert(session, 1, execution_options=DEFERRED)  # duplicate key
+        _insert(session, 1, waited=False)
+        _insert(session, 1, waited=False)  # duplicate key
         with pytest.raises(exc.IntegrityError):
             session.execute(text("SELECT 1"))
         session.rollback()
@@ -84,11 +94,11 @@ def test_a_deferred_failure_surfaces_with_the_next_result_and_nothing_is_kept(en
     assert _all_clean(engine)
 
 
-def test_a_deferred_failure_surfaces_at_commit_and_nothing_is_kept(engine):
+def test_an_unwaited_failure_surfaces_at_commit_and_nothing_is_kept(engine):
     with Session(engine) as session:
         begin_pipelined(session.connection())
-        _insert(session, 1, execution_options=DEFERRED)
-        _insert(session, 1, execution_options=DEFERRED)
+        _insert(session, 1, waited=False)
+        _insert(session, 1, waited=False)
         with pytest.raises(exc.IntegrityError):
             session.commit()
     assert _stored(engine) == []
@@ -106,7 +116,7 @@ def test_a_deferred_failure_surfaces_at_commit_and_nothing_is_kept(engine):
 def test_a_pipelined_transaction_left_open_is_rolled_back_when_closed(engine):
     with Session(engine) as session:
         begin_pipelined(session.connection())
-        _insert(session, 1, execution_options=DEFERRED)
+        _insert(session, 1, waited=False)
     assert _stored(engine) == []
     assert _all_clean(engine)
 

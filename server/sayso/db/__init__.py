@@ -10,10 +10,9 @@ from __future__ import annotations
 from sayso.db import postgresql, sqlite
 from sayso.db.group_commit import GroupCommit, GroupFailed
 from sayso.db.modes import Mode, WriteRefused, enforce, one_write, read_only, writing_anyway
-from sayso.db.postgresql import DEFERRED, begin_pipelined
+from sayso.db.postgresql import begin_pipelined
 
 __all__ = [
-    "DEFERRED",
     "GroupCommit",
     "GroupFailed",
     "Mode",

@@ -48,11 +48,6 @@ def ping_idle_connections(engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS)
             raise
 
 
-#: Execution options for a statement whose result no one reads (only its error, if any):
-#: in a pipelined transaction the next statement is sent without waiting for it, and its
-#: result (its error raised, if any) comes back with the next one waited for, or with the
-#: COMMIT, which the server skips after an error. Ignored everywhere else.
-DEFERRED = {"sayso_deferred": True}
 _PIPELINE = "sayso_pipeline"  # Connection.info key: this transaction's open pipeline
 
 
@@ -70,14 +65,17 @@ class _Pipelined:
 
 def begin_pipelined(connection) -> bool:
     """Run ``connection``'s transaction on PostgreSQL in psycopg's pipeline mode, where a
-    statement waits for the server only when its result is needed: ``DEFERRED`` ones
-    travel with the next statement, or with the ``COMMIT``.
+    statement waits for the server only when its result is needed: a statement run on the
+    driver's cursor (``db/driver.py``) and not fetched travels with the next one fetched,
+    or with the ``COMMIT``; its error, if any, is raised there, and the server skips what
+    follows it. A statement run through SQLAlchemy waits for its result (SQLAlchemy reads
+    the cursor right after ``execute``).
 
     Nothing else changes: psycopg still sends its ``BEGIN`` (with a round trip of its own)
-    and its ``COMMIT`` (as durable as any other), every statement still passes through
-    SQLAlchemy, and the server runs them in order, each one after the one before has
-    finished. Commit and rollback, the pool's reset-on-return included, leave pipeline
-    mode (``pipeline_transactions``), at the cost of one more round trip.
+    and its ``COMMIT`` (as durable as any other), and the server runs the statements in
+    order, each one after the one before has finished. Commit and rollback, the pool's
+    reset-on-return included, leave pipeline mode (``pipeline_transactions``), at the cost
+    of one more round trip.
 
     False, and nothing done, where it does not apply: SQLite, a transaction that has
     already begun at the server, a libpq without pipeline mode.
@@ -101,9 +99,9 @@ def _held(dbapi_connection) -> _Pipelined | None:
 
 
 def pipeline_transactions(engine) -> None:
-    """Let ``begin_pipelined`` transactions run on ``engine`` (psycopg): a statement's
-    result is waited for unless it is ``DEFERRED`` (SQLAlchemy reads the cursor right
-    after ``execute``), and commit and rollback leave pipeline mode, so the connection goes
+    """Let ``begin_pipelined`` transactions run on ``engine`` (psycopg): the result of a
+    statement run through SQLAlchemy is waited for (it reads the cursor right after
+    ``execute``), and commit and rollback leave pipeline mode, so the connection goes
     back to the pool as ``begin_pipelined`` found it.
 
     The dialect's execute, commit and rollback are wrapped (as for SQLite's writer queue,
@@ -122,7 +120,7 @@ def pipeline_transactions(engine) -> None:
         if context is None or not cursor.connection.pgconn.pipeline_status:
             return
         held = context.root_connection.info.get(_PIPELINE)
-        if held is not None and not context.execution_options.get("sayso_deferred"):
+        if held is not None:
             held.pipeline.sync()  # SQLAlchemy reads the cursor next: its result, now
 
     def do_execute(cursor, statement, parameters, context=None):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, text
 
-from sayso.db import DEFERRED
+from sayso.db.driver import DriverStatement
 from sayso.ledger.encoding import canonical_bytes, dumps, new_salt, recordable
 from sayso.ledger.events import Event
 from sayso.models import AuditEvent, LedgerLeaf, LedgerPending
@@ -46,6 +46,13 @@ _PG_APPEND_RETURNING = _postgresql_append(returning=True)
 #: SQLite computes the searchable columns, and its trigger ``audit_events_queued``
 #: (migration 0009) queues the event.
 _SQLITE_APPEND = insert(_EVENTS).returning(_EVENTS.c.seq)
+#: A profile read's append, run on the driver's cursor (``db/driver.py``); no ``seq`` back.
+_DRIVER_APPEND = {
+    "postgresql": DriverStatement(_PG_APPEND),
+    "sqlite": DriverStatement(
+        insert(_EVENTS).values(canonical=bindparam("canonical"), salt=bindparam("salt"))
+    ),
+}
 _RECORDED = select(_EVENTS.c.seq).where(_EVENTS.c.salt == bindparam("salt"))
 
 
@@ -72,35 +79,21 @@ class Ledger:
     def append(self, event: Event, want_seq: bool = True) -> Appended:
         """Write ``event`` and queue it for the tree, in the caller's transaction.
 
-        With ``want_seq`` false, on PostgreSQL the statement travels with the next one
-        waited for, or with the COMMIT (a profile read's pipelined transaction): no round
-        trip of its own.
+        With ``want_seq`` false (a profile read, on its own ``Connection``) the statement
+        runs on the driver's cursor, and on PostgreSQL travels with the COMMIT of the
+        read's pipelined transaction: no round trip of its own.
         """
-        occurred_at = utcnow()
-        canonical = canonical_bytes(event, occurred_at)
-        cleaned = recordable(event, canonical)
-        if cleaned is not event:
-            event, canonical = cleaned, canonical_bytes(cleaned, occurred_at)
-        salt = new_salt()
-        if self._dialect() == "sqlite":
-            written = self.session.execute(_SQLITE_APPEND, {"canonical": canonical, "salt": salt})
+        salt, values = _entry(event)
+        dialect = self._dialect()
+        if dialect == "sqlite":  # it computes the searchable columns itself
+            values = {"canonical": values["canonical"], "salt": salt}
+        if not want_seq:
+            _DRIVER_APPEND[dialect].execute(self.session, values)
+            return Appended(None, salt)
+        if dialect == "sqlite":
+            written = self.session.execute(_SQLITE_APPEND, values)
             return Appended(written.scalar_one(), salt)
-        values = {
-            "canonical": canonical,
-            "salt": salt,
-            "occurred_at": occurred_at,
-            "type": str(event.type),
-            "actor": event.actor,
-            "subject": event.subject,
-            "brand": event.brand,
-            "fields": dumps(sorted(set(event.fields))),
-            "purpose": event.purpose,
-            "details": dumps(dict(event.details)),
-        }
-        if want_seq:
-            return Appended(self.session.execute(_PG_APPEND_RETURNING, values).scalar_one(), salt)
-        self.session.execute(_PG_APPEND, values, execution_options=DEFERRED)
-        return Appended(None, salt)
+        return Appended(self.session.execute(_PG_APPEND_RETURNING, values).scalar_one(), salt)
 
     def recorded(self, salt: bytes) -> bool:
         """Whether the event appended with ``salt`` was committed (after a commit that
@@ -132,3 +125,26 @@ class Ledger:
     def pending(self) -> int:
         """How many committed events wait for their place in the tree."""
         return self.session.scalar(text("SELECT count(*) FROM ledger_pending"))
+
+
+def _entry(event: Event) -> tuple[bytes, dict]:
+    """A new entry's salt, and the values of its row: its salt and canonical bytes, and
+    the searchable columns PostgreSQL keeps (SQLite computes them, and ignores these)."""
+    occurred_at = utcnow()
+    canonical = canonical_bytes(event, occurred_at)
+    cleaned = recordable(event, canonical)
+    if cleaned is not event:
+        event, canonical = cleaned, canonical_bytes(cleaned, occurred_at)
+    salt = new_salt()
+    return salt, {
+        "canonical": canonical,
+        "salt": salt,
+        "occurred_at": occurred_at,
+        "type": str(event.type),
+        "actor": event.actor,
+        "subject": event.subject,
+        "brand": event.brand,
+        "fields": dumps(sorted(set(event.fields))),
+        "purpose": event.purpose,
+        "details": dumps(dict(event.details)),
+    }

@@ -20,15 +20,18 @@ from collections.abc import Iterable
 
 from sqlalchemy import text
 
-from sayso.db import DEFERRED
+from sayso.db.driver import DriverStatement
 
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(CAST(:a AS int4), CAST(:b AS int4))")
 _SHARED = text("SELECT pg_advisory_xact_lock_shared(CAST(:a AS int4), CAST(:b AS int4))")
 #: A profile read knows its token, not yet the ids: the lock is taken by the token's hash,
-#: in the same round trip as the read itself (deferred, see ``db.DEFERRED``).
-SHARED_BY_TOKEN = text(
-    "SELECT pg_advisory_xact_lock_shared(account_id, brand_id) FROM tokens "
-    "WHERE access_token_hash = :token_hash AND brand_id IS NOT NULL"
+#: in the same round trip as the read itself (on the driver's cursor, ``db/driver.py``: in
+#: the read's pipelined transaction its result is never waited for).
+SHARED_BY_TOKEN = DriverStatement(
+    text(
+        "SELECT pg_advisory_xact_lock_shared(account_id, brand_id) FROM tokens "
+        "WHERE access_token_hash = :token_hash AND brand_id IS NOT NULL"
+    )
 )
 
 
@@ -51,6 +54,6 @@ def hold(session, account_id: int, brand_ids: Iterable[int], shared: bool = Fals
 def hold_for_token(connection, token_hash: str) -> None:
     """Hold, shared, the lock of the consumer and brand a token reads for (a profile read),
     sent without waiting: the next statement, which the server runs once the lock is held,
-    brings its (empty) result back."""
+    is the one whose result is fetched."""
     if _dialect(connection) == "postgresql":
-        connection.execute(SHARED_BY_TOKEN, {"token_hash": token_hash}, execution_options=DEFERRED)
+        SHARED_BY_TOKEN.execute(connection, {"token_hash": token_hash})

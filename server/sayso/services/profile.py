@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sayso.coarsening import Coarsener, View
 from sayso.db import GroupCommit, begin_pipelined
+from sayso.db.driver import DriverStatement
 from sayso.fields import FIELDS
 from sayso.ledger import Event, EventType, Ledger, ordering
 from sayso.models import Account, Brand, DataKey, Disclosure, Grant, Token
@@ -81,6 +82,7 @@ _READ = (
     )
     .where(_TOKENS.c.access_token_hash == bindparam("token_hash"))
 )
+_DRIVER_READ = DriverStatement(_READ)
 
 
 class NothingGranted(Exception):
@@ -217,7 +219,7 @@ class ProfileService:
         path (docs/benchmarks.md)."""
         digest = token_hash(token_string)
         ordering.hold_for_token(connection, digest)
-        rows = connection.execute(_READ, {"token_hash": digest}).all()
+        rows = _DRIVER_READ.fetch(connection, {"token_hash": digest})
         if not rows:
             return None
         first = rows[0]
