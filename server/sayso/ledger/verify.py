@@ -30,8 +30,17 @@ from sayso.ledger.notes import (
 )
 from sayso.ledger.sequencer import tree_state
 from sayso.ledger.tiles import split_hashes
-from sayso.ledger.tree import EMPTY_ROOT, HASH_SIZE, TILE_WIDTH, Frontier, node_hash, perfect_root
-from sayso.models import AuditEvent, LedgerCheckpoint, LedgerPending, LedgerTile
+from sayso.ledger.tree import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    Frontier,
+    node_hash,
+    node_level,
+    perfect_root,
+)
+from sayso.models import AuditEvent, LedgerCheckpoint, LedgerPending
 from sayso.models.ledger import (
     POSTGRESQL_CHECK,
     POSTGRESQL_CHECK_NAME,
@@ -42,6 +51,9 @@ from sayso.models.ledger import (
 
 #: Leaves per round trip of the walk: memory stays at one batch however long the log.
 BATCH = 8192  # a multiple of the tile width, so a batch's tiles are whole
+
+#: SHA-256 already fed a leaf's 0x00: a copy starts a leaf hash for less than a new one.
+_LEAF_START = sha256(b"\x00")
 
 
 @dataclass(frozen=True)
@@ -119,29 +131,39 @@ def _fold(perfect_roots: Sequence[bytes]) -> bytes:
 
 
 class _Rebuild:
-    """The tree rebuilt leaf by leaf: full tiles' roots (level 1 on) and the partial tile."""
+    """The tree rebuilt a batch of leaves at a time, each node hashed once, a level of the
+    batch in one loop: the full tiles' roots (level 1 on), and the batch's nodes up to
+    them, off which a root at any size in the batch is read (not a partial tile rebuilt)."""
 
     def __init__(self):
         self.size = 0
-        self.upper = Frontier()  # over the roots of full level-0 tiles
+        self.first = 0  # the first leaf of the batch last added
         self.levels: list[list[bytes]] = [[]]  # level 1, 2, ... hashes, as computed
-        self.tail: list[bytes] = []  # leaf hashes of the partial level-0 tile
+        self.upper = Frontier()  # over the first upper.size roots of full level-0 tiles
+        self.batch: list[list[bytes]] = []  # its nodes by height, 0 to TILE_HEIGHT
 
     def add(self, hashes: list[bytes]) -> None:
-        """Add leaf hashes (as many as fill the partial tile, or fewer)."""
-        self.tail.extend(hashes)
+        """Add a batch of leaf hashes, starting at a tile's first leaf."""
+        nodes = [hashes]
+        for _ in range(TILE_HEIGHT):
+            nodes.append(node_level(nodes[-1]))
+        self.first, self.batch = self.size, nodes
+        self.levels[0].extend(nodes[TILE_HEIGHT])  # the roots of its full tiles
         self.size += len(hashes)
-        if len(self.tail) == TILE_WIDTH:
-            tile_root = perfect_root(self.tail)
-            self.levels[0].append(tile_root)
-            self.upper.append(tile_root)
-            self.tail = []
 
-    def root(self) -> bytes:
-        """The root at the current size."""
-        tail = Frontier()
-        tail.extend(self.tail)
-        return _fold([*self.upper.hashes, *tail.hashes])
+    def root(self, size: int) -> bytes:
+        """The root at ``size`` leaves: within the batch last added, or at a tile's edge
+        before it (sizes asked in increasing order)."""
+        upper, tiles = self.upper, self.levels[0]
+        while upper.size < size >> TILE_HEIGHT:
+            upper.append(tiles[upper.size])
+        subtrees = list(upper.hashes)
+        # Below the tiles: one node of the batch per bit set in the size, largest first.
+        for height in range(TILE_HEIGHT - 1, -1, -1):
+            if size >> height & 1:
+                index = (size >> height) - 1 - (self.first >> height)
+                subtrees.append(self.batch[height][index])
+        return _fold(subtrees)
 
     def upper_levels(self) -> list[list[bytes]]:
         """Level 1, 2, ... hashes, each level's full tiles' roots making the next."""
@@ -174,7 +196,10 @@ class LogVerifier:
             problem = table_altered(self.session) or chain_problem(self.session)
             if problem:
                 raise Broken(problem)
-            size = self._walk(state, trusted, checked)
+            stops, opened = self._stops(trusted), []
+            self._open(stops, opened)
+            stops = [(*stop, outcome) for stop, outcome in zip(stops, opened, strict=True)]
+            size = self._walk(state, stops, checked)
             self._escaped(size, pending)
         except Broken as broken:
             return Verification(
@@ -182,38 +207,31 @@ class LogVerifier:
             )
         return Verification(True, size, checked[0], checked[1], pending)
 
-    def _walk(self, state, trusted: Sequence[Trusted], checked: list) -> int:
+    def _walk(self, state, stops: list, checked: list) -> int:
         """Rebuild the tree; check each checkpoint and trusted checkpoint as it is reached."""
-        stops = self._stops(trusted)
         rebuilt = _Rebuild()
-        with cyclic_gc_paused():
-            for first, hashes in self._leaf_hashes():
+        with cyclic_gc_paused(), self._cursor() as cursor:
+            for first, hashes in self._leaf_hashes(cursor):
                 if first != rebuilt.size:
                     raise Broken(f"leaf {rebuilt.size} is missing from the tree", rebuilt.size)
-                self._compare_tiles(0, first, hashes, whole_level=len(hashes) < BATCH)
-                position = 0
-                while position < len(hashes):
-                    room = TILE_WIDTH - len(rebuilt.tail)
-                    upto = min(len(hashes), position + room)
-                    # Stop at the next checkpoint size inside this run, if any.
-                    while stops and stops[0][0] <= rebuilt.size:
-                        self._check_stop(stops.pop(0), rebuilt, checked)
-                    if stops and stops[0][0] < rebuilt.size + (upto - position):
-                        upto = position + (stops[0][0] - rebuilt.size)
-                    rebuilt.add(hashes[position:upto])
-                    position = upto
-        while stops and stops[0][0] <= rebuilt.size:
-            self._check_stop(stops.pop(0), rebuilt, checked)
-        if stops:
-            size, what, _ = stops[0]
-            raise Broken(
-                f"the log has {rebuilt.size} entries, but {what} covers {size}: entries were "
-                "removed",
-                rebuilt.size,
-            )
-        for level, hashes in enumerate(rebuilt.upper_levels(), start=1):
-            self._compare_tiles(level, 0, hashes, whole_level=True)
-        if state.size != rebuilt.size or state.root != rebuilt.root():
+                self._compare_tiles(cursor, 0, first, hashes, whole_level=len(hashes) < BATCH)
+                rebuilt.add(hashes)
+                # The sizes before this batch's end (one at its end waits for the next
+                # batch's leaves and tiles to be checked first, as a leaf-by-leaf walk would).
+                while stops and stops[0][0] < rebuilt.size:
+                    self._check_stop(stops.pop(0), rebuilt, checked)
+            while stops and stops[0][0] <= rebuilt.size:
+                self._check_stop(stops.pop(0), rebuilt, checked)
+            if stops:
+                size, what = stops[0][:2]
+                raise Broken(
+                    f"the log has {rebuilt.size} entries, but {what} covers {size}: entries "
+                    "were removed",
+                    rebuilt.size,
+                )
+            for level, hashes in enumerate(rebuilt.upper_levels(), start=1):
+                self._compare_tiles(cursor, level, 0, hashes, whole_level=True)
+        if state.size != rebuilt.size or state.root != rebuilt.root(rebuilt.size):
             raise Broken("the tree's stored state differs from the tree its entries make")
         return rebuilt.size
 
@@ -229,9 +247,19 @@ class LogVerifier:
         stops.sort(key=lambda stop: stop[0])
         return stops
 
+    def _open(self, stops: list, opened: list) -> None:
+        """Each stop's note opened: its checkpoint or the error raised (None when trusted)."""
+        for _, _, item in stops:
+            try:
+                trusted = isinstance(item, Trusted)
+                note = None if trusted else open_note(item.note, [self._verifier])
+                opened.append(None if trusted else Checkpoint.parse(note.text))
+            except Exception as error:
+                opened.append(error)
+
     def _check_stop(self, stop, rebuilt: _Rebuild, checked: list) -> None:
-        size, what, item = stop
-        root = rebuilt.root() if size else EMPTY_ROOT
+        size, what, item, checkpoint = stop
+        root = rebuilt.root(size)
         if isinstance(item, Trusted):
             if item.checkpoint.root_hash != root:
                 raise Broken(
@@ -241,13 +269,12 @@ class LogVerifier:
                 )
             checked[1] += 1
             return
-        try:
-            opened = open_note(item.note, [self._verifier])
-            checkpoint = Checkpoint.parse(opened.text)
-        except NoteSignatureError:
-            raise Broken(f"{what} has no valid signature by the log's key", size) from None
-        except NoteError:
-            raise Broken(f"{what} cannot be read", size) from None
+        if isinstance(checkpoint, NoteSignatureError):
+            raise Broken(f"{what} has no valid signature by the log's key", size)
+        if isinstance(checkpoint, NoteError):
+            raise Broken(f"{what} cannot be read", size)
+        if isinstance(checkpoint, Exception):
+            raise checkpoint
         if (
             checkpoint.origin != self.key.origin
             or checkpoint.size != size
@@ -257,57 +284,70 @@ class LogVerifier:
             raise Broken(f"{what} does not match the tree its entries make", size)
         checked[0] += 1
 
-    def _leaf_hashes(self) -> Iterator[tuple[int, list[bytes]]]:
-        """The leaves in order, as (first index, their hashes), a batch at a time."""
+    @contextmanager
+    def _cursor(self) -> Iterator:
+        """The driver's own cursor on the session's connection (its transaction), for
+        millions of rows (binary on PostgreSQL: bytea comes back as bytes, not hex)."""
         connection = self.session.connection()
         driver = connection.connection.driver_connection
         postgresql = connection.dialect.name == "postgresql"
         cursor = driver.cursor(binary=True) if postgresql else driver.cursor()
-        mark = "%s" if postgresql else "?"
+        self._mark = "%s" if postgresql else "?"
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _leaf_hashes(self, cursor) -> Iterator[tuple[int, list[bytes]]]:
+        """The leaves in order, as (first index, their hashes), a batch at a time."""
+        mark = self._mark
         walk = (
             "SELECT l.leaf_index, e.salt, e.canonical FROM ledger_leaves l "  # noqa: S608
             "LEFT JOIN audit_events e ON e.seq = l.seq "
             f"WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark} ORDER BY l.leaf_index"
         )
+        start_leaf = _LEAF_START.copy
         start = 0
-        try:
-            while True:
-                cursor.execute(walk, (start, start + BATCH))
-                rows = cursor.fetchall()
-                if not rows:
-                    return
-                if rows[-1][0] - rows[0][0] != len(rows) - 1 or rows[0][0] != start:
-                    indexes = [row[0] for row in rows]
-                    missing = next(
-                        (start + i for i, index in enumerate(indexes) if index != start + i),
-                        start + len(rows),
-                    )
-                    raise Broken(f"leaf {missing} is missing from the tree", missing)
-                try:
-                    # Inline, not entry_leaf_hash(): a million calls cost a tenth of the walk.
-                    hashes = [
-                        sha256(b"\x00" + salt + canonical).digest() for _, salt, canonical in rows
-                    ]
-                except TypeError:  # a deleted event: its columns came back NULL
-                    index = next(row[0] for row in rows if row[2] is None)
-                    raise Broken(f"the event at leaf {index} was deleted", index) from None
-                yield start, hashes
-                start += len(rows)
-        finally:
-            cursor.close()
+        while True:
+            cursor.execute(walk, (start, start + BATCH))
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            if rows[-1][0] - rows[0][0] != len(rows) - 1 or rows[0][0] != start:
+                indexes = [row[0] for row in rows]
+                missing = next(
+                    (start + i for i, index in enumerate(indexes) if index != start + i),
+                    start + len(rows),
+                )
+                raise Broken(f"leaf {missing} is missing from the tree", missing)
+            # Inline, not entry_leaf_hash(): a million calls cost a tenth of the walk.
+            hashes: list[bytes] = []
+            append = hashes.append
+            try:
+                for _, salt, canonical in rows:
+                    leaf = start_leaf()
+                    leaf.update(salt + canonical)
+                    append(leaf.digest())
+            except TypeError:  # a deleted event: its columns came back NULL
+                index = next(row[0] for row in rows if row[2] is None)
+                raise Broken(f"the event at leaf {index} was deleted", index) from None
+            yield start, hashes
+            start += len(rows)
 
-    def _compare_tiles(self, level: int, first: int, hashes: list[bytes], whole_level=False):
+    def _compare_tiles(self, cursor, level: int, first: int, hashes: list[bytes], whole_level):
         """The stored tiles of ``level`` hold exactly ``hashes`` from hash ``first`` on."""
-        last_tile = (first + len(hashes) - 1) // TILE_WIDTH if hashes else first // TILE_WIDTH
-        query = select(LedgerTile.tile_index, LedgerTile.hashes).where(
-            LedgerTile.level == level, LedgerTile.tile_index >= first // TILE_WIDTH
+        mark = self._mark
+        query = (
+            f"SELECT hashes FROM ledger_tiles WHERE level = {mark} "  # noqa: S608
+            f"AND tile_index >= {mark}"
         )
+        bounds = [level, first // TILE_WIDTH]
         if not whole_level:
-            query = query.where(LedgerTile.tile_index <= last_tile)
+            query += f" AND tile_index <= {mark}"
+            bounds.append((first + max(len(hashes), 1) - 1) // TILE_WIDTH)  # the last tile
         # (whole_level: every stored tile from here on, so hashes past the end show too)
-        stored = b"".join(
-            bytes(row.hashes) for row in self.session.execute(query.order_by(LedgerTile.tile_index))
-        )
+        cursor.execute(query + " ORDER BY tile_index", bounds)
+        stored = b"".join([row[0] for row in cursor.fetchall()])
         computed = b"".join(hashes)
         offset = (first % TILE_WIDTH) * HASH_SIZE
         got = stored[offset:] if whole_level else stored[offset : offset + len(computed)]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -120,6 +121,13 @@ class AuditEvent(db.Model):
         Index("ix_audit_events_subject_seq", "subject", "seq"),
         Index("ix_audit_events_brand_seq", "brand", "seq"),
         Index("ix_audit_events_occurred_at", "occurred_at"),
+        # The carried-over chain's rows only (legacy.chain_problem), empty without one.
+        Index(
+            "ix_audit_events_chain_rows",
+            "seq",
+            postgresql_where=text("prev_hash IS NOT NULL"),
+            sqlite_where=text("prev_hash IS NOT NULL"),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(_SEQ, Identity(), primary_key=True)
