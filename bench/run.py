@@ -1763,7 +1763,8 @@ def write_report(
     for extra in (s9_row(results, s9), s11_row(s11)):
         if extra:
             rows.append(extra)
-    rows.sort(key=lambda r: (int(r["scenario"][1:]), r["db"]))
+    # By scenario number ("S1 yardstick" just after S1), then database.
+    rows.sort(key=lambda r: (int(r["scenario"][1:].split()[0]), r["scenario"], r["db"]))
     try:
         image = plot(results, path.with_suffix(".svg"))
         picture = f"![S1 throughput and p99 against database size]({image})"
@@ -1898,9 +1899,6 @@ two rounds' checkpoints, and the witness's leg (signed to cosignature stored).
         path.write_text(before + generated + after)
     else:
         path.write_text(existing + ("\n" if existing else "") + generated)
-    # The raw numbers, for anyone who wants to look closer (not committed).
-    raw = {**results, "S9": s9, "S11": s11}
-    (ROOT / "bench" / "last-run.json").write_text(json.dumps(raw, indent=1, default=str))
 
 
 def main() -> None:
@@ -1923,5 +1921,9 @@ def main() -> None:
     if "postgresql" in backends:  # with the other servers stopped and their databases gone
         log("S11: two servers through a delaying proxy to PostgreSQL")
         s11 = scale_out(scale)
+    # The raw numbers, for anyone who wants to look closer (not committed); written first,
+    # so a run's figures outlive a failure in the report.
+    raw = {**results, "S9": s9, "S11": s11}
+    (ROOT / "bench" / "last-run.json").write_text(json.dumps(raw, indent=1, default=str))
     write_report(results, s9, s11, scale_name, scale, output, time.perf_counter() - began)
     log(f"wrote {output} in {(time.perf_counter() - began) / 60:.1f} min")
