@@ -127,9 +127,10 @@ def app_factory(database_url, tmp_path):
 
 
 @pytest.fixture
-def app(app_factory):
-    """The app with the test defaults."""
-    return app_factory()
+def app(app_factory, request):
+    """The app with the test defaults, and the overrides a test passes by indirect
+    parametrization (``@pytest.mark.parametrize("app", [{...}], indirect=True)``)."""
+    return app_factory(**getattr(request, "param", {}))
 
 
 @pytest.fixture

@@ -26,12 +26,6 @@ CONTACT_POLICY_URL = "http://localhost/api/v1/contact-policy"
 
 
 @pytest.fixture
-def app(app_factory, request):
-    """The app, with the overrides a test passes by indirect parametrization."""
-    return app_factory(**getattr(request, "param", {}))
-
-
-@pytest.fixture
 def brand(runner):
     return make_brand(runner)
 

@@ -25,12 +25,6 @@ GRACE = 10  # the default
 
 
 @pytest.fixture
-def app(app_factory, request):
-    """The app, with the overrides a test passes by indirect parametrization."""
-    return app_factory(**getattr(request, "param", {}))
-
-
-@pytest.fixture
 def brand(runner):
     return make_brand(runner)
 

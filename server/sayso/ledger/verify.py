@@ -196,8 +196,8 @@ class LogVerifier:
             problem = table_altered(self.session) or chain_problem(self.session)
             if problem:
                 raise Broken(problem)
-            stops, opened = self._stops(trusted), []
-            self._open(stops, opened)
+            stops = self._stops(trusted)
+            opened = self._open(stops)
             stops = [(*stop, outcome) for stop, outcome in zip(stops, opened, strict=True)]
             size = self._walk(state, stops, checked)
             self._escaped(size, pending)
@@ -247,15 +247,19 @@ class LogVerifier:
         stops.sort(key=lambda stop: stop[0])
         return stops
 
-    def _open(self, stops: list, opened: list) -> None:
-        """Each stop's note opened: its checkpoint or the error raised (None when trusted)."""
+    def _open(self, stops: list) -> list:
+        """Each stop's note opened: its checkpoint, or why it cannot be (a ``NoteError``),
+        or ``None`` for a trusted checkpoint (already parsed)."""
+        opened: list = []
         for _, _, item in stops:
+            if isinstance(item, Trusted):
+                opened.append(None)
+                continue
             try:
-                trusted = isinstance(item, Trusted)
-                note = None if trusted else open_note(item.note, [self._verifier])
-                opened.append(None if trusted else Checkpoint.parse(note.text))
-            except Exception as error:
+                opened.append(Checkpoint.parse(open_note(item.note, [self._verifier]).text))
+            except NoteError as error:
                 opened.append(error)
+        return opened
 
     def _check_stop(self, stop, rebuilt: _Rebuild, checked: list) -> None:
         size, what, item, checkpoint = stop
@@ -273,8 +277,6 @@ class LogVerifier:
             raise Broken(f"{what} has no valid signature by the log's key", size)
         if isinstance(checkpoint, NoteError):
             raise Broken(f"{what} cannot be read", size)
-        if isinstance(checkpoint, Exception):
-            raise checkpoint
         if (
             checkpoint.origin != self.key.origin
             or checkpoint.size != size
